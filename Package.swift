@@ -1,0 +1,67 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let strict: [SwiftSetting] = [.unsafeFlags(["-warnings-as-errors"])]
+let cStrict: [CSetting] = [.unsafeFlags(["-Wall", "-Wextra", "-Werror"])]
+
+let package = Package(
+    name: "warren",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "warren", targets: ["warren"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // Debian's libseccomp-dev and libcap-dev, found through pkg-config.
+        .systemLibrary(name: "CSeccomp", pkgConfig: "libseccomp", providers: [.apt(["libseccomp-dev"])]),
+        .systemLibrary(name: "CCap", pkgConfig: "libcap", providers: [.apt(["libcap-dev"])]),
+
+        // Compiles every `static/*.c` of a target into a static executable resource
+        // (the pid-1 init, the test probe, the benchmark payload).
+        .plugin(name: "StaticBinaries", capability: .buildTool()),
+
+        // The code that runs between clone() and execve(): async-signal-safe C only.
+        .target(name: "CWarrenSandbox", cSettings: cStrict),
+
+        // Policy model: OCI/Docker seccomp JSON plus Warren's keys. Pure values, no I/O.
+        .target(name: "WarrenPolicy", swiftSettings: strict),
+
+        // Spawn, cgroups, mounts, seccomp compilation.
+        .target(
+            name: "WarrenSandbox",
+            dependencies: ["CWarrenSandbox", "CSeccomp", "CCap", "WarrenPolicy"],
+            exclude: ["static"],
+            swiftSettings: strict,
+            plugins: ["StaticBinaries"]
+        ),
+
+        .executableTarget(
+            name: "warren",
+            dependencies: [
+                "WarrenSandbox", "WarrenPolicy",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strict
+        ),
+
+        .executableTarget(
+            name: "warren-bench",
+            dependencies: ["WarrenSandbox", "WarrenPolicy"],
+            path: "bench",
+            exclude: ["static", "README.md"],
+            swiftSettings: strict,
+            plugins: ["StaticBinaries"]
+        ),
+
+        .testTarget(name: "WarrenPolicyTests", dependencies: ["WarrenPolicy"], swiftSettings: strict),
+        .testTarget(
+            name: "WarrenSandboxTests",
+            dependencies: ["WarrenSandbox", "WarrenPolicy", "CWarrenSandbox"],
+            exclude: ["static"],
+            swiftSettings: strict,
+            plugins: ["StaticBinaries"]
+        ),
+    ]
+)

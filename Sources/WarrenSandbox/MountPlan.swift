@@ -1,0 +1,62 @@
+import CWarrenSandbox
+import Glibc
+
+/// The ordered mounts that make a sandbox's filesystem, as the child will
+/// perform them on the host paths under the rootfs (before pivot_root).
+///
+/// Order matters: binds first (the code and layers), then `/tmp`, `/proc`
+/// and `/dev`, then read-only remounts; the rootfs itself turns read-only
+/// after all of them, in the C side.
+package struct MountPlan: Sendable {
+    package struct Entry: Sendable, Equatable {
+        package var kind: Int32
+        package var flags: UInt
+        package var bindRemount: Bool
+        package var source: String?
+        package var target: String
+        package var data: String?
+        /// The path inside the sandbox, for error messages ("/var/task").
+        package var inside: String
+    }
+
+    package private(set) var entries: [Entry] = []
+
+    /// Devices of a minimal `/dev`, bound from the host's.
+    package static let devices = ["null", "zero", "full", "random", "urandom"]
+
+    package init(spec: SandboxSpec) throws {
+        let root = spec.rootfs.hasSuffix("/") ? String(spec.rootfs.dropLast()) : spec.rootfs
+        let nosuid = UInt(MS_NOSUID), nodev = UInt(MS_NODEV), noexec = UInt(MS_NOEXEC)
+        let rdonly = UInt(MS_RDONLY)
+
+        for bind in spec.binds {
+            guard bind.destination.hasPrefix("/"), !bind.destination.split(separator: "/").contains("..") else {
+                throw SpawnError.invalidSpec("bind destination must be an absolute path without '..': \(bind.destination)")
+            }
+            add(WRN_MOUNT_BIND, source: bind.source, inside: bind.destination, root: root)
+            let ro = bind.readOnly ? rdonly : 0
+            add(WRN_MOUNT_REMOUNT, flags: ro | nosuid | nodev, bind: true, inside: bind.destination, root: root)
+        }
+        guard spec.tmpSizeMB > 0 else { throw SpawnError.invalidSpec("tmp size must be positive") }
+        add(WRN_MOUNT_TMPFS, flags: nosuid | nodev, data: "size=\(spec.tmpSizeMB)m,mode=1777", inside: "/tmp", root: root)
+        add(WRN_MOUNT_PROC, flags: nosuid | nodev | noexec, inside: "/proc", root: root)
+        add(WRN_MOUNT_TMPFS, flags: nosuid | noexec, data: "size=64k,nr_inodes=64,mode=755", inside: "/dev", root: root)
+        for device in Self.devices {
+            add(WRN_MOUNT_FILE, inside: "/dev/\(device)", root: root)
+            add(WRN_MOUNT_BIND, source: "/dev/\(device)", inside: "/dev/\(device)", root: root)
+        }
+        for (name, link) in [("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"),
+                             ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2")] {
+            add(WRN_MOUNT_SYMLINK, source: link, inside: "/dev/\(name)", root: root)
+        }
+        add(WRN_MOUNT_REMOUNT, flags: rdonly | nosuid | noexec, inside: "/dev", root: root)
+    }
+
+    private mutating func add(
+        _ kind: wrn_mount_kind, flags: UInt = 0, bind: Bool = false, source: String? = nil,
+        data: String? = nil, inside: String, root: String
+    ) {
+        entries.append(Entry(kind: Int32(kind.rawValue), flags: flags, bindRemount: bind, source: source,
+                             target: root + inside, data: data, inside: inside))
+    }
+}

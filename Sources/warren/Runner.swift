@@ -1,0 +1,104 @@
+import Foundation
+import Glibc
+import WarrenPolicy
+import WarrenSandbox
+
+/// One `warren run`: policy, cgroup, spawn, wait with timeout and signals,
+/// and the cleanup that leaves nothing behind.
+struct Runner {
+    var policyPath: String
+    var rootfs: String
+    var binds: [BindMount]
+    var limits: CgroupLimits
+    var tmpSizeMB: Int
+    var timeout: Double?
+    var environment: [String]
+    var argv: [String]
+
+    /// Prefix of the cgroups of `warren run`; the owner's pid follows, so
+    /// that a later run can sweep those of a run that was SIGKILLed.
+    static let cgroupPrefix = "run-"
+
+    func run() throws -> Int32 {
+        let policy = try PolicyFile.load(path: policyPath)
+        let filter = try SeccompCompiler.compile(policy)
+        let backend = try CgroupProbe.detect()
+        Self.sweep(backend)
+
+        // Signals go to a signalfd, not to handlers: the interrupted run
+        // then cleans up on this thread like any other end.
+        var mask = sigset_t()
+        sigemptyset(&mask)
+        for s in [SIGINT, SIGTERM, SIGHUP, SIGQUIT] { sigaddset(&mask, s) }
+        pthread_sigmask(SIG_BLOCK, &mask, nil)
+        let sigfd = signalfd(-1, &mask, Int32(SFD_CLOEXEC))
+        defer { if sigfd >= 0 { close(sigfd) } }
+
+        let name = "\(Self.cgroupPrefix)\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        let cgroup = try backend.create(name: name, limits: limits)
+        defer { try? cgroup.remove() }
+
+        let uid = 100_000 + UInt32(getpid()) % 60_000
+        let spec = SandboxSpec(
+            argv: argv, environment: environment, rootfs: rootfs, binds: binds, tmpSizeMB: tmpSizeMB,
+            hostname: "warren", uid: uid, gid: uid, seccomp: filter, cgroup: cgroup,
+            stdin: .inherit, stdout: .inherit, stderr: .inherit, cwd: "/")
+        let process: SandboxProcess
+        do {
+            process = try Sandbox.spawn(spec)
+        } catch SpawnError.childSetup(.exec, let errno, let subject) {
+            let error = SpawnError.childSetup(step: .exec, errno: errno, subject: subject)
+            FileHandle.standardError.write(Data("warren: \(error)\n".utf8))
+            return errno == ENOENT ? 127 : 126
+        }
+        return try supervise(process, cgroup: cgroup, sigfd: sigfd)
+    }
+
+    private func supervise(_ process: SandboxProcess, cgroup: any Cgroup, sigfd: Int32) throws -> Int32 {
+        let deadline = timeout.map { Date().addingTimeInterval($0) }
+        var fds = [pollfd(fd: process.pidfd, events: Int16(POLLIN), revents: 0),
+                   pollfd(fd: sigfd, events: Int16(POLLIN), revents: 0)]
+        while true {
+            let wait = deadline.map { Int32(max(0, min($0.timeIntervalSinceNow * 1000, 3_600_000)).rounded(.up)) } ?? -1
+            let n = poll(&fds, 2, wait)
+            if n < 0 && errno == EINTR { continue }
+            if fds[0].revents != 0 { break }
+            if fds[1].revents != 0 {
+                var info = signalfd_siginfo()
+                _ = read(sigfd, &info, MemoryLayout<signalfd_siginfo>.size)
+                try process.kill()
+                _ = try process.wait()
+                return 128 + Int32(info.ssi_signo)
+            }
+            if n == 0, let deadline, deadline.timeIntervalSinceNow <= 0 {
+                try process.kill()
+                let ended = try process.wait()
+                report("timed out after \(Self.seconds(timeout ?? 0)) s")
+                return ended?.exitCode ?? 137
+            }
+        }
+        guard let ended = try process.wait() else { return 125 }
+        if ended.oomKilled {
+            report("out of memory (limit \((limits.memoryBytes ?? 0) >> 20) MB)")
+        }
+        return ended.exitCode
+    }
+
+    private func report(_ message: String) {
+        FileHandle.standardError.write(Data("warren: \(message)\n".utf8))
+    }
+
+    static func seconds(_ value: Double) -> String {
+        value == value.rounded() ? String(Int(value)) : String(value)
+    }
+
+    /// Removes the cgroups of earlier runs whose warren process is gone
+    /// (SIGKILLed before it could clean up).
+    static func sweep(_ backend: any CgroupBackend) {
+        for name in (try? backend.existing()) ?? [] where name.hasPrefix(cgroupPrefix) {
+            let owner = name.dropFirst(cgroupPrefix.count).split(separator: "-").first.flatMap { Int32($0) }
+            guard let owner, kill(owner, 0) != 0, errno == ESRCH else { continue }
+            try? backend.open(name: name).remove()
+        }
+    }
+}

@@ -1,0 +1,105 @@
+import CWarrenSandbox
+import Foundation
+import Glibc
+import Testing
+@testable import WarrenSandbox
+
+/// The confinement of DESIGN.md, proven from inside by the static probe.
+@Suite(.serialized)
+struct SandboxTests {
+    @Test func everyConfinementPropertyHoldsInside() throws {
+        // A listener on the host's loopback, which the sandbox must not reach.
+        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(listener) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        try withUnsafeMutablePointer(to: &addr) { p in
+            try p.withMemoryRebound(to: sockaddr.self, capacity: 1) { sa in
+                try syscall("bind") { bind(listener, sa, len) }
+                try syscall("listen") { listen(listener, 8) }
+                try syscall("getsockname") { getsockname(listener, sa, &len) }
+            }
+        }
+        let port = UInt16(bigEndian: addr.sin_port)
+        let cgroup = try Fixture.cgroup()
+        defer { try? cgroup.remove() }
+        let (ended, out, err) = try Fixture.run(Fixture.probeSpec(
+            ["confinement", "--host-port", String(port), "--hostname", "probe-host"], cgroup: cgroup))
+        #expect(!out.contains("FAIL"), "\(out)\n\(err)")
+        #expect(out.contains("ok seccomp_filter") || out.contains("Seccomp") || out.split(separator: "\n").count > 20, "\(out)")
+        #expect(ended.status == .exited(0), "\(out)\n\(err)")
+    }
+
+    @Test func tmpIsWritableUpToItsSizeOnly() throws {
+        let cgroup = try Fixture.cgroup()
+        defer { try? cgroup.remove() }
+        let (ended, out, _) = try Fixture.run(Fixture.probeSpec(["tmpfill"], cgroup: cgroup, tmpSizeMB: 8))
+        let written = out.split(separator: "\n").first { $0.hasPrefix("tmp_written_mb ") }
+            .flatMap { Int($0.split(separator: " ")[1]) }
+        #expect(written != nil && written! <= 8 && written! >= 6, "\(out)")
+        #expect(out.contains("ok tmp_limited"), "\(out)")
+        #expect(ended.status == .exited(0))
+    }
+
+    @Test func memoryOverTheLimitEndsInAnOOMKill() throws {
+        let cgroup = try Fixture.cgroup(CgroupLimits(memoryBytes: 32 << 20, pidsMax: 16))
+        defer { try? cgroup.remove() }
+        let (ended, out, _) = try Fixture.run(Fixture.probeSpec(["oom", "256"], cgroup: cgroup))
+        #expect(ended.oomKilled, "\(ended) \(out)")
+        #expect(ended.status == .signaled(SIGKILL))
+        #expect((ended.peakMemoryBytes ?? 0) > 16 << 20)
+    }
+
+    @Test func aForkBombStopsAtThePidsLimit() throws {
+        let cgroup = try Fixture.cgroup(CgroupLimits(memoryBytes: 64 << 20, pidsMax: 20))
+        defer { try? cgroup.remove() }
+        let (ended, out, _) = try Fixture.run(Fixture.probeSpec(["forkbomb"], cgroup: cgroup))
+        let forks = out.split(separator: "\n").first { $0.hasPrefix("forks ") }.flatMap { Int($0.dropFirst(6)) }
+        #expect(forks != nil && forks! < 20, "\(out)")
+        #expect(out.contains("EAGAIN"), "\(out)")
+        #expect(ended.status == .exited(0))
+    }
+
+    @Test func twoInstancesCannotSeeEachOther() throws {
+        // The first instance keeps a marker in its /tmp and stays alive.
+        var spec = Fixture.probeSpec([])
+        spec.argv = ["/bin/sh", "-c", "echo a > /tmp/marker-a && exec sleep 30"]
+        let first = try SpawnThread.shared.spawn(spec)
+        defer { first.signal(SIGKILL); _ = try? first.wait() }
+        usleep(200_000)
+        #expect(!first.hasExited(), "the first instance should still run")
+        let (read, _, _) = try Fixture.run(Fixture.probeSpec(["tmpread", "marker-a"]))
+        #expect(read.status == .exited(1), "a second instance saw the first one's /tmp")
+        let (_, ps, _) = try Fixture.run(Fixture.probeSpec(["ps"]))
+        let pids = ps.split(whereSeparator: { $0 == " " || $0 == "\n" }).compactMap { Int($0) }
+        #expect(Set(pids) == [1, 2], "visible pids: \(ps)")
+    }
+
+    @Test func initReapsOrphansAndReportsThePayloadsStatus() throws {
+        let (ended, out, _) = try Fixture.run(Fixture.probeSpec(["zombies"]))
+        #expect(out.contains("zombies 0"), "\(out)")
+        #expect(ended.status == .exited(0))
+        #expect(try Fixture.run(Fixture.probeSpec(["exit", "42"])).0.status == .exited(42))
+        #expect(try Fixture.run(Fixture.probeSpec(["signal", "SEGV"])).0.status == .signaled(SIGSEGV))
+    }
+
+    @Test func sigtermIsForwardedToThePayload() throws {
+        let process = try SpawnThread.shared.spawn(Fixture.probeSpec(["sleep", "30"]))
+        usleep(100_000)
+        process.signal(SIGTERM)
+        let ended = try process.wait(timeoutMilliseconds: 5000)
+        #expect(ended?.status == .signaled(SIGTERM))
+    }
+
+    @Test func theRootfsAndBindMountsNeverAppearOnTheHost() throws {
+        let before = Fixture.hostMounts()
+        let process = try SpawnThread.shared.spawn(Fixture.probeSpec(["sleep", "30"]))
+        let during = Fixture.hostMounts()
+        process.signal(SIGKILL)
+        _ = try process.wait()
+        #expect(before == during)
+        #expect(!during.contains(Fixture.rootfs))
+    }
+}
