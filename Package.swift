@@ -63,5 +63,7 @@ let package = Package(
             swiftSettings: strict,
             plugins: ["StaticBinaries"]
         ),
+        // Drives the built `warren` binary as a user would.
+        .testTarget(name: "WarrenCLITests", dependencies: ["WarrenSandbox"], swiftSettings: strict),
     ]
 )

@@ -379,6 +379,16 @@ int wrn_spawn(const struct wrn_spawn_req *r, struct wrn_spawn_result *out)
     return wrn_fail_parent(out, WRN_STEP_SYNC, n < 0 ? errno : EPIPE, -1);
 }
 
+int wrn_sandbox_namespaces(void)
+{
+    return CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET | CLONE_NEWCGROUP;
+}
+
+int wrn_open_path(const char *path)
+{
+    return open(path, O_PATH | O_CLOEXEC);
+}
+
 const char *wrn_step_name(int32_t step)
 {
     switch (step) {

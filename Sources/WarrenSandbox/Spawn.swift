@@ -6,8 +6,7 @@ import Glibc
 /// Starts confined processes. See `wrn_spawn.h` for the parent/child protocol.
 package enum Sandbox {
     /// Namespaces of every sandbox: pid, mount, uts, ipc, net, cgroup.
-    static let namespaces: Int32 = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC
-        | CLONE_NEWNET | CLONE_NEWCGROUP
+    static let namespaces: Int32 = wrn_sandbox_namespaces()
 
     /// Spawns `spec` and returns once its payload has exec'd.
     ///
@@ -108,7 +107,7 @@ package enum Sandbox {
 enum InitBinary {
     private static let opened: Result<Int32, SystemError> = {
         let path = Self.path
-        let fd = open(path, O_PATH | O_CLOEXEC)
+        let fd = wrn_open_path(path)
         return fd >= 0 ? .success(fd) : .failure(SystemError("open \(path)", errno: errno))
     }()
 

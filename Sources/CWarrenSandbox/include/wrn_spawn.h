@@ -172,6 +172,13 @@ struct wrn_spawn_result {
  * PR_SET_PDEATHSIG fires when the thread that cloned exits. */
 int wrn_spawn(const struct wrn_spawn_req *req, struct wrn_spawn_result *result);
 
+/* The CLONE_NEW* flags of every sandbox (pid, mount, uts, ipc, net,
+ * cgroup): Swift's Glibc module hides them behind _GNU_SOURCE. */
+int wrn_sandbox_namespaces(void);
+
+/* open(path, O_PATH | O_CLOEXEC), for the same reason. */
+int wrn_open_path(const char *path);
+
 /* Name of a step ("pivot_root"), for messages. */
 const char *wrn_step_name(int32_t step);
 

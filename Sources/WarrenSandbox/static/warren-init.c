@@ -116,7 +116,7 @@ run_payload(int err_fd, long insns, char *const argv[], char *const envp[])
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
     /* The err pipe closes on a successful execve: EOF tells the parent. */
-    if (fcntl(err_fd, F_SETFD, FD_CLOEXEC) < 0)
+    if (err_fd >= 0 && fcntl(err_fd, F_SETFD, FD_CLOEXEC) < 0)
         fail(err_fd, WRN_STEP_EXEC, errno);
     if (insns > 0) {
         struct sock_fprog prog = { (unsigned short)insns, bpf };
@@ -160,7 +160,8 @@ int main(int argc, char **argv, char **envp)
             close(status_fd);
         run_payload(err_fd, insns, argv + 5, envp);
     }
-    close(err_fd);
+    if (err_fd >= 0)
+        close(err_fd);
 
     for (;;) {
         siginfo_t si;

@@ -1,0 +1,50 @@
+# Warren. `make test` is what CI runs (.ci/run); all targets expect a Debian
+# or Ubuntu host, and test/run/bench need root (namespaces, cgroups, mounts).
+
+SWIFT   ?= swift
+RUNTIME ?= provided.al2023
+
+# Build and test dependencies: libseccomp and libcap headers for the sandbox,
+# libc6-dev for the static probe/init/bench payloads (cc -static), busybox and
+# libc6 .debs come from apt for the rootfs, bubblewrap is the benchmark's peer.
+DEPS     := libseccomp-dev libcap-dev pkg-config libc6-dev gcc busybox-static bubblewrap ca-certificates
+OPT_DEPS := hyperfine
+
+# Targets run their steps in the order written, even under -j.
+.NOTPARALLEL:
+.PHONY: deps build rootfs test run bench clean
+
+deps:
+	@installed() { dpkg -s "$$1" 2>/dev/null | grep -q '^Status: install ok installed'; }; \
+	missing=""; for p in $(DEPS); do installed "$$p" || missing="$$missing $$p"; done; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" != 0 ]; then echo "make deps: missing packages:$$missing (run 'sudo make deps')" >&2; exit 1; fi; \
+	echo "make deps: installing$$missing"; \
+	apt-get update -q; \
+	for p in $(OPT_DEPS); do installed "$$p" || ! apt-cache show "$$p" >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing
+
+build:
+	$(SWIFT) build
+
+rootfs:
+	bash rootfs/build.sh $(RUNTIME) rootfs/out/$(RUNTIME)
+
+test:
+	@if [ "$$(id -u)" != 0 ]; then \
+	  echo "make test: must run as root (the sandbox tests create namespaces, cgroups and mounts); try 'sudo make test'" >&2; \
+	  exit 1; \
+	fi
+	@$(MAKE) --no-print-directory deps rootfs
+	$(SWIFT) test
+
+run: deps rootfs build
+	$(SWIFT) run warren
+
+bench: deps rootfs
+	$(SWIFT) build -c release --product warren-bench
+	$(SWIFT) build -c release --product warren
+	.build/release/warren-bench
+
+clean:
+	rm -rf .build rootfs/out .warren

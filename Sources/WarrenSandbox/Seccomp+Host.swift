@@ -1,0 +1,110 @@
+import CSeccomp
+import Glibc
+import WarrenPolicy
+
+// Host facts the compiler needs (kernel version, native architecture) and the
+// memfd that carries a program into the sandbox.
+
+extension CompiledFilter {
+    /// Writes the program into a new sealed memfd that is NOT close-on-exec.
+    ///
+    /// The descriptor must survive the execve of warren-init, which preads it from offset 0
+    /// before it loads the filter. Seals (write, grow, shrink, seal) keep anyone who gets
+    /// the fd from changing the program in between. The caller owns and closes the fd.
+    /// Because it is inheritable, create it just before spawning.
+    /// - Throws: `SeccompError.system` naming the failing call.
+    package func makeMemfd() throws -> Int32 {
+        let fd = try Memfd.create(name: "warren-seccomp", closeOnExec: false)
+        do {
+            try Memfd.writeAll(fd, bpf)
+            let seals: Int32 = 0x1 | 0x2 | 0x4 | 0x8  // F_SEAL_SEAL | SHRINK | GROW | WRITE
+            try Memfd.check(fcntl(fd, 1024 + 9, seals), "fcntl(F_ADD_SEALS)")  // F_ADD_SEALS
+            try Memfd.check(Int(lseek(fd, 0, SEEK_SET)), "lseek")
+            return fd
+        } catch {
+            close(fd)
+            throw error
+        }
+    }
+}
+
+/// memfd_create(2) and whole-file I/O on it.
+enum Memfd {
+    private typealias CreateFunction = @convention(c) (UnsafePointer<CChar>, UInt32) -> Int32
+
+    /// A new memfd that allows sealing.
+    /// - Throws: `SeccompError.system` when glibc lacks memfd_create or the call fails.
+    static func create(name: String, closeOnExec: Bool) throws -> Int32 {
+        // Swift's Glibc module does not export memfd_create (a _GNU_SOURCE declaration), and
+        // the variadic syscall() cannot be called from Swift; glibc ≥ 2.27 has the symbol.
+        guard let symbol = dlsym(nil, "memfd_create") else {
+            throw SeccompError.system(call: "dlsym(memfd_create)", errno: ENOSYS)
+        }
+        let create = unsafeBitCast(symbol, to: CreateFunction.self)
+        let flags: UInt32 = (closeOnExec ? 0x1 : 0) | 0x2  // MFD_CLOEXEC, MFD_ALLOW_SEALING
+        while true {
+            let fd = create(name, flags)
+            if fd >= 0 { return fd }
+            if errno != EINTR { throw SeccompError.system(call: "memfd_create(\(name))", errno: errno) }
+        }
+    }
+
+    static func writeAll(_ fd: Int32, _ bytes: [UInt8]) throws {
+        var done = 0
+        while done < bytes.count {
+            let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + done, $0.count - done) }
+            if n < 0, errno == EINTR { continue }
+            try check(n, "write(memfd)")
+            done += n
+        }
+    }
+
+    static func readAll(_ fd: Int32) throws -> [UInt8] {
+        let size = lseek(fd, 0, SEEK_END)
+        try check(Int(size), "lseek(memfd)")
+        var bytes = [UInt8](repeating: 0, count: Int(size))
+        var done = 0
+        while done < bytes.count {
+            let n = bytes.withUnsafeMutableBytes { pread(fd, $0.baseAddress! + done, $0.count - done, off_t(done)) }
+            if n < 0, errno == EINTR { continue }
+            try check(n, "pread(memfd)")
+            if n == 0 { break }
+            done += n
+        }
+        return Array(bytes[..<done])
+    }
+
+    static func check(_ result: some BinaryInteger, _ call: String) throws {
+        if result < 0 { throw SeccompError.system(call: call, errno: errno) }
+    }
+}
+
+extension KernelVersion {
+    /// The running kernel, from uname(2); 0.1 if its release cannot be read.
+    ///
+    /// The fallback only matters for `minKernel`: too old a kernel drops `includes.minKernel`
+    /// rules, which in allow-lists such as Docker's denies more, never less.
+    package static let current: KernelVersion = {
+        var names = utsname()
+        guard uname(&names) == 0 else { return KernelVersion(0, 1) }
+        let release = withUnsafeBytes(of: names.release) { raw in
+            String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+        }
+        return KernelVersion(release: release) ?? KernelVersion(0, 1)
+    }()
+}
+
+extension Architecture {
+    /// The architecture this process runs as, per libseccomp (x86_64 here).
+    package static let native: Architecture = {
+        let token = seccomp_arch_native()
+        if let arch = allCases.first(where: { SeccompCompiler.token($0) == token }) { return arch }
+        #if arch(x86_64)
+        return .x86_64
+        #elseif arch(arm64)
+        return .aarch64
+        #else
+        return .x86_64  // unreachable on hosts libseccomp supports
+        #endif
+    }()
+}

@@ -1,0 +1,102 @@
+import Foundation
+import Glibc
+import Testing
+@testable import WarrenSandbox
+
+/// `warren run` end to end: status, messages, and nothing left behind.
+@Suite(.serialized)
+struct RunCommandTests {
+    let backend = try! CgroupProbe.detect()
+
+    /// Cgroups of `warren run` processes (name prefix "run-PID-").
+    func leftovers(of pid: Int32) -> [String] {
+        ((try? backend.existing()) ?? []).filter { $0.hasPrefix("run-\(pid)-") }
+    }
+
+    func run(_ args: [String]) throws -> CLI.Result {
+        let process = try CLI.start(args)
+        let pid = process.processIdentifier
+        let result = CLI.finish(process)
+        #expect(leftovers(of: pid).isEmpty, "cgroup left behind by \(args)")
+        return result
+    }
+
+    @Test func helpExplainsEveryFlag() throws {
+        let help = try CLI.run(["run", "--help"])
+        for flag in ["--policy", "--rootfs", "--bind", "--memory", "--pids", "--tmp", "--cpu", "--timeout", "--env"] {
+            #expect(help.stdout.contains(flag), "help lacks \(flag)")
+        }
+        #expect(help.status == 0)
+    }
+
+    @Test func streamsOutputAndExitsWithTheCommandsStatus() throws {
+        let r = try run(["run", "--env", "GREETING=hello", "--", "/bin/sh", "-c", "echo $GREETING; echo err >&2; exit 3"])
+        #expect(r.stdout == "hello\n")
+        #expect(r.stderr == "err\n")
+        #expect(r.status == 3)
+    }
+
+    @Test func aKilledCommandExitsWith128PlusTheSignal() throws {
+        let r = try run(["run", "--", "/bin/sh", "-c", "kill -9 $$"])
+        #expect(r.status == 137)
+    }
+
+    @Test func outOfMemoryIsSaid() throws {
+        let r = try run(["run", "--memory", "32", "--bind", CLI.probeDir + ":/var/task", "--", "/var/task/probe", "oom", "256"])
+        #expect(r.stderr.contains("out of memory (limit 32 MB)"), "\(r.stderr)")
+        #expect(r.status == 137)
+    }
+
+    @Test func aTimeoutIsSaid() throws {
+        let r = try run(["run", "--timeout", "0.5", "--", "/bin/sleep", "10"])
+        #expect(r.stderr.contains("timed out after 0.5 s"), "\(r.stderr)")
+        #expect(r.status == 137)
+    }
+
+    @Test func stepErrorsNameTheStepAndThePath() throws {
+        let badRoot = try run(["run", "--rootfs", "/nonexistent-rootfs", "--", "/bin/true"])
+        #expect(badRoot.stderr.contains("bind-root /nonexistent-rootfs: ENOENT"), "\(badRoot.stderr)")
+        #expect(badRoot.status == 125)
+        let badBind = try run(["run", "--bind", "/tmp:/no-such-dir", "--", "/bin/true"])
+        #expect(badBind.stderr.contains("mount /no-such-dir: ENOENT"), "\(badBind.stderr)")
+        let missing = try run(["run", "--", "/bin/no-such-program"])
+        #expect(missing.stderr.contains("exec /bin/no-such-program: ENOENT"), "\(missing.stderr)")
+        #expect(missing.status == 127)
+    }
+
+    @Test func ctrlCLeavesNothingBehind() throws {
+        let process = try CLI.start(["run", "--", "/bin/sleep", "30"])
+        let pid = process.processIdentifier
+        #expect(CLI.eventually { !leftovers(of: pid).isEmpty && !CLI.children(of: pid).isEmpty })
+        let sandboxInit = CLI.children(of: pid).first ?? -1
+        kill(pid, SIGINT)
+        let r = CLI.finish(process)
+        #expect(r.status == 130)
+        #expect(leftovers(of: pid).isEmpty)
+        #expect(kill(sandboxInit, 0) != 0, "the sandbox's init outlived warren run")
+    }
+
+    @Test func sigkillOfTheInstanceLeavesNothingBehind() throws {
+        let process = try CLI.start(["run", "--", "/bin/sleep", "30"])
+        let pid = process.processIdentifier
+        #expect(CLI.eventually { !CLI.children(of: pid).isEmpty })
+        let sandboxInit = CLI.children(of: pid).first ?? -1
+        kill(sandboxInit, SIGKILL)
+        let r = CLI.finish(process)
+        #expect(r.status == 137)
+        #expect(leftovers(of: pid).isEmpty)
+    }
+
+    @Test func aSIGKILLedRunIsSweptByTheNext() throws {
+        let process = try CLI.start(["run", "--", "/bin/sleep", "30"])
+        let pid = process.processIdentifier
+        #expect(CLI.eventually { !leftovers(of: pid).isEmpty && !CLI.children(of: pid).isEmpty })
+        let sandboxInit = CLI.children(of: pid).first ?? -1
+        kill(pid, SIGKILL)
+        _ = CLI.finish(process)
+        // PR_SET_PDEATHSIG ends the sandbox with its parent.
+        #expect(CLI.eventually { kill(sandboxInit, 0) != 0 })
+        _ = try run(["run", "--", "/bin/true"])
+        #expect(leftovers(of: pid).isEmpty, "the next run did not sweep the dead run's cgroup")
+    }
+}
