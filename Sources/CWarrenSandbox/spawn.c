@@ -24,6 +24,7 @@
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -311,7 +312,9 @@ int wrn_spawn(const struct wrn_spawn_req *r, struct wrn_spawn_result *out)
     if (r->netns_fd >= 0)
         flags &= ~CLONE_NEWNET;
     flags &= ~CLONE_NEWCGROUP;
-    if (pipe2(sync, O_CLOEXEC) < 0)
+    /* A socket, not a pipe: send(MSG_NOSIGNAL) to a child that died early
+     * gives EPIPE instead of a SIGPIPE that would kill the supervisor. */
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sync) < 0)
         return wrn_fail_parent(out, WRN_STEP_CLONE, errno, -1);
     void *stack = mmap(NULL, WRN_CHILD_STACK, PROT_READ | PROT_WRITE,
                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
@@ -342,7 +345,7 @@ int wrn_spawn(const struct wrn_spawn_req *r, struct wrn_spawn_result *out)
     int cg_index = wrn_join_cgroups(r, pid, &cg_err);
     if (cg_index < 0) {
         char go = 1;
-        if (write(sync[1], &go, 1) != 1)
+        if (send(sync[1], &go, 1, MSG_NOSIGNAL) != 1 && errno != EPIPE)
             cg_err = errno;
     }
     /* On a cgroup failure the child sees EOF on the sync pipe and exits. */
@@ -387,6 +390,35 @@ int wrn_sandbox_namespaces(void)
 int wrn_open_path(const char *path)
 {
     return open(path, O_PATH | O_CLOEXEC);
+}
+
+int wrn_pipe_cloexec(int fds[2])
+{
+    return pipe2(fds, O_CLOEXEC);
+}
+
+int wrn_pidfd_signal(int pidfd, int sig)
+{
+    return (int)syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0);
+}
+
+int wrn_signalfd(const int *signals, int n)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    for (int i = 0; i < n; i++)
+        sigaddset(&set, signals[i]);
+    if (pthread_sigmask(SIG_BLOCK, &set, NULL) != 0)
+        return -1;
+    return signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+}
+
+int wrn_signalfd_read(int fd)
+{
+    struct signalfd_siginfo info;
+    if (read(fd, &info, sizeof info) != (ssize_t)sizeof info)
+        return 0;
+    return (int)info.ssi_signo;
 }
 
 const char *wrn_step_name(int32_t step)

@@ -42,7 +42,8 @@ extension PolicyReader {
     func policy(_ root: JSONValue) throws(PolicyError) -> Policy {
         let fields = try object(root, at: "", keys: Self.topKeys)
         guard let actionValue = fields["defaultAction"] else { throw fail("", "missing key \"defaultAction\"") }
-        let action = try choice(SeccompAction.self, actionValue, at: "defaultAction", reportAt: "defaultAction", what: "action")
+        let action = try choice(
+            SeccompAction.self, actionValue, at: "defaultAction", reportAt: "defaultAction", what: "action")
         if action == .notify {
             // The kernel needs a filter to answer something when no listener is attached.
             throw fail("defaultAction", "SCMP_ACT_NOTIFY cannot be the default action")
@@ -107,7 +108,8 @@ extension PolicyReader {
             throw fail(path, "unknown syscall \"\(name)\"" + Suggestion.hint(for: name, in: LinuxSyscalls.names))
         }
         guard let actionValue = fields["action"] else { throw fail(path, "missing key \"action\"") }
-        let action = try choice(SeccompAction.self, actionValue, at: Self.join(path, "action"), reportAt: path, what: "action")
+        let action = try choice(
+            SeccompAction.self, actionValue, at: Self.join(path, "action"), reportAt: path, what: "action")
         var rule = SyscallRule(names: names, action: action)
         if let value = fields["errnoRet"] {
             rule.errnoRet = try errnoRet(value, for: action, at: Self.join(path, "errnoRet"))
@@ -150,7 +152,9 @@ extension PolicyReader {
         if let value = fields["caps"] {
             filter.caps = try strings(value, at: Self.join(path, "caps"))
             for cap in filter.caps where !Capabilities.known.contains(cap) {
-                throw fail(Self.join(path, "caps"), "unknown capability \"\(cap)\"" + Suggestion.hint(for: cap, in: Capabilities.known))
+                throw fail(
+                    Self.join(path, "caps"),
+                    "unknown capability \"\(cap)\"" + Suggestion.hint(for: cap, in: Capabilities.known))
             }
         }
         if let value = fields["arches"] {
@@ -163,7 +167,9 @@ extension PolicyReader {
         if let value = fields["minKernel"] {
             let text = try string(value, at: Self.join(path, "minKernel"))
             guard let version = KernelVersion(parsing: text) else {
-                throw fail(Self.join(path, "minKernel"), "invalid kernel version \"\(text)\", expected \"<major>.<minor>\" such as \"4.8\"")
+                throw fail(
+                    Self.join(path, "minKernel"),
+                    "invalid kernel version \"\(text)\", expected \"<major>.<minor>\" such as \"4.8\"")
             }
             filter.minKernel = version
         }
@@ -174,7 +180,8 @@ extension PolicyReader {
         let fields = try object(value, at: "warren", keys: ["network"])
         var settings = WarrenSettings()
         if let value = fields["network"] {
-            settings.network = try choice(NetworkMode.self, value, at: "warren.network", reportAt: "warren.network", what: "network mode")
+            settings.network = try choice(
+                NetworkMode.self, value, at: "warren.network", reportAt: "warren.network", what: "network mode")
         }
         return settings
     }

@@ -3,15 +3,23 @@
 
 /// A rule's or the default's `action`.
 public enum SeccompAction: String, Sendable, CaseIterable {
+    /// Run the call.
     case allow = "SCMP_ACT_ALLOW"
+    /// Fail the call with `errnoRet` (EPERM when absent).
     case errno = "SCMP_ACT_ERRNO"
     /// The legacy spelling of ``killThread``; kept apart so the source spelling survives.
     case kill = "SCMP_ACT_KILL"
+    /// Kill the calling thread.
     case killThread = "SCMP_ACT_KILL_THREAD"
+    /// Kill the whole process.
     case killProcess = "SCMP_ACT_KILL_PROCESS"
+    /// Send SIGSYS.
     case trap = "SCMP_ACT_TRAP"
+    /// Run the call and log it.
     case log = "SCMP_ACT_LOG"
+    /// Stop for a ptrace tracer (ENOSYS without one), with `errnoRet` as the message.
     case trace = "SCMP_ACT_TRACE"
+    /// Ask the user-space listener what to do.
     case notify = "SCMP_ACT_NOTIFY"
 
     /// The OCI spec gives `errnoRet` a meaning only for these two actions.
@@ -36,13 +44,21 @@ public enum SeccompAction: String, Sendable, CaseIterable {
 
 /// What the kernel does, with the errno or trace message resolved.
 public enum EffectiveAction: Sendable, Hashable, CustomStringConvertible {
+    /// Run the call.
     case allow
+    /// Fail the call with this errno.
     case errno(UInt16)
+    /// Kill the calling thread.
     case killThread
+    /// Kill the process.
     case killProcess
+    /// Send SIGSYS.
     case trap
+    /// Run and log.
     case log
+    /// Stop for a tracer with this message.
     case trace(UInt16)
+    /// Ask the listener.
     case notify
 
     /// errno 1; the value of an `SCMP_ACT_ERRNO` without `errnoRet`.
@@ -72,17 +88,23 @@ public enum EffectiveAction: Sendable, Hashable, CustomStringConvertible {
 
 /// An argument comparison (`op`).
 public enum CompareOp: String, Sendable, CaseIterable {
+    /// `arg != value`.
     case notEqual = "SCMP_CMP_NE"
+    /// `arg < value`.
     case lessThan = "SCMP_CMP_LT"
+    /// `arg <= value`.
     case lessOrEqual = "SCMP_CMP_LE"
+    /// `arg == value`.
     case equal = "SCMP_CMP_EQ"
+    /// `arg >= value`.
     case greaterOrEqual = "SCMP_CMP_GE"
+    /// `arg > value`.
     case greaterThan = "SCMP_CMP_GT"
     /// `(arg & value) == valueTwo`.
     case maskedEqual = "SCMP_CMP_MASKED_EQ"
 }
 
-/// A seccomp architecture token as the OCI spec spells it.
+/// A seccomp architecture token as the OCI spec spells it; each case is named after its token.
 public enum Architecture: String, Sendable, CaseIterable {
     case x86 = "SCMP_ARCH_X86"
     case x86_64 = "SCMP_ARCH_X86_64"
@@ -145,9 +167,13 @@ public enum Architecture: String, Sendable, CaseIterable {
 
 /// A `flags` entry: `SECCOMP_FILTER_FLAG_*`, passed to seccomp(2) when the filter is loaded.
 public enum FilterFlag: String, Sendable, CaseIterable {
+    /// Apply the filter to every thread of the process.
     case tsync = "SECCOMP_FILTER_FLAG_TSYNC"
+    /// Log every action but ALLOW.
     case log = "SECCOMP_FILTER_FLAG_LOG"
+    /// Keep speculative store bypass mitigation off.
     case specAllow = "SECCOMP_FILTER_FLAG_SPEC_ALLOW"
+    /// Let a notified task be killed only by fatal signals while the listener answers.
     case waitKillableRecv = "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"
 
     /// The kernel's bit for this flag (`linux/seccomp.h`).

@@ -66,7 +66,7 @@ package final class SandboxProcess: Sendable {
     /// SIGQUIT, SIGUSR1 and SIGUSR2 to the payload.
     package func signal(_ signal: Int32) {
         if pidfd >= 0 {
-            _ = Glibc.syscall(Int(SYS_pidfd_send_signal), pidfd, signal, nil, 0)
+            _ = wrn_pidfd_signal(pidfd, signal)
         } else {
             _ = Glibc.kill(pid, signal)
         }
@@ -105,7 +105,7 @@ package final class SandboxProcess: Sendable {
         let status = payloadStatus() ?? raw
         let ended: Termination.Status =
             (status & 0x7f) == 0 ? .exited((status >> 8) & 0xff) : .signaled(status & 0x7f)
-        let oom = ((try? cgroup?.oomKillCount()) ?? 0) ?? 0
+        let oom = (try? cgroup?.oomKillCount()) ?? 0
         let peak = (try? cgroup?.peakMemoryBytes()) ?? nil
         let termination = Termination(status: ended, oomKilled: oom > 0, peakMemoryBytes: peak)
         reaped.withLock { $0 = termination }

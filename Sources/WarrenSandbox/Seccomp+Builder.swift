@@ -141,7 +141,9 @@ struct FilterBuilder {
         }
     }
 
-    private static func context(_ resolved: ResolvedPolicy, arches: [Architecture], host: Architecture?) throws -> scmp_filter_ctx {
+    private static func context(
+        _ resolved: ResolvedPolicy, arches: [Architecture], host: Architecture?
+    ) throws -> scmp_filter_ctx {
         let defaultAction = SeccompCompiler.actionValue(resolved.defaultAction)
         guard let context = seccomp_init(defaultAction) else {
             throw SeccompError.libseccomp(call: "seccomp_init(\(resolved.defaultAction))", errno: EINVAL)
@@ -168,7 +170,9 @@ struct FilterBuilder {
         }
     }
 
-    private static func attr(_ context: scmp_filter_ctx, _ attribute: scmp_filter_attr, _ value: UInt32, _ name: String) throws {
+    private static func attr(
+        _ context: scmp_filter_ctx, _ attribute: scmp_filter_attr, _ value: UInt32, _ name: String
+    ) throws {
         let rc = seccomp_attr_set(context, attribute, value)
         guard rc == 0 else { throw SeccompError.libseccomp(call: "seccomp_attr_set(\(name))", errno: -rc) }
     }

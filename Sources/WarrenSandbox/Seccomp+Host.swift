@@ -99,12 +99,11 @@ extension Architecture {
     package static let native: Architecture = {
         let token = seccomp_arch_native()
         if let arch = allCases.first(where: { SeccompCompiler.token($0) == token }) { return arch }
-        #if arch(x86_64)
-        return .x86_64
-        #elseif arch(arm64)
+        // Unreachable: every architecture libseccomp 2.5 runs on is a case of `Architecture`.
+        #if arch(arm64)
         return .aarch64
         #else
-        return .x86_64  // unreachable on hosts libseccomp supports
+        return .x86_64
         #endif
     }()
 }

@@ -51,6 +51,8 @@ package enum SeccompError: Error, CustomStringConvertible, Equatable {
     case unsupportedArchitecture(Architecture)
     /// The program is longer than the kernel accepts.
     case tooLong(instructions: Int)
+    /// Two rules libseccomp would silently reduce to one.
+    case conflictingRules(RuleConflict)
 
     package var description: String {
         switch self {
@@ -61,6 +63,8 @@ package enum SeccompError: Error, CustomStringConvertible, Equatable {
         case .tooLong(let instructions):
             "the filter has \(instructions) BPF instructions, more than the kernel's "
                 + "\(CompiledFilter.maxInstructions). Hint: merge rules that share an action into one \"names\" list"
+        case .conflictingRules(let conflict):
+            conflict.description
         }
     }
 }
@@ -82,15 +86,18 @@ package enum SeccompCompiler {
         capabilities: Set<String> = []
     ) throws -> CompiledFilter {
         let resolved = policy.resolve(native: native, capabilities: capabilities, kernel: kernel)
+        if let conflict = resolved.conflicts.first { throw SeccompError.conflictingRules(conflict) }
         var builder = try FilterBuilder(resolved: resolved, native: native)
         defer { builder.release() }
         try builder.addRules()
         let bpf = try builder.export()
         guard bpf.count / 8 <= CompiledFilter.maxInstructions else { throw SeccompError.tooLong(instructions: bpf.count / 8) }
+        // Only rules that apply here count: an excluded NOTIFY rule needs no listener.
+        let usesNotify = resolved.rules.contains { $0.action == .notify }
         var flags = policy.flags.reduce(UInt32(0)) { $0 | $1.bit }
-        if policy.usesNotify { flags |= 1 << 3 }  // SECCOMP_FILTER_FLAG_NEW_LISTENER
+        if usesNotify { flags |= 1 << 3 }  // SECCOMP_FILTER_FLAG_NEW_LISTENER
         return CompiledFilter(
-            bpf: bpf, usesNotify: policy.usesNotify, loadFlags: flags,
+            bpf: bpf, usesNotify: usesNotify, loadFlags: flags,
             architectures: resolved.architectures, unenforced: builder.unenforced)
     }
 

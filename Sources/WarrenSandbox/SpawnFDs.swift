@@ -1,3 +1,4 @@
+import CWarrenSandbox
 import Glibc
 
 /// The descriptors of one spawn. All are O_CLOEXEC in the parent, so that
@@ -52,7 +53,7 @@ struct SpawnFDs {
 
     static func pipe(_ what: String) throws -> (Int32, Int32) {
         var p: [Int32] = [-1, -1]
-        try syscall("pipe2 (\(what))") { pipe2(&p, O_CLOEXEC) }
+        try syscall("pipe2 (\(what))") { wrn_pipe_cloexec(&p) }
         return (p[0], p[1])
     }
 

@@ -48,7 +48,7 @@ struct RunCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Set an environment variable inside. Repeatable.", valueName: "K=V"))
     var env: [String] = []
 
-    @Argument(parsing: .captureForPassthrough, help: ArgumentHelp("The command and its arguments, after --.", valueName: "CMD"))
+    @Argument(parsing: .postTerminator, help: ArgumentHelp("The command and its arguments, after --.", valueName: "CMD"))
     var command: [String] = []
 
     func validate() throws {
@@ -60,7 +60,7 @@ struct RunCommand: ParsableCommand {
         _ = try binds()
     }
 
-    var argv: [String] { command.first == "--" ? Array(command.dropFirst()) : command }
+    var argv: [String] { command }
 
     func binds() throws -> [BindMount] {
         try bind.map { spec in

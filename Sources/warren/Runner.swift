@@ -27,12 +27,7 @@ struct Runner {
 
         // Signals go to a signalfd, not to handlers: the interrupted run
         // then cleans up on this thread like any other end.
-        var mask = sigset_t()
-        sigemptyset(&mask)
-        for s in [SIGINT, SIGTERM, SIGHUP, SIGQUIT] { sigaddset(&mask, s) }
-        pthread_sigmask(SIG_BLOCK, &mask, nil)
-        let sigfd = signalfd(-1, &mask, Int32(SFD_CLOEXEC))
-        defer { if sigfd >= 0 { close(sigfd) } }
+        let signals = try SignalFD([SIGINT, SIGTERM, SIGHUP, SIGQUIT])
 
         let name = "\(Self.cgroupPrefix)\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         let cgroup = try backend.create(name: name, limits: limits)
@@ -51,24 +46,23 @@ struct Runner {
             FileHandle.standardError.write(Data("warren: \(error)\n".utf8))
             return errno == ENOENT ? 127 : 126
         }
-        return try supervise(process, cgroup: cgroup, sigfd: sigfd)
+        return try supervise(process, signals: signals)
     }
 
-    private func supervise(_ process: SandboxProcess, cgroup: any Cgroup, sigfd: Int32) throws -> Int32 {
+    private func supervise(_ process: SandboxProcess, signals: SignalFD) throws -> Int32 {
         let deadline = timeout.map { Date().addingTimeInterval($0) }
         var fds = [pollfd(fd: process.pidfd, events: Int16(POLLIN), revents: 0),
-                   pollfd(fd: sigfd, events: Int16(POLLIN), revents: 0)]
+                   pollfd(fd: signals.fd, events: Int16(POLLIN), revents: 0)]
         while true {
             let wait = deadline.map { Int32(max(0, min($0.timeIntervalSinceNow * 1000, 3_600_000)).rounded(.up)) } ?? -1
             let n = poll(&fds, 2, wait)
             if n < 0 && errno == EINTR { continue }
             if fds[0].revents != 0 { break }
             if fds[1].revents != 0 {
-                var info = signalfd_siginfo()
-                _ = read(sigfd, &info, MemoryLayout<signalfd_siginfo>.size)
+                guard let signal = signals.next() else { continue }
                 try process.kill()
                 _ = try process.wait()
-                return 128 + Int32(info.ssi_signo)
+                return 128 + signal
             }
             if n == 0, let deadline, deadline.timeIntervalSinceNow <= 0 {
                 try process.kill()

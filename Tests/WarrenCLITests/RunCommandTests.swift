@@ -79,7 +79,8 @@ struct RunCommandTests {
     @Test func sigkillOfTheInstanceLeavesNothingBehind() throws {
         let process = try CLI.start(["run", "--", "/bin/sleep", "30"])
         let pid = process.processIdentifier
-        #expect(CLI.eventually { !CLI.children(of: pid).isEmpty })
+        // Wait for the payload itself (the init's child), then kill the init.
+        #expect(CLI.eventually { CLI.children(of: pid).contains { !CLI.children(of: $0).isEmpty } })
         let sandboxInit = CLI.children(of: pid).first ?? -1
         kill(sandboxInit, SIGKILL)
         let r = CLI.finish(process)

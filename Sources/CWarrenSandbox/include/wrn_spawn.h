@@ -179,6 +179,19 @@ int wrn_sandbox_namespaces(void);
 /* open(path, O_PATH | O_CLOEXEC), for the same reason. */
 int wrn_open_path(const char *path);
 
+/* pipe2(fds, O_CLOEXEC). */
+int wrn_pipe_cloexec(int fds[2]);
+
+/* pidfd_send_signal(pidfd, sig, NULL, 0). */
+int wrn_pidfd_signal(int pidfd, int sig);
+
+/* Blocks `signals` in the calling thread and returns a signalfd for them
+ * (close-on-exec, non-blocking). */
+int wrn_signalfd(const int *signals, int n);
+
+/* Reads one signal from a signalfd: its number, 0 if none is pending. */
+int wrn_signalfd_read(int fd);
+
 /* Name of a step ("pivot_root"), for messages. */
 const char *wrn_step_name(int32_t step);
 
