@@ -421,6 +421,11 @@ int wrn_signalfd_read(int fd)
     return (int)info.ssi_signo;
 }
 
+int wrn_memfd(const char *name)
+{
+    return memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
+}
+
 const char *wrn_step_name(int32_t step)
 {
     switch (step) {

@@ -84,7 +84,7 @@ struct FilterBuilder {
         guard let context = hostContext ?? foreignContext else {
             throw SeccompError.libseccomp(call: "seccomp_init (no architecture)", errno: EINVAL)
         }
-        let fd = try Memfd.create(name: "warren-seccomp", closeOnExec: true)
+        let fd = try Memfd.create(name: "warren-seccomp")
         defer { close(fd) }
         let rc = seccomp_export_bpf(context, fd)
         guard rc == 0 else { throw SeccompError.libseccomp(call: "seccomp_export_bpf", errno: -rc) }

@@ -1,4 +1,5 @@
 import CSeccomp
+import CWarrenSandbox
 import Glibc
 import WarrenPolicy
 
@@ -6,15 +7,14 @@ import WarrenPolicy
 // memfd that carries a program into the sandbox.
 
 extension CompiledFilter {
-    /// Writes the program into a new sealed memfd that is NOT close-on-exec.
+    /// Writes the program into a new sealed, close-on-exec memfd.
     ///
-    /// The descriptor must survive the execve of warren-init, which preads it from offset 0
+    /// The spawning child passes it to warren-init, which preads it from offset 0
     /// before it loads the filter. Seals (write, grow, shrink, seal) keep anyone who gets
     /// the fd from changing the program in between. The caller owns and closes the fd.
-    /// Because it is inheritable, create it just before spawning.
     /// - Throws: `SeccompError.system` naming the failing call.
     package func makeMemfd() throws -> Int32 {
-        let fd = try Memfd.create(name: "warren-seccomp", closeOnExec: false)
+        let fd = try Memfd.create(name: "warren-seccomp")
         do {
             try Memfd.writeAll(fd, bpf)
             let seals: Int32 = 0x1 | 0x2 | 0x4 | 0x8  // F_SEAL_SEAL | SHRINK | GROW | WRITE
@@ -30,20 +30,12 @@ extension CompiledFilter {
 
 /// memfd_create(2) and whole-file I/O on it.
 enum Memfd {
-    private typealias CreateFunction = @convention(c) (UnsafePointer<CChar>, UInt32) -> Int32
-
-    /// A new memfd that allows sealing.
-    /// - Throws: `SeccompError.system` when glibc lacks memfd_create or the call fails.
-    static func create(name: String, closeOnExec: Bool) throws -> Int32 {
-        // Swift's Glibc module does not export memfd_create (a _GNU_SOURCE declaration), and
-        // the variadic syscall() cannot be called from Swift; glibc ≥ 2.27 has the symbol.
-        guard let symbol = dlsym(nil, "memfd_create") else {
-            throw SeccompError.system(call: "dlsym(memfd_create)", errno: ENOSYS)
-        }
-        let create = unsafeBitCast(symbol, to: CreateFunction.self)
-        let flags: UInt32 = (closeOnExec ? 0x1 : 0) | 0x2  // MFD_CLOEXEC, MFD_ALLOW_SEALING
+    /// A new close-on-exec memfd that allows sealing (the spawning child
+    /// clears close-on-exec on the one copy it passes to warren-init).
+    /// - Throws: `SeccompError.system` when the call fails.
+    static func create(name: String) throws -> Int32 {
         while true {
-            let fd = create(name, flags)
+            let fd = wrn_memfd(name)
             if fd >= 0 { return fd }
             if errno != EINTR { throw SeccompError.system(call: "memfd_create(\(name))", errno: errno) }
         }

@@ -20,6 +20,11 @@ package enum Sandbox {
         guard spec.uid != 0, spec.gid != 0 else {
             throw SpawnError.invalidSpec("the payload never runs as uid or gid 0")
         }
+        if spec.seccomp?.usesNotify == true {
+            // The listener would be the payload's own to answer; it must
+            // first be handed to the supervisor (`warren policy test`).
+            throw SpawnError.invalidSpec("SCMP_ACT_NOTIFY needs a supervisor-side listener, which warren run does not provide")
+        }
         let plan = try MountPlan(spec: spec)
         var fds = SpawnFDs()
         defer { fds.closeAll() }
@@ -78,8 +83,9 @@ package enum Sandbox {
         req.n_pass_fds = Int32(pass.count)
         req.cwd = arena.optionalString(spec.cwd)
         req.init_fd = try InitBinary.fd()
-        let initArgv = ["warren-init", String(fds.errWrite), String(fds.statusWrite), String(fds.bpf), "--",
-                        spec.argv[0]] + spec.argv
+        let flags = spec.seccomp?.loadFlags ?? 0
+        let initArgv = ["warren-init", String(fds.errWrite), String(fds.statusWrite), String(fds.bpf), String(flags),
+                        "--", spec.argv[0]] + spec.argv
         req.init_argv = UnsafePointer(arena.stringArray(initArgv))
         req.envp = UnsafePointer(arena.stringArray(spec.environment))
         req.err_read_fd = fds.errRead

@@ -31,9 +31,12 @@ enum CgroupTestSupport {
         return process
     }
 
-    /// Waits (bounded) until `cgroup` lists the process; nil if it never joined.
+    /// Waits (bounded) until every hierarchy of `cgroup` lists the process
+    /// (the shell joins them one after the other); false if it never did.
     static func joined(_ process: Process, _ cgroup: any Cgroup) throws -> Bool {
-        try CgroupFS.poll(timeoutSeconds: 2) { try cgroup.pids().contains(process.processIdentifier) }
+        try CgroupFS.poll(timeoutSeconds: 2) {
+            try cgroup.procsPaths.allSatisfy { try CgroupFS.readPids($0).contains(process.processIdentifier) }
+        }
     }
 
     /// Waits (bounded) until the process has exited.

@@ -192,6 +192,10 @@ int wrn_signalfd(const int *signals, int n);
 /* Reads one signal from a signalfd: its number, 0 if none is pending. */
 int wrn_signalfd_read(int fd);
 
+/* memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING): the seccomp program's
+ * carrier into the sandbox (the child clears close-on-exec on it). */
+int wrn_memfd(const char *name);
+
 /* Name of a step ("pivot_root"), for messages. */
 const char *wrn_step_name(int32_t step);
 

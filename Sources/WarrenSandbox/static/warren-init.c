@@ -13,8 +13,8 @@
  *     reaps every orphan, and exits with the payload's status, after
  *     writing the payload's raw wait status to the status fd.
  *
- * usage: warren-init ERR_FD STATUS_FD BPF_FD -- PATH ARGV0 [ARG...]
- * (fd -1: absent). Errors before the payload's execve are reported as a
+ * usage: warren-init ERR_FD STATUS_FD BPF_FD BPF_FLAGS -- PATH ARGV0 [ARG...]
+ * (fd -1: absent; BPF_FLAGS: seccomp(2)'s SECCOMP_FILTER_FLAG_* bits). Errors before the payload's execve are reported as a
  * struct wrn_err_record on ERR_FD, like every earlier step.
  */
 #define _GNU_SOURCE
@@ -46,7 +46,7 @@ static void __attribute__((noreturn)) fail(int fd, int32_t step, int32_t err)
     _exit(127);
 }
 
-static int parse_fd(const char *s)
+static int parse_num(const char *s)
 {
     char *end;
     long v = strtol(s, &end, 10);
@@ -110,7 +110,7 @@ static void exec_path(const char *path, char *const argv[], char *const envp[])
 }
 
 static void __attribute__((noreturn))
-run_payload(int err_fd, long insns, char *const argv[], char *const envp[])
+run_payload(int err_fd, long insns, unsigned flags, char *const argv[], char *const envp[])
 {
     sigset_t none;
     sigemptyset(&none);
@@ -120,7 +120,7 @@ run_payload(int err_fd, long insns, char *const argv[], char *const envp[])
         fail(err_fd, WRN_STEP_EXEC, errno);
     if (insns > 0) {
         struct sock_fprog prog = { (unsigned short)insns, bpf };
-        if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) < 0)
+        if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &prog) < 0)
             fail(err_fd, WRN_STEP_SECCOMP, errno);
     }
     exec_path(argv[0], argv + 1, envp);
@@ -138,10 +138,11 @@ static int exit_code(int status)
 
 int main(int argc, char **argv, char **envp)
 {
-    if (argc < 7 || strcmp(argv[4], "--") != 0)
+    if (argc < 8 || strcmp(argv[5], "--") != 0)
         return 127;
-    int err_fd = parse_fd(argv[1]), status_fd = parse_fd(argv[2]), bpf_fd = parse_fd(argv[3]);
-    if (err_fd < -1 || status_fd < -1 || bpf_fd < -1)
+    int err_fd = parse_num(argv[1]), status_fd = parse_num(argv[2]), bpf_fd = parse_num(argv[3]);
+    int flags = parse_num(argv[4]);
+    if (err_fd < -1 || status_fd < -1 || bpf_fd < -1 || flags < 0)
         return 127;
 
     prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
@@ -158,7 +159,7 @@ int main(int argc, char **argv, char **envp)
     if (child == 0) {
         if (status_fd >= 0)
             close(status_fd);
-        run_payload(err_fd, insns, argv + 5, envp);
+        run_payload(err_fd, insns, (unsigned)flags, argv + 6, envp);
     }
     if (err_fd >= 0)
         close(err_fd);
