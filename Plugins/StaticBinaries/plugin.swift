@@ -8,6 +8,9 @@ import PackagePlugin
 /// need not contain a dynamic loader or libc (the pid-1 init, the test probe),
 /// and SwiftPM links C executables against the Swift runtime. `cc -static`
 /// gives a self-contained binary with no extra step for `swift build`.
+///
+/// A first line `// static-cflags: FLAGS` adds compiler flags for that file
+/// (warren-init is built without libc).
 @main
 struct StaticBinaries: BuildToolPlugin {
     func createBuildCommands(context: PluginContext, target: Target) throws -> [Command] {
@@ -18,14 +21,18 @@ struct StaticBinaries: BuildToolPlugin {
         return files.filter { $0.hasSuffix(".c") }.sorted().map { file in
             let src = dir.appending(path: file)
             let out = context.pluginWorkDirectoryURL.appending(path: String(file.dropLast(2)))
+            let firstLine = (try? String(contentsOf: src, encoding: .utf8))?.split(separator: "\n").first ?? ""
+            let marker = "// static-cflags:"
+            let extra = firstLine.hasPrefix(marker)
+                ? firstLine.dropFirst(marker.count).split(separator: " ").map(String.init) : []
             return .buildCommand(
                 displayName: "cc -static \(file)",
                 executable: URL(fileURLWithPath: "/usr/bin/cc"),
                 arguments: [
                     "-static", "-O2", "-std=gnu11", "-Wall", "-Wextra", "-Werror",
                     "-I", include.path, "-o", out.path, src.path,
-                ],
-                inputFiles: [src] + headers,
+                ] + extra,
+                inputFiles: [src, include.appending(path: "wrn_spawn.h")] + headers,
                 outputFiles: [out]
             )
         }

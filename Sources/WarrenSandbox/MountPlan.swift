@@ -21,8 +21,10 @@ package struct MountPlan: Sendable {
 
     package private(set) var entries: [Entry] = []
 
-    /// Devices of a minimal `/dev`, bound from the host's.
-    package static let devices = ["null", "zero", "full", "random", "urandom"]
+    /// Devices of a minimal `/dev` (name, major, minor): the memory devices.
+    package static let devices: [(String, UInt, UInt)] = [
+        ("null", 1, 3), ("zero", 1, 5), ("full", 1, 7), ("random", 1, 8), ("urandom", 1, 9),
+    ]
 
     package init(spec: SandboxSpec) throws {
         let root = spec.rootfs.hasSuffix("/") ? String(spec.rootfs.dropLast()) : spec.rootfs
@@ -41,9 +43,8 @@ package struct MountPlan: Sendable {
         add(WRN_MOUNT_TMPFS, flags: nosuid | nodev, data: "size=\(spec.tmpSizeMB)m,mode=1777", inside: "/tmp", root: root)
         add(WRN_MOUNT_PROC, flags: nosuid | nodev | noexec, inside: "/proc", root: root)
         add(WRN_MOUNT_TMPFS, flags: nosuid | noexec, data: "size=64k,nr_inodes=64,mode=755", inside: "/dev", root: root)
-        for device in Self.devices {
-            add(WRN_MOUNT_FILE, inside: "/dev/\(device)", root: root)
-            add(WRN_MOUNT_BIND, source: "/dev/\(device)", inside: "/dev/\(device)", root: root)
+        for (name, major, minor) in Self.devices {
+            add(WRN_MOUNT_MKNOD, flags: major << 20 | minor, inside: "/dev/\(name)", root: root)
         }
         for (name, link) in [("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"),
                              ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2")] {

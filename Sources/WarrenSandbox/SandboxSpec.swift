@@ -106,10 +106,13 @@ package enum Stdio: Sendable, Equatable {
 }
 
 /// The network the sandbox gets.
-package enum Network: Sendable, Equatable {
+package enum Network: Sendable {
     /// A new network namespace with only `lo`, brought up.
     case loopback
     /// Join this prepared network namespace (an fd of `/proc/PID/ns/net` or
-    /// `/run/netns/X`), created ahead of time off the critical path.
+    /// `/run/netns/X`); the caller keeps and closes the descriptor.
     case namespace(fd: Int32)
+    /// Take one from the pool (a new one when it is empty); closed once
+    /// the sandbox is in it.
+    case pool(NetnsPool)
 }

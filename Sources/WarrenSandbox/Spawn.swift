@@ -54,7 +54,7 @@ package enum Sandbox {
     ) throws -> wrn_spawn_req {
         var req = wrn_spawn_req()
         req.clone_flags = namespaces
-        if case .namespace(let fd) = spec.network { req.netns_fd = fd } else { req.netns_fd = -1 }
+        req.netns_fd = fds.netns
         req.cgroup_procs_fds = UnsafePointer(arena.array(fds.cgroupProcs))
         req.n_cgroup_procs = Int32(fds.cgroupProcs.count)
         req.rootfs = UnsafePointer(arena.string(spec.rootfs))

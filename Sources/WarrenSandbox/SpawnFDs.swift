@@ -10,6 +10,9 @@ struct SpawnFDs {
     var statusRead: Int32 = -1
     var statusWrite: Int32 = -1
     var bpf: Int32 = -1
+    /// The namespace to join, -1 for a new one.
+    var netns: Int32 = -1
+    private var ownsNetns = false
     var cgroupProcs: [Int32] = []
     /// The payload's 0, 1, 2 as the child will dup2 them (-1: leave).
     var child: [Int32] = [-1, -1, -1]
@@ -26,6 +29,12 @@ struct SpawnFDs {
         }
         for path in spec.cgroup?.procsPaths ?? [] {
             cgroupProcs.append(try syscall("open \(path)") { open(path, O_WRONLY | O_CLOEXEC) })
+        }
+        switch spec.network {
+        case .loopback: break
+        case .namespace(let fd): netns = fd
+        case .pool(let pool):
+            if let fd = pool.take() { (netns, ownsNetns) = (fd, true) }
         }
         for (n, stdio) in [spec.stdin, spec.stdout, spec.stderr].enumerated() {
             try prepareStdio(stdio, number: Int32(n))
@@ -69,6 +78,8 @@ struct SpawnFDs {
 
     /// Closes everything not taken by the handle.
     mutating func closeAll() {
+        if ownsNetns { close(netns) }
+        (netns, ownsNetns) = (-1, false)
         for fd in [errRead, errWrite, statusRead, statusWrite, bpf] + cgroupProcs + childOwned + parent where fd >= 0 {
             close(fd)
         }

@@ -27,8 +27,9 @@
 #ifndef WRN_SPAWN_H
 #define WRN_SPAWN_H
 
+/* Only <stdint.h>: warren-init includes this header with the kernel's
+ * uapi headers and no libc. */
 #include <stdint.h>
-#include <sys/types.h>
 
 /* Steps. Ids start at 0x40 so that stray bytes cannot pass for a step. The
  * Swift enum SpawnStep mirrors this list; a test keeps the two in step. */
@@ -87,6 +88,7 @@ enum wrn_mount_kind {
     WRN_MOUNT_FILE = 4,     /* create an empty regular file at target (bind target for a device) */
     WRN_MOUNT_SYMLINK = 5,  /* symlink target -> source */
     WRN_MOUNT_REMOUNT = 6,  /* remount target with flags (bind remount when WRN_MOUNT_F_BIND) */
+    WRN_MOUNT_MKNOD = 7,    /* character device 0666 at target, dev = makedev(flags >> 20, flags & 0xfffff) */
 };
 
 #define WRN_MOUNT_F_BIND 1u
@@ -134,8 +136,8 @@ struct wrn_spawn_req {
     const char *hostname;           /* NULL: leave */
     const struct wrn_rlimit *rlimits;
     int n_rlimits;
-    uid_t uid;
-    gid_t gid;
+    uint32_t uid;
+    uint32_t gid;
 
     /* 6. capabilities: every cap in 0..last_cap is dropped */
     int last_cap;
@@ -161,7 +163,7 @@ struct wrn_spawn_req {
 };
 
 struct wrn_spawn_result {
-    pid_t pid;
+    int32_t pid;
     int pidfd;
     struct wrn_err_record err;     /* step == 0 on success */
 };
@@ -195,6 +197,13 @@ int wrn_signalfd_read(int fd);
 /* memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING): the seccomp program's
  * carrier into the sandbox (the child clears close-on-exec on it). */
 int wrn_memfd(const char *name);
+
+/* Creates a network namespace with `lo` up and returns a descriptor of it
+ * (close-on-exec), leaving the calling thread in its own namespace. Off
+ * the critical path: a new netns costs ~600 us of latency. Run it on a
+ * dedicated thread; on failure returns -1 with errno set, and if the thread
+ * could not go back it aborts (it would be stuck in the wrong namespace). */
+int wrn_netns_create(void);
 
 /* Name of a step ("pivot_root"), for messages. */
 const char *wrn_step_name(int32_t step);
