@@ -101,3 +101,15 @@ struct RunCommandTests {
         #expect(leftovers(of: pid).isEmpty, "the next run did not sweep the dead run's cgroup")
     }
 }
+
+extension RunCommandTests {
+    @Test func aBrokenPolicyIsRefusedNamingFileRuleAndProblem() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("broken-\(getpid()).json").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try #"{"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [{"names": ["read"], "action": "SCMP_ACT_ALLOW"}, {"names": ["mkdri"], "action": "SCMP_ACT_ALLOW"}]}"#
+            .write(toFile: path, atomically: true, encoding: .utf8)
+        let r = try run(["run", "--policy", path, "--", "/bin/true"])
+        #expect(r.stderr.contains(path) && r.stderr.contains("syscalls[1]") && r.stderr.contains("mkdri"), "\(r.stderr)")
+        #expect(r.status == 125)
+    }
+}

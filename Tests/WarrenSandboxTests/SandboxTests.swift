@@ -103,3 +103,56 @@ struct SandboxTests {
         #expect(!during.contains(Fixture.rootfs))
     }
 }
+
+/// The provided.al2023 rootfs runs what a custom runtime's bootstrap can be.
+@Suite(.serialized)
+struct RootfsTests {
+    /// A bootstrap directory bound at /var/task, removed afterwards.
+    func withTask(_ body: (String) throws -> Void) throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("warren-task-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: false)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try syscall("chmod \(dir)") { chmod(dir, 0o755) }
+        try body(dir)
+    }
+
+    func run(_ dir: String, _ argv: [String]) throws -> (Termination, String) {
+        var spec = Fixture.probeSpec([])
+        spec.binds = [BindMount(source: dir, destination: "/var/task")]
+        spec.argv = argv
+        let (ended, out, err) = try Fixture.run(spec)
+        return (ended, out + err)
+    }
+
+    @Test func aDynamicallyLinkedCProgramRuns() throws {
+        try withTask { dir in
+            try "#include <stdio.h>\nint main(void){puts(\"dynamic hello\");return 0;}\n"
+                .write(toFile: dir + "/hello.c", atomically: true, encoding: .utf8)
+            let cc = Process()
+            cc.executableURL = URL(fileURLWithPath: "/usr/bin/cc")
+            cc.arguments = ["-o", dir + "/hello", dir + "/hello.c"]
+            try cc.run()
+            cc.waitUntilExit()
+            try #require(cc.terminationStatus == 0)
+            let (ended, out) = try run(dir, ["/var/task/hello"])
+            #expect(out == "dynamic hello\n")
+            #expect(ended.status == .exited(0))
+        }
+    }
+
+    @Test func aShellScriptBootstrapRuns() throws {
+        try withTask { dir in
+            try "#!/bin/sh\necho \"script $(id -u) in $PWD\"\n".write(toFile: dir + "/bootstrap", atomically: true, encoding: .utf8)
+            try syscall("chmod") { chmod(dir + "/bootstrap", 0o755) }
+            let (ended, out) = try run(dir, ["/var/task/bootstrap"])
+            #expect(out == "script 100777 in /\n")
+            #expect(ended.status == .exited(0))
+        }
+    }
+
+    @Test func aStaticProgramRuns() throws {
+        let (ended, out, _) = try Fixture.run(Fixture.probeSpec(["exit", "7"]))
+        #expect(out.isEmpty)
+        #expect(ended.status == .exited(7))
+    }
+}
