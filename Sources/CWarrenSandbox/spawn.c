@@ -54,7 +54,8 @@
 
 struct wrn_child_ctx {
     const struct wrn_spawn_req *req;
-    int sync_fd; /* read end: the parent's go */
+    int sync_fd;     /* our end: the parent's go */
+    int sync_parent; /* the parent's end, which our copy of the fd table holds too */
 };
 
 /* Reports a failed step and ends the child. One write of a 12-byte record
@@ -207,7 +208,14 @@ static int wrn_child(void *arg)
     char go;
 
     /* 2. The parent has put us into our cgroup when this read returns a
-     *    byte: no code of the function may run before. */
+     *    byte: no code of the function may run before. Our copy of the
+     *    parent's end goes first, so that a parent that dies before its go
+     *    means EOF here, not a child blocked for ever. */
+    wrn_close_raw(ctx->sync_parent);
+    wrn_close_raw(r->err_read_fd);
+    /* Set now and again after setuid (which clears it), so that no moment
+     * exists in which the parent's death leaves us running. */
+    STEP(WRN_STEP_PDEATHSIG, -1, prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0));
     if (wrn_read(ctx->sync_fd, &go, 1) != 1)
         wrn_fail(r->err_fd, WRN_STEP_SYNC, errno ? errno : EPIPE, -1);
     STEP(WRN_STEP_SIGNALS, -1, wrn_reset_signals());
@@ -259,8 +267,12 @@ static int wrn_child(void *arg)
     STEP(WRN_STEP_AMBIENT, -1, prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0));
     if (r->no_new_privs)
         STEP(WRN_STEP_NO_NEW_PRIVS, -1, prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0));
-    /* After the credential change, which clears it. */
+    /* After the credential change, which clears it; then make sure the
+     * parent did not die while it was cleared: it holds its end of the
+     * sync socket until we exec, so EOF there means it is gone. */
     STEP(WRN_STEP_PDEATHSIG, -1, prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0));
+    if (syscall(SYS_recvfrom, ctx->sync_fd, &go, 1, MSG_DONTWAIT, NULL, NULL) == 0)
+        wrn_fail(r->err_fd, WRN_STEP_PDEATHSIG, ESRCH, -1);
 
     STEP(WRN_STEP_FDS, -1, wrn_setup_fds(r));
     STEP(WRN_STEP_CHDIR, -1, chdir(r->cwd ? r->cwd : "/"));
@@ -310,7 +322,7 @@ int wrn_spawn(const struct wrn_spawn_req *r, struct wrn_spawn_result *out)
 {
     int sync[2] = { -1, -1 };
     int err_read = r->err_read_fd, err_write = r->err_fd;
-    struct wrn_child_ctx ctx = { r, -1 };
+    struct wrn_child_ctx ctx = { r, -1, -1 };
     sigset_t all, old;
     int flags = r->clone_flags | CLONE_VM | CLONE_PIDFD | SIGCHLD;
     int pidfd = -1;
@@ -334,6 +346,7 @@ int wrn_spawn(const struct wrn_spawn_req *r, struct wrn_spawn_result *out)
         return wrn_fail_parent(out, WRN_STEP_CLONE, e, -1);
     }
     ctx.sync_fd = sync[0];
+    ctx.sync_parent = sync[1];
 
     /* The child starts with every signal blocked, so no handler of the
      * parent runs on the child's stack before it resets them. */
@@ -357,14 +370,16 @@ int wrn_spawn(const struct wrn_spawn_req *r, struct wrn_spawn_result *out)
         if (send(sync[1], &go, 1, MSG_NOSIGNAL) != 1 && errno != EPIPE)
             cg_err = errno;
     }
-    /* On a cgroup failure the child sees EOF on the sync pipe and exits. */
-    wrn_close(&sync[1]);
+    /* On a cgroup failure the child sees EOF on the sync socket and exits. */
+    if (cg_index >= 0 || cg_err != 0)
+        wrn_close(&sync[1]);
 
     struct wrn_err_record rec;
     ssize_t n;
     do {
         n = read(err_read, &rec, sizeof rec);
     } while (n < 0 && errno == EINTR);
+    wrn_close(&sync[1]);
 
     if (n == 0 && cg_index < 0 && cg_err == 0) {
         /* EOF: every write end closed, the payload has exec'd. The child's
