@@ -12,6 +12,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.81.0"),
     ],
     targets: [
         // Debian's libseccomp-dev and libcap-dev, found through pkg-config.
@@ -37,10 +38,32 @@ let package = Package(
             plugins: ["StaticBinaries"]
         ),
 
+        // The per-instance Lambda Runtime API server (HTTP/1.1 on SwiftNIO).
+        .target(
+            name: "WarrenRuntimeAPI",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
+
+        // Instances, pools, admission control, invocation, logs.
+        .target(
+            name: "WarrenSupervisor",
+            dependencies: [
+                "WarrenSandbox", "WarrenRuntimeAPI", "WarrenPolicy",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
+
         .executableTarget(
             name: "warren",
             dependencies: [
-                "WarrenSandbox", "WarrenPolicy",
+                "WarrenSandbox", "WarrenPolicy", "WarrenSupervisor",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict
@@ -63,6 +86,23 @@ let package = Package(
             swiftSettings: strict,
             plugins: ["StaticBinaries"]
         ),
+        .testTarget(
+            name: "WarrenRuntimeAPITests",
+            dependencies: [
+                "WarrenRuntimeAPI",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "WarrenSupervisorTests",
+            dependencies: ["WarrenSupervisor", "WarrenSandbox", "WarrenRuntimeAPI"],
+            exclude: ["static"],
+            swiftSettings: strict,
+            plugins: ["StaticBinaries"]
+        ),
+
         // Drives the built `warren` binary as a user would.
         .testTarget(name: "WarrenCLITests", dependencies: ["WarrenSandbox"], swiftSettings: strict),
     ]

@@ -1,0 +1,2 @@
+/// Warren's supervisor: functions, instances, admission control.
+public enum WarrenSupervisorModule {}

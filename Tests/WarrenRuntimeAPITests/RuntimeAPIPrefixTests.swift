@@ -1,0 +1,6 @@
+import Testing
+import WarrenRuntimeAPI
+
+@Test func theRuntimeAPIPathPrefixIsTheLambdaOne() {
+    #expect(RuntimeAPI.prefix == "/2018-06-01")
+}
