@@ -71,7 +71,7 @@ let package = Package(
 
         .executableTarget(
             name: "warren-bench",
-            dependencies: ["WarrenSandbox", "WarrenPolicy"],
+            dependencies: ["WarrenSandbox", "WarrenPolicy", "WarrenSupervisor"],
             path: "bench",
             exclude: ["static", "README.md"],
             swiftSettings: strict,

@@ -1,5 +1,32 @@
 /// The Lambda Runtime API: `/2018-06-01/runtime/...` served to one instance.
+///
+/// Only the runtime interface is served. The extensions (`/2020-01-01`), logs (`/2020-08-15`),
+/// telemetry (`/2022-07-01`) and credentials (`/2021-04-23`) prefixes share the listener on AWS;
+/// here they answer `404` with a JSON error, which extension-free runtimes never notice.
 public enum RuntimeAPI {
     /// The path prefix every Runtime API request starts with.
     public static let prefix = "/2018-06-01"
+
+    /// The largest buffered response (or error) body a runtime may post: 6 MiB + 100 bytes, as Lambda.
+    ///
+    /// A bigger body gets `413 RequestEntityTooLarge` and the invocation ends with
+    /// ``InvocationOutcome/responseTooLarge(bytes:)``. The same cap applies to `/error` and
+    /// `/runtime/init/error` bodies, because an error body becomes the caller's payload verbatim.
+    public static let maxResponseBytes = 6_291_556
+
+    /// How many bytes of an oversized body the server reads and throws away before it gives up.
+    ///
+    /// Draining lets a runtime that sent a too-large response read its `413` and carry on over
+    /// keep-alive (as on Lambda); past this the server answers `413` and closes the connection,
+    /// so a runtime can't make the supervisor read forever. Memory use stays at zero either way.
+    public static let maxDrainedBytes = 64 << 20
+
+    /// The body a request that carries none (`GET /next`, unknown paths) may still send before the
+    /// server closes the connection: nothing legitimate sends one, so it's only read to stay in sync.
+    public static let maxIgnoredBodyBytes = 64 << 10
+
+    /// Concurrent connections one instance's runtime may hold open; further ones are closed at once.
+    ///
+    /// Runtimes use one or two; the cap stops a hostile runtime from exhausting the supervisor's fds.
+    public static let maxConnections = 32
 }

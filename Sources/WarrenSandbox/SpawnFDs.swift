@@ -1,6 +1,12 @@
 import CWarrenSandbox
 import Glibc
 
+/// A close-on-exec pipe: (read end, write end).
+/// - Throws: `SystemError`.
+package func makePipe() throws -> (Int32, Int32) {
+    try SpawnFDs.pipe("pipe")
+}
+
 /// The descriptors of one spawn. All are O_CLOEXEC in the parent, so that
 /// no other process the supervisor starts inherits them; the child clears
 /// the flag on exactly those it passes on.

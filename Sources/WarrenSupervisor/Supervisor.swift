@@ -1,2 +1,232 @@
-/// Warren's supervisor: functions, instances, admission control.
-public enum WarrenSupervisorModule {}
+import Foundation
+import Synchronization
+import NIOCore
+import NIOPosix
+import WarrenPolicy
+import WarrenSandbox
+
+/// Warren's supervisor: functions, versions and aliases, their instance
+/// pools, admission control and invocation. The in-process API the REST
+/// layer sits on.
+public actor Supervisor {
+    public struct Configuration: Sendable {
+        /// Holds `rootfs/` and `policies/`.
+        public var home: String
+        /// Logs go to `<stateDirectory>/logs/<function>.log`.
+        public var stateDirectory: String
+        public var admission: Admission.Settings
+        public var region: String = "us-east-1"
+        /// Idle on-demand instances are destroyed after this long unused.
+        public var idleTimeout: Duration = .seconds(300)
+        /// Every instance is destroyed (provisioned ones replaced) after this.
+        public var maxLifetime: Duration = .seconds(4 * 3600)
+        /// Freeze idle instances with the cgroup freezer.
+        public var freezeIdle = true
+        public var initTimeout: Double = 10
+        /// The seccomp policy every instance gets.
+        public var policyPath: String?
+        /// Namespaces kept ready ahead of cold starts.
+        public var preparedNamespaces = 4
+
+        public init(home: String, stateDirectory: String, admission: Admission.Settings = .init()) {
+            self.home = home
+            self.stateDirectory = stateDirectory
+            self.admission = admission
+        }
+    }
+
+    struct FunctionRecord {
+        var latest: FunctionConfig
+        var versions: [String: FunctionConfig] = [:]
+        var nextVersion = 1
+        var aliases: [String: Alias] = [:]
+        /// Requested provisioned concurrency per version.
+        var provisioned: [String: Int] = [:]
+        var log: FunctionLog
+    }
+
+    public let configuration: Configuration
+    public nonisolated let admission: Admission
+    let catalog: RuntimeCatalog
+    let filter: CompiledFilter
+    let cgroups: any CgroupBackend
+    let netns: NetnsPool
+    let group: MultiThreadedEventLoopGroup
+    var functions: [String: FunctionRecord] = [:]
+    var pools: [FunctionVersion: InstancePool] = [:]
+    let uidSlots = UIDSlots()
+    var instanceCounter = 0
+    /// Names of this supervisor's instance cgroups start with it:
+    /// `i-<pid>-<token>-`; the pid lets a later supervisor sweep them.
+    public nonisolated let instancePrefix = "\(Supervisor.cgroupPrefix)\(getpid())-\(String(UInt32.random(in: 0...UInt32.max), radix: 36))-"
+    var shuttingDown = false
+    private var reclaimer: Task<Void, Never>?
+
+    /// Loads the policy, probes cgroups, sweeps what a crashed supervisor
+    /// left, and starts the namespace pool and the reclaimer.
+    public init(_ configuration: Configuration) throws {
+        self.configuration = configuration
+        admission = Admission(configuration.admission)
+        catalog = RuntimeCatalog(home: configuration.home)
+        let policyPath = configuration.policyPath ?? configuration.home + "/policies/default.json"
+        filter = try SeccompCompiler.compile(try PolicyFile.load(path: policyPath))
+        cgroups = try CgroupProbe.detect()
+        netns = NetnsPool(target: configuration.preparedNamespaces, listenPort: 9001)
+        group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        Self.sweep(cgroups)
+    }
+
+    /// Prefix of instance cgroups: `i-<supervisor pid>-<n>`.
+    static let cgroupPrefix = "i-"
+
+    /// Kills and removes instance cgroups whose supervisor is gone.
+    static func sweep(_ backend: any CgroupBackend) {
+        for name in (try? backend.existing()) ?? [] where name.hasPrefix(cgroupPrefix) {
+            let owner = name.dropFirst(cgroupPrefix.count).split(separator: "-").first.flatMap { Int32($0) }
+            guard let owner, kill(owner, 0) != 0, errno == ESRCH else { continue }
+            try? backend.open(name: name).remove()
+        }
+    }
+
+    /// Starts the periodic reclaim of idle and old instances.
+    public func startReclaimer(every interval: Duration = .seconds(5)) {
+        guard reclaimer == nil else { return }
+        reclaimer = Task { [weak self] in
+            while !Task.isCancelled {
+                try? await Task.sleep(for: interval)
+                await self?.reclaim()
+            }
+        }
+    }
+
+    /// One reclaim pass; returns how many instances ended.
+    @discardableResult
+    public func reclaim() async -> Int {
+        var ended = 0
+        for pool in pools.values {
+            ended += await pool.reclaim(idleFor: configuration.idleTimeout, maxLifetime: configuration.maxLifetime)
+        }
+        await replenishProvisioned()
+        return ended
+    }
+
+    /// Stops admitting, destroys every instance (SIGKILL of each cgroup),
+    /// removes their cgroups.
+    public func shutdown() async {
+        shuttingDown = true
+        reclaimer?.cancel()
+        for pool in pools.values { await pool.destroyAll(reason: "shutdown") }
+        pools.removeAll()
+        try? await group.shutdownGracefully()
+    }
+
+    // MARK: functions
+
+    public func createFunction(_ config: FunctionConfig) throws {
+        guard functions[config.functionName] == nil else {
+            throw SupervisorError(.resourceConflict, "Function already exist: \(config.functionName)")
+        }
+        try validate(config)
+        let log = try FunctionLog(path: configuration.stateDirectory + "/logs/\(config.functionName).log")
+        functions[config.functionName] = FunctionRecord(latest: config, log: log)
+    }
+
+    /// Replaces `$LATEST`'s configuration; its instances are retired.
+    public func updateFunction(_ config: FunctionConfig) async throws {
+        guard functions[config.functionName] != nil else { throw notFound(config.functionName) }
+        try validate(config)
+        functions[config.functionName]!.latest = config
+        let latest = FunctionVersion(config.functionName, FunctionVersion.latest)
+        await pools.removeValue(forKey: latest)?.destroyAll(reason: "configuration changed")
+    }
+
+    public func function(_ name: String, qualifier: String? = nil) throws -> FunctionConfig {
+        guard let record = functions[name] else { throw notFound(name) }
+        let version = try resolve(record, name: name, qualifier: qualifier, roll: 0)
+        return version == FunctionVersion.latest ? record.latest : record.versions[version]!
+    }
+
+    public func deleteFunction(_ name: String) async throws {
+        guard functions.removeValue(forKey: name) != nil else { throw notFound(name) }
+        try? admission.setReserved(name, nil)
+        for (key, pool) in pools where key.functionName == name {
+            pools[key] = nil
+            await pool.destroyAll(reason: "function deleted")
+        }
+    }
+
+    /// Publishes `$LATEST` as version N (immutable).
+    public func publishVersion(_ name: String) throws -> String {
+        guard var record = functions[name] else { throw notFound(name) }
+        let version = String(record.nextVersion)
+        record.versions[version] = record.latest
+        record.nextVersion += 1
+        functions[name] = record
+        return version
+    }
+
+    public func putAlias(_ name: String, _ alias: Alias) throws {
+        guard var record = functions[name] else { throw notFound(name) }
+        for version in [alias.functionVersion] + alias.additionalVersionWeights.keys
+        where version != FunctionVersion.latest && record.versions[version] == nil {
+            throw SupervisorError(.resourceNotFound, "Function not found: \(arn(name, version))")
+        }
+        guard alias.additionalVersionWeights.values.allSatisfy({ (0...1).contains($0) }),
+              alias.additionalVersionWeights.values.reduce(0, +) <= 1 else {
+            throw SupervisorError(.invalidParameterValue, "Alias weights must be between 0 and 1 and sum to at most 1.")
+        }
+        record.aliases[alias.name] = alias
+        functions[name] = record
+    }
+
+    public func putFunctionConcurrency(_ name: String, _ reserved: Int?) throws {
+        guard functions[name] != nil else { throw notFound(name) }
+        try admission.setReserved(name, reserved)
+    }
+
+    func validate(_ config: FunctionConfig) throws {
+        _ = try catalog.runtime(config.runtime)
+        guard (128...10240).contains(config.memorySize) else {
+            throw SupervisorError(.invalidParameterValue, "'MemorySize' value failed to satisfy constraint: Member must have value between 128 and 10240")
+        }
+        guard config.timeout >= 1, config.timeout <= 900 else {
+            throw SupervisorError(.invalidParameterValue, "'Timeout' value failed to satisfy constraint: Member must have value between 1 and 900")
+        }
+        guard FileManager.default.fileExists(atPath: config.codeDirectory) else {
+            throw SupervisorError(.invalidParameterValue, "code directory \(config.codeDirectory) does not exist")
+        }
+    }
+
+    func notFound(_ name: String) -> SupervisorError {
+        SupervisorError(.resourceNotFound, "Function not found: \(arn(name, nil))")
+    }
+
+    nonisolated func arn(_ name: String, _ qualifier: String?) -> String {
+        "arn:aws:lambda:\(configuration.region):000000000000:function:\(name)" + (qualifier.map { ":\($0)" } ?? "")
+    }
+
+    /// The version an invocation runs: `$LATEST`, a version, or an alias's pick.
+    func resolve(_ record: FunctionRecord, name: String, qualifier: String?, roll: Double) throws -> String {
+        guard let qualifier, qualifier != FunctionVersion.latest else { return FunctionVersion.latest }
+        if record.versions[qualifier] != nil { return qualifier }
+        if let alias = record.aliases[qualifier] { return alias.pick(roll: roll) }
+        throw SupervisorError(.resourceNotFound, "Function not found: \(arn(name, qualifier))")
+    }
+}
+
+/// Unprivileged uids, one per live instance, so that two instances never
+/// share one (DESIGN.md step 5).
+final class UIDSlots: Sendable {
+    static let base: UInt32 = 200_000
+    private let state = Mutex<(free: [UInt32], next: UInt32)>(([], 0))
+
+    func take() -> UInt32 {
+        state.withLock { s in
+            if let uid = s.free.popLast() { return uid }
+            defer { s.next += 1 }
+            return Self.base + s.next
+        }
+    }
+
+    func give(_ uid: UInt32) { state.withLock { $0.free.append(uid) } }
+}

@@ -200,10 +200,13 @@ int wrn_memfd(const char *name);
 
 /* Creates a network namespace with `lo` up and returns a descriptor of it
  * (close-on-exec), leaving the calling thread in its own namespace. Off
- * the critical path: a new netns costs ~600 us of latency. Run it on a
- * dedicated thread; on failure returns -1 with errno set, and if the thread
- * could not go back it aborts (it would be stuck in the wrong namespace). */
-int wrn_netns_create(void);
+ * the critical path: a new netns costs ~600 us of latency. When `port` is
+ * not 0, also creates a TCP socket listening on 127.0.0.1:port *inside*
+ * that namespace (the Runtime API listener) and stores it in `*listener`.
+ * Run it on a dedicated thread; on failure returns -1 with errno set, and
+ * if the thread could not go back it aborts (it would be stuck in the
+ * wrong namespace). */
+int wrn_netns_create(uint16_t port, int *listener);
 
 /* Name of a step ("pivot_root"), for messages. */
 const char *wrn_step_name(int32_t step);

@@ -1,0 +1,80 @@
+/// One event handed to a runtime by `GET /runtime/invocation/next`.
+public struct Invocation: Sendable {
+    /// `Lambda-Runtime-Aws-Request-Id`: the invoke's request id (a UUID).
+    public var requestId: String
+    /// The event bytes, sent verbatim as the `/next` body.
+    public var payload: [UInt8]
+    /// The payload's `Content-Type`; `nil` sends `application/json`.
+    public var contentType: String?
+    /// `Lambda-Runtime-Deadline-Ms`: invoke start + function timeout, Unix epoch milliseconds.
+    public var deadlineMs: Int64
+    /// `Lambda-Runtime-Invoked-Function-Arn`: the ARN exactly as invoked (unqualified, version or alias).
+    public var invokedFunctionArn: String
+    /// `Lambda-Runtime-Trace-Id`: the X-Ray trace header, if any.
+    public var traceId: String?
+    /// `Lambda-Runtime-Client-Context`: client context JSON, already base64-decoded.
+    public var clientContext: String?
+    /// `Lambda-Runtime-Cognito-Identity`: Cognito identity JSON.
+    public var cognitoIdentity: String?
+
+    /// Creates an invocation; optional headers left `nil` or empty are not sent.
+    public init(
+        requestId: String,
+        payload: [UInt8],
+        contentType: String? = nil,
+        deadlineMs: Int64,
+        invokedFunctionArn: String,
+        traceId: String? = nil,
+        clientContext: String? = nil,
+        cognitoIdentity: String? = nil
+    ) {
+        self.requestId = requestId
+        self.payload = payload
+        self.contentType = contentType
+        self.deadlineMs = deadlineMs
+        self.invokedFunctionArn = invokedFunctionArn
+        self.traceId = traceId
+        self.clientContext = clientContext
+        self.cognitoIdentity = cognitoIdentity
+    }
+}
+
+/// How a runtime finished one invocation.
+public enum InvocationOutcome: Sendable, Equatable {
+    /// `POST …/{id}/response`: the result bytes and the runtime's `Content-Type`.
+    case response(body: [UInt8], contentType: String?)
+    /// `POST …/{id}/error`: `errorType` from `Lambda-Runtime-Function-Error-Type`, body verbatim (may be empty).
+    ///
+    /// A `/response` with an unsupported `Lambda-Runtime-Function-Response-Mode` (e.g. `streaming`)
+    /// also ends here, as `Runtime.InvalidResponseModeHeader` with a Lambda-style JSON body.
+    case error(errorType: String?, body: [UInt8])
+    /// The runtime posted more than ``RuntimeAPI/maxResponseBytes`` and got `413`.
+    ///
+    /// `bytes` is the declared `Content-Length`, or for a chunked body the count read when the
+    /// limit was crossed (so: at least `maxResponseBytes + 1`).
+    case responseTooLarge(bytes: Int)
+}
+
+/// How a runtime's initialisation ended.
+public enum InitOutcome: Sendable, Equatable {
+    /// The runtime called `GET /next` for the first time.
+    case ready
+    /// The runtime posted `/runtime/init/error` before its first `/next`.
+    case initError(errorType: String?, body: [UInt8])
+}
+
+/// Why a ``RuntimeSession`` call failed.
+public enum RuntimeSessionError: Error, Sendable, Equatable {
+    /// The session was closed (instance died or was destroyed); the string is the close reason.
+    case closed(String)
+    /// ``RuntimeSession/invoke(_:)`` was called while another invocation (this request id) was outstanding.
+    case busy(String)
+}
+
+/// Why ``RuntimeAPIServer/start(listeningSocket:session:group:)`` failed.
+public enum RuntimeAPIServerError: Error, Sendable, Equatable {
+    /// The group is not a NIOPosix `MultiThreadedEventLoopGroup` (or one of its loops).
+    case unsupportedEventLoopGroup(String)
+    /// The fd is not a listening TCP socket (errno, or 0 if it is a socket that isn't listening).
+    case notAListeningSocket(fd: Int32, errno: Int32)
+}

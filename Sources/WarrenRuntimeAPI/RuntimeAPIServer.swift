@@ -1,0 +1,118 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import Synchronization
+
+/// Serves one instance's Runtime API (HTTP/1.1) on a listening socket the supervisor created
+/// inside the instance's network namespace.
+public final class RuntimeAPIServer: Sendable {
+    private let listener: any Channel
+    private let connections: ConnectionRegistry
+
+    private init(listener: any Channel, connections: ConnectionRegistry) {
+        self.listener = listener
+        self.connections = connections
+    }
+
+    /// Starts serving `session` on an already bound and listening TCP socket.
+    ///
+    /// The server takes ownership of `fd`: it is closed on ``shutdown()``, and also when start fails.
+    /// - Parameters:
+    ///   - fd: A bound, listening `SOCK_STREAM` socket.
+    ///   - session: The instance's session; the supervisor drives the other side.
+    ///   - group: A NIOPosix `MultiThreadedEventLoopGroup` (shared by all instances).
+    /// - Returns: The running server.
+    /// - Throws: ``RuntimeAPIServerError`` for a wrong fd or group; NIO errors from registration.
+    public static func start(
+        listeningSocket fd: Int32,
+        session: RuntimeSession,
+        group: any EventLoopGroup
+    ) async throws -> RuntimeAPIServer {
+        let listening = try checkListening(fd)
+        guard listening, let bootstrap = ServerBootstrap(validatingGroup: group) else {
+            _ = close(fd)
+            if !listening { throw RuntimeAPIServerError.notAListeningSocket(fd: fd, errno: 0) }
+            throw RuntimeAPIServerError.unsupportedEventLoopGroup(String(describing: type(of: group)))
+        }
+        let core = session.core
+        let connections = ConnectionRegistry()
+        let listener = try await bootstrap
+            // The hot path is small request/response exchanges: don't let Nagle hold them back.
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelInitializer { channel in
+                guard connections.add(channel) else { return channel.close() }
+                channel.closeFuture.whenComplete { _ in connections.remove(channel) }
+                do {
+                    try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
+                    try channel.pipeline.syncOperations.addHandler(RuntimeAPIHandler(core: core))
+                    return channel.eventLoop.makeSucceededVoidFuture()
+                } catch {
+                    return channel.eventLoop.makeFailedFuture(error)
+                }
+            }
+            .withBoundSocket(fd)
+            .get()
+        return RuntimeAPIServer(listener: listener, connections: connections)
+    }
+
+    /// Closes the listener (and so the fd) and every connection; a parked `/next` is dropped unanswered.
+    ///
+    /// Idempotent; returns once the listener is closed. The session is left as it is: close it too
+    /// if the instance is going away.
+    public func shutdown() async {
+        let open = connections.shutDown()
+        // Already-closed channels fail close(); that's the idempotent case, not an error.
+        try? await listener.close()
+        for channel in open { try? await channel.close() }
+        try? await listener.closeFuture.get()
+    }
+
+    /// Verifies `fd` is a listening stream socket, so NIO never adopts (and asserts on) anything else.
+    private static func checkListening(_ fd: Int32) throws -> Bool {
+        var value: Int32 = 0
+        var length = socklen_t(MemoryLayout<Int32>.size)
+        guard getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &value, &length) == 0 else {
+            let error = errno
+            if error != EBADF { _ = close(fd) }
+            throw RuntimeAPIServerError.notAListeningSocket(fd: fd, errno: error)
+        }
+        return value != 0
+    }
+}
+
+/// The open connections of one server, so ``RuntimeAPIServer/shutdown()`` can close them and a
+/// runtime can't hold more than ``RuntimeAPI/maxConnections``.
+private final class ConnectionRegistry: Sendable {
+    private struct State {
+        var open: [ObjectIdentifier: any Channel] = [:]
+        var shutDown = false
+    }
+
+    private let state = Mutex(State())
+
+    /// Registers `channel`; `false` if the server is shutting down or the runtime holds too many.
+    func add(_ channel: any Channel) -> Bool {
+        state.withLock { s in
+            guard !s.shutDown, s.open.count < RuntimeAPI.maxConnections else { return false }
+            s.open[ObjectIdentifier(channel)] = channel
+            return true
+        }
+    }
+
+    func remove(_ channel: any Channel) {
+        _ = state.withLock { $0.open.removeValue(forKey: ObjectIdentifier(channel)) }
+    }
+
+    /// Refuses new connections from now on and returns the open ones.
+    func shutDown() -> [any Channel] {
+        state.withLock { s in
+            s.shutDown = true
+            return Array(s.open.values)
+        }
+    }
+}

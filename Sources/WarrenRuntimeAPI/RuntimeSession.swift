@@ -1,0 +1,59 @@
+/// One instance's side of the Runtime API: the rendezvous between the supervisor and the runtime's HTTP calls.
+///
+/// The supervisor awaits ``waitForInit()`` and then calls ``invoke(_:)`` once per event; the
+/// ``RuntimeAPIServer`` feeds the runtime's `/next`, `/response` and `/error` calls into the same
+/// state machine. The state lives in a lock-guarded core rather than in actor storage so that the
+/// event loop can drive it synchronously: that keeps the warm-invoke path free of `Task`s.
+public actor RuntimeSession {
+    /// The observable state of the runtime, for the supervisor and tests.
+    public enum State: Sendable, Equatable {
+        /// Spawned, no `GET /next` yet (also after `/runtime/init/error`: ``waitForInit()`` says why).
+        case started
+        /// Initialised and no invocation outstanding (normally parked in `/next`).
+        case idle
+        /// An invocation with this request id is outstanding (queued for `/next` or running).
+        case busy(String)
+        /// ``close(reason:)`` was called.
+        case closed
+    }
+
+    let core = RuntimeSessionCore()
+
+    /// Creates a session in the `started` state.
+    public init() {}
+
+    /// Waits for the runtime to finish initialising.
+    ///
+    /// Returns at once if that already happened; an init error is still reported after ``close(reason:)``.
+    /// Cancelling the wait closes the session (the instance can't be trusted any more).
+    /// - Returns: ``InitOutcome/ready`` on the first `GET /next`, or the posted init error.
+    /// - Throws: ``RuntimeSessionError/closed(_:)`` if the session closes first.
+    public nonisolated func waitForInit() async throws -> InitOutcome {
+        try await core.waitForInit()
+    }
+
+    /// Hands `invocation` to the runtime (a parked `/next`, or the next one) and returns its outcome.
+    ///
+    /// Cancelling the calling task closes the session, because the runtime may still be working on
+    /// the event and the instance must not be reused.
+    /// - Parameter invocation: The event and its `/next` headers.
+    /// - Returns: What the runtime posted.
+    /// - Throws: ``RuntimeSessionError/busy(_:)`` if another invocation is outstanding;
+    ///   ``RuntimeSessionError/closed(_:)`` if the session is or becomes closed (or init failed).
+    public nonisolated func invoke(_ invocation: Invocation) async throws -> InvocationOutcome {
+        try await core.invoke(invocation)
+    }
+
+    /// Fails every waiter and makes parked and future `/next` calls answer `500` (the runtime must exit).
+    ///
+    /// Idempotent: only the first reason is kept.
+    /// - Parameter reason: Why, e.g. "instance exited"; carried by ``RuntimeSessionError/closed(_:)``.
+    public func close(reason: String) {
+        core.close(reason: reason)
+    }
+
+    /// The runtime's current state.
+    public var state: RuntimeSession.State {
+        core.publicState
+    }
+}

@@ -1,0 +1,219 @@
+import NIOCore
+import Synchronization
+
+/// The Runtime API state machine behind ``RuntimeSession``, guarded by one `Mutex`.
+///
+/// The HTTP handler calls it synchronously from the event loop, so a warm invoke costs no `Task`
+/// and no actor hop on the runtime side. Waiters (continuations, promises) are always completed
+/// after the lock is released, because completing them can run arbitrary code.
+///
+/// ```
+///  Started --/next--> Ready(idle) --invoke--> Ready(busy, pending) --/next--> Ready(busy, delivered)
+///     |                  ^                                                          |
+///     |                  +------------- /response or /error (ResponseSent) ---------+
+///     +--/init/error--> InitFailed            any state --close()--> Closed
+/// ```
+final class RuntimeSessionCore: Sendable {
+    /// The outstanding invocation and the supervisor task awaiting its outcome.
+    struct Current {
+        var invocation: Invocation
+        /// Whether a `/next` has carried it to the runtime (only then may a `/response` complete it).
+        var delivered: Bool
+        var continuation: CheckedContinuation<InvocationOutcome, any Error>
+    }
+
+    enum Phase {
+        case started, ready, initFailed
+        case closed(String)
+    }
+
+    struct State {
+        var phase: Phase = .started
+        var current: Current?
+        /// The last completed request id: a repeat post for it is a state error (403), not an unknown id (400).
+        var lastCompletedId: String?
+        var parked: [(id: UInt64, promise: EventLoopPromise<Invocation>)] = []
+        var nextParkedId: UInt64 = 0
+        var initWaiters: [CheckedContinuation<InitOutcome, any Error>] = []
+        var initOutcome: InitOutcome?
+    }
+
+    /// What a `GET /next` gets right now.
+    enum NextResult {
+        case deliver(Invocation)
+        case parked(id: UInt64, promise: EventLoopPromise<Invocation>)
+        case closed(String)
+        case invalidTransition(from: String)
+    }
+
+    /// The answer to a `/response`, `/error` or `/init/error` post.
+    enum Verdict: Equatable {
+        case accepted
+        case invalidRequestId
+        case invalidTransition(from: String, to: String)
+        case closed(String)
+    }
+
+    private let state = Mutex(State())
+
+    // MARK: Runtime side (event loop)
+
+    /// Delivers the pending invocation, or parks a promise made by `makePromise`.
+    func next(makePromise: () -> EventLoopPromise<Invocation>) -> NextResult {
+        let (result, ready) = state.withLock { s -> (NextResult, [CheckedContinuation<InitOutcome, any Error>]) in
+            var ready: [CheckedContinuation<InitOutcome, any Error>] = []
+            switch s.phase {
+            case .closed(let reason): return (.closed(reason), [])
+            case .initFailed: return (.invalidTransition(from: "InitErrorResponseSent"), [])
+            case .started:
+                s.phase = .ready
+                s.initOutcome = .ready
+                swap(&ready, &s.initWaiters)
+            case .ready: break
+            }
+            if var current = s.current, !current.delivered {
+                current.delivered = true
+                s.current = current
+                return (.deliver(current.invocation), ready)
+            }
+            let promise = makePromise()
+            let id = s.nextParkedId
+            s.nextParkedId &+= 1
+            s.parked.append((id, promise))
+            return (.parked(id: id, promise: promise), ready)
+        }
+        for waiter in ready { waiter.resume(returning: .ready) }
+        return result
+    }
+
+    /// Removes a parked `/next` whose connection went away; returns its promise for the caller to fail.
+    func cancelNext(id: UInt64) -> EventLoopPromise<Invocation>? {
+        state.withLock { s in
+            guard let index = s.parked.firstIndex(where: { $0.id == id }) else { return nil }
+            return s.parked.remove(at: index).promise
+        }
+    }
+
+    /// Puts back an invocation whose `/next` answer could not be written (the connection died).
+    func undeliver(requestId: String) {
+        let handOff = state.withLock { s -> (EventLoopPromise<Invocation>, Invocation)? in
+            guard var current = s.current, current.delivered, current.invocation.requestId == requestId else {
+                return nil
+            }
+            if !s.parked.isEmpty { return (s.parked.removeFirst().promise, current.invocation) }
+            current.delivered = false
+            s.current = current
+            return nil
+        }
+        if let (promise, invocation) = handOff { promise.succeed(invocation) }
+    }
+
+    /// Completes the delivered invocation `requestId` with `outcome`, after the RIE checks.
+    func complete(requestId: Substring, to target: String, outcome: InvocationOutcome) -> Verdict {
+        let (verdict, waiter) = state.withLock { s -> (Verdict, CheckedContinuation<InvocationOutcome, any Error>?) in
+            if case .closed(let reason) = s.phase { return (.closed(reason), nil) }
+            if let current = s.current, current.delivered, current.invocation.requestId == requestId {
+                s.current = nil
+                s.lastCompletedId = current.invocation.requestId
+                return (.accepted, current.continuation)
+            }
+            let running = s.current?.delivered ?? false
+            if !running, let last = s.lastCompletedId, last == requestId {
+                return (.invalidTransition(from: "ResponseSent", to: target), nil)
+            }
+            return (.invalidRequestId, nil)
+        }
+        waiter?.resume(returning: outcome)
+        return verdict
+    }
+
+    /// Records `/runtime/init/error`; valid only before the first `/next`.
+    func initError(errorType: String?, body: [UInt8]) -> Verdict {
+        let (verdict, waiters) = state.withLock { s -> (Verdict, [CheckedContinuation<InitOutcome, any Error>]) in
+            switch s.phase {
+            case .closed(let reason): return (.closed(reason), [])
+            case .initFailed: return (.invalidTransition(from: "InitErrorResponseSent", to: "InitErrorResponseSent"), [])
+            case .ready:
+                let from = s.current?.delivered == true ? "Running" : (s.lastCompletedId == nil ? "Ready" : "ResponseSent")
+                return (.invalidTransition(from: from, to: "InitErrorResponseSent"), [])
+            case .started:
+                s.phase = .initFailed
+                s.initOutcome = .initError(errorType: errorType, body: body)
+                var waiters: [CheckedContinuation<InitOutcome, any Error>] = []
+                swap(&waiters, &s.initWaiters)
+                return (.accepted, waiters)
+            }
+        }
+        for waiter in waiters { waiter.resume(returning: .initError(errorType: errorType, body: body)) }
+        return verdict
+    }
+
+    // MARK: Supervisor side
+
+    func waitForInit() async throws -> InitOutcome {
+        try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<InitOutcome, any Error>) in
+                let result = state.withLock { s -> Result<InitOutcome, RuntimeSessionError>? in
+                    // An init error outlives close(): the supervisor closes a dead instance, then asks why.
+                    if case .initError = s.initOutcome, let outcome = s.initOutcome { return .success(outcome) }
+                    if case .closed(let reason) = s.phase { return .failure(.closed(reason)) }
+                    if let outcome = s.initOutcome { return .success(outcome) }
+                    s.initWaiters.append(continuation)
+                    return nil
+                }
+                if let result { continuation.resume(with: result) }
+            }
+        } onCancel: {
+            close(reason: "waitForInit cancelled")
+        }
+    }
+
+    func invoke(_ invocation: Invocation) async throws -> InvocationOutcome {
+        try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<InvocationOutcome, any Error>) in
+                let action = state.withLock { s -> Result<EventLoopPromise<Invocation>?, RuntimeSessionError> in
+                    switch s.phase {
+                    case .closed(let reason): return .failure(.closed(reason))
+                    case .initFailed: return .failure(.closed("the runtime reported an init error"))
+                    case .started, .ready: break
+                    }
+                    if let busy = s.current { return .failure(.busy(busy.invocation.requestId)) }
+                    let parked = s.parked.isEmpty ? nil : s.parked.removeFirst().promise
+                    s.current = Current(invocation: invocation, delivered: parked != nil, continuation: continuation)
+                    return .success(parked)
+                }
+                switch action {
+                case .failure(let error): continuation.resume(throwing: error)
+                case .success(let parked): parked?.succeed(invocation)
+                }
+            }
+        } onCancel: {
+            // The runtime may still be running the event; the instance can't be reused.
+            close(reason: "invocation cancelled")
+        }
+    }
+
+    func close(reason: String) {
+        let taken = state.withLock { s -> (State)? in
+            if case .closed = s.phase { return nil }
+            let old = s
+            s = State(phase: .closed(reason), lastCompletedId: s.lastCompletedId, initOutcome: s.initOutcome)
+            return old
+        }
+        guard let taken else { return }
+        let error = RuntimeSessionError.closed(reason)
+        for parked in taken.parked { parked.promise.fail(error) }
+        for waiter in taken.initWaiters { waiter.resume(throwing: error) }
+        taken.current?.continuation.resume(throwing: error)
+    }
+
+    var publicState: RuntimeSession.State {
+        state.withLock { s in
+            switch s.phase {
+            case .closed: return .closed
+            case .started, .initFailed: return .started
+            case .ready: return s.current.map { .busy($0.invocation.requestId) } ?? .idle
+            }
+        }
+    }
+}

@@ -1,0 +1,108 @@
+import Foundation
+import WarrenRuntimeAPI
+import WarrenSandbox
+
+/// Why an invocation did not produce a response, with the Lambda error
+/// type the caller sees.
+enum InvocationFailure: Error, Sendable, Equatable {
+    /// The function reported an error (`/error`, `/init/error`): its body verbatim.
+    case function(errorType: String?, body: [UInt8])
+    /// Warren's own: `Sandbox.Timedout`, `Runtime.ExitError`, `Runtime.OutOfMemory` …
+    case platform(String, String)
+
+    /// The payload a sync caller gets, with `X-Amz-Function-Error: Unhandled`.
+    func payload(requestId: String) -> [UInt8] {
+        switch self {
+        case .function(let errorType, let body):
+            if !body.isEmpty { return body }
+            let type = errorType ?? "Runtime.Unknown"
+            return Self.json(["errorType": type, "errorMessage": "RequestId: \(requestId) Error: \(type)"])
+        case .platform(let type, let message):
+            return Self.json(["errorType": type, "errorMessage": "RequestId: \(requestId) Error: \(message)"])
+        }
+    }
+
+    var errorType: String {
+        switch self {
+        case .function(let type, _): return type ?? "Unhandled"
+        case .platform(let type, _): return type
+        }
+    }
+
+    static func json(_ object: [String: String]) -> [UInt8] {
+        Array((try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data())
+    }
+}
+
+/// One invocation as the instance ran it.
+struct InvocationRecord: Sendable {
+    var result: Result<InvocationOutcome, InvocationFailure>
+    var durationMs: Double
+    var initDurationMs: Double?
+    var logTail: String
+}
+
+enum RaceOutcome<T: Sendable>: Sendable {
+    case value(T)
+    case timedOut
+    /// The body threw: the session closed (the runtime exited or was killed).
+    case failed
+}
+
+/// Runs `body` against a deadline. When the deadline wins, `onTimeout`
+/// runs first (it must make `body` end, e.g. by closing the session), so
+/// no task outlives the race.
+func race<T: Sendable>(
+    seconds: Double, onTimeout: @escaping @Sendable () async -> Void,
+    _ body: @escaping @Sendable () async throws -> T
+) async -> RaceOutcome<T> {
+    await withTaskGroup(of: RaceOutcome<T>?.self) { group in
+        group.addTask {
+            do { return .value(try await body()) } catch { return .failed }
+        }
+        group.addTask {
+            do { try await Task.sleep(nanoseconds: UInt64(max(0, seconds) * 1e9)) } catch { return nil }
+            return .timedOut
+        }
+        guard let first = await group.next() ?? nil else { return .failed }
+        if case .timedOut = first { await onTimeout() }
+        group.cancelAll()
+        return first
+    }
+}
+
+extension Instance {
+    func race<T: Sendable>(seconds: Double, _ body: @escaping @Sendable () async throws -> T) async -> RaceOutcome<T> {
+        let session = session
+        return await WarrenSupervisor.race(seconds: seconds, onTimeout: { await session.close(reason: "timed out") }, body)
+    }
+
+    static func milliseconds(_ d: Duration) -> Double {
+        Double(d.components.seconds) * 1000 + Double(d.components.attoseconds) / 1e15
+    }
+
+    /// `Runtime.ExitError` / `Runtime.OutOfMemory`, worded as Lambda does.
+    static func exitFailure(_ ended: Termination?) -> InvocationFailure {
+        guard let ended else { return .platform("Runtime.ExitError", "Runtime exited without providing a reason") }
+        if ended.oomKilled {
+            return .platform("Runtime.OutOfMemory", "Runtime exited with error: signal: killed")
+        }
+        switch ended.status {
+        case .exited(0): return .platform("Runtime.ExitError", "Runtime exited without providing a reason")
+        case .exited(let code): return .platform("Runtime.ExitError", "Runtime exited with error: exit status \(code)")
+        case .signaled(let sig):
+            let name = sig == 9 ? "killed" : sig == 11 ? "segmentation fault" : sig == 6 ? "aborted" : "signal \(sig)"
+            return .platform("Runtime.ExitError", "Runtime exited with error: signal: \(name)")
+        }
+    }
+
+    /// The REPORT line: TAB-separated, ending with a TAB.
+    static func report(_ requestId: String, duration: Double, memory: Int, peakBytes: UInt64?,
+                       initDuration: Double?) -> String {
+        var line = "REPORT RequestId: \(requestId)\tDuration: \(String(format: "%.2f", duration)) ms\t"
+            + "Billed Duration: \(Int(duration.rounded(.up))) ms\tMemory Size: \(memory) MB\t"
+            + "Max Memory Used: \((peakBytes ?? 0) >> 20) MB\t"
+        if let initDuration { line += "Init Duration: \(String(format: "%.2f", initDuration)) ms\t" }
+        return line
+    }
+}

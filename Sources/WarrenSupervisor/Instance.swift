@@ -1,0 +1,203 @@
+import Foundation
+import Glibc
+import NIOCore
+import WarrenRuntimeAPI
+import WarrenSandbox
+
+/// One execution environment: a confined process tree with its own cgroup
+/// and network namespace, the Runtime API listener inside it, kept warm
+/// between invocations of one function version.
+///
+/// States: provisioning → initializing → idle ⇄ busy → dead. An instance
+/// that fails in any way is destroyed, never returned to its pool.
+actor Instance {
+    enum State: Equatable, Sendable { case provisioning, initializing, idle, busy, dead }
+
+    nonisolated let id: String
+    nonisolated let version: FunctionVersion
+    nonisolated let config: FunctionConfig
+    nonisolated let provisioned: Bool
+    nonisolated let createdAt = ContinuousClock.now
+
+    private(set) var state: State = .provisioning
+    private(set) var pid: Int32 = 0
+    /// The instance's own uid (a slot), given back when it ends.
+    private(set) var uid: UInt32?
+    private(set) var lastUsed = ContinuousClock.now
+    private(set) var frozen = false
+    /// Init Duration in ms, reported once, on the first invocation.
+    private var pendingInitDuration: Double?
+    /// How long init took, in ms.
+    private(set) var initDurationMs: Double?
+
+    let session = RuntimeSession()
+    let log: InstanceLog
+    private var process: SandboxProcess?
+    private var cgroup: (any Cgroup)?
+    private var server: RuntimeAPIServer?
+    private var logChannel: (any Channel)?
+    private var netns: PreparedNetns?
+    private var exitTask: Task<Termination?, Never>?
+    private var deathReason: String?
+
+    init(id: String, version: FunctionVersion, config: FunctionConfig, provisioned: Bool, log: InstanceLog) {
+        self.id = id
+        self.version = version
+        self.config = config
+        self.provisioned = provisioned
+        self.log = log
+    }
+
+    /// What a started sandbox hands to the instance.
+    struct Parts: Sendable {
+        var process: SandboxProcess
+        var cgroup: any Cgroup
+        var netns: PreparedNetns
+        var logPipe: Int32
+    }
+
+    /// Adopts a spawned sandbox, serves its Runtime API and waits for the
+    /// runtime's first `/next` (ready) within `initTimeout` seconds.
+    /// - Returns: nil when ready; the failure otherwise (the instance is then dead).
+    func start(_ parts: Parts, group: any EventLoopGroup, initTimeout: Double) async -> InvocationFailure? {
+        let began = ContinuousClock.now
+        state = .initializing
+        process = parts.process
+        cgroup = parts.cgroup
+        netns = parts.netns
+        pid = parts.process.pid
+        let session = session
+        exitTask = Task {
+            let ended = try? await parts.process.exited()
+            await session.close(reason: "runtime exited")
+            await self.processEnded()
+            return ended
+        }
+        do {
+            logChannel = try await log.attach(pipe: parts.logPipe, group: group)
+            server = try await RuntimeAPIServer.start(listeningSocket: parts.netns.listener, session: session, group: group)
+        } catch {
+            if server == nil { close(parts.netns.listener) }
+            await destroy(reason: "runtime API: \(error)")
+            return .platform("Sandbox.Failure", "Runtime API could not start: \(error)")
+        }
+        let outcome = await race(seconds: initTimeout) { try await session.waitForInit() }
+        switch outcome {
+        case .value(.ready):
+            state = .idle
+            initDurationMs = Self.milliseconds(ContinuousClock.now - began)
+            // Provisioned instances initialise ahead of traffic: no
+            // invocation reports their init (as Lambda).
+            pendingInitDuration = provisioned ? nil : initDurationMs
+            lastUsed = .now
+            return nil
+        case .value(.initError(let errorType, let body)):
+            await destroy(reason: "init error")
+            return .function(errorType: errorType, body: body)
+        case .timedOut:
+            await destroy(reason: "init timeout")
+            return .platform("Sandbox.Timedout", "Init timed out after \(String(format: "%.2f", initTimeout)) seconds")
+        case .failed:
+            let failure = await failureAfterClose()
+            await destroy(reason: "runtime exited during init")
+            return failure
+        }
+    }
+
+    /// Runs one invocation. The instance is idle afterwards, or dead.
+    func invoke(_ invocation: Invocation, timeout: Double) async -> InvocationRecord {
+        precondition(state == .idle, "invoke on an instance that is \(state)")
+        state = .busy
+        if frozen { thaw() }
+        let started = ContinuousClock.now
+        let initDuration = pendingInitDuration
+        pendingInitDuration = nil
+        log.begin()
+        log.line("START RequestId: \(invocation.requestId) Version: \(version.version)")
+        let session = session
+        let outcome = await race(seconds: timeout) { try await session.invoke(invocation) }
+        let duration = Self.milliseconds(ContinuousClock.now - started)
+        var result: Result<InvocationOutcome, InvocationFailure>
+        switch outcome {
+        case .value(let value):
+            result = .success(value)
+        case .timedOut:
+            await kill(reason: "timeout")
+            result = .failure(.platform("Sandbox.Timedout",
+                                        "Task timed out after \(String(format: "%.2f", timeout)) seconds"))
+        case .failed:
+            result = .failure(await failureAfterClose())
+        }
+        let peak = (try? cgroup?.peakMemoryBytes()) ?? nil
+        log.line("END RequestId: \(invocation.requestId)")
+        log.line(Self.report(invocation.requestId, duration: duration, memory: config.memorySize,
+                             peakBytes: peak, initDuration: initDuration))
+        let tail = log.end()
+        lastUsed = .now
+        if case .failure = result {
+            await destroy(reason: deathReason ?? "invocation failed")
+        } else if state == .busy {
+            state = .idle
+        }
+        return InvocationRecord(result: result, durationMs: duration, initDurationMs: initDuration, logTail: tail)
+    }
+
+    /// Freezes an idle instance whose runtime is parked in `/next`.
+    func freezeIfIdle() async {
+        guard state == .idle, !frozen, let cgroup else { return }
+        for _ in 0..<50 {
+            if case .idle = await session.state { break }
+            try? await Task.sleep(nanoseconds: 1_000_000)
+        }
+        guard state == .idle, !frozen, case .idle = await session.state else { return }
+        if (try? cgroup.freeze()) != nil { frozen = true }
+    }
+
+    private func thaw() {
+        if (try? cgroup?.thaw()) != nil { frozen = false }
+    }
+
+    /// Kills the process tree (the exit task then closes the session).
+    private func kill(reason: String) async {
+        deathReason = deathReason ?? reason
+        try? cgroup?.killAll()
+    }
+
+    /// Ends the instance: kill, reap, remove its cgroup, close its listener,
+    /// namespace and log pipe. Idempotent.
+    func destroy(reason: String, awaitExit: Bool = true) async {
+        guard state != .dead else { return }
+        state = .dead
+        deathReason = deathReason ?? reason
+        await session.close(reason: reason)
+        if frozen { thaw() }
+        if let process {
+            process.signal(SIGKILL)
+            try? cgroup?.killAll()
+        }
+        if awaitExit { _ = await exitTask?.value }
+        await server?.shutdown()
+        try? await logChannel?.close()
+        try? cgroup?.remove()
+        if let netns { close(netns.fd) }
+        netns = nil
+        process = nil
+    }
+
+    var isDead: Bool { state == .dead }
+
+    func setUID(_ uid: UInt32) { self.uid = uid }
+
+    /// The process tree ended on its own while idle (killed from outside,
+    /// crashed after its response): the instance is dead. While busy or
+    /// initializing, the invocation or init path does this itself.
+    private func processEnded() async {
+        if state == .idle { await destroy(reason: "runtime exited while idle", awaitExit: false) }
+    }
+
+    /// After the session closed: the runtime's own end, or why Warren ended it.
+    private func failureAfterClose() async -> InvocationFailure {
+        if let deathReason { return .platform("Sandbox.Failure", "instance destroyed: \(deathReason)") }
+        return Self.exitFailure(await exitTask?.value)
+    }
+}

@@ -1,0 +1,94 @@
+import Foundation
+import Glibc
+import NIOCore
+import NIOPosix
+import Synchronization
+
+/// A function's log file (`logs/<function>.log`), appended by every
+/// instance of every version: CloudWatch's log group, on disk.
+public final class FunctionLog: Sendable {
+    public let path: String
+    private let fd: Int32
+
+    /// Opens (creating) the file for appending.
+    public init(path: String) throws {
+        self.path = path
+        try FileManager.default.createDirectory(
+            atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o640)
+        guard fd >= 0 else { throw SupervisorError(.serviceException, "open log \(path): errno \(errno)") }
+    }
+
+    deinit { close(fd) }
+
+    /// One append: O_APPEND keeps concurrent writers' records whole.
+    func append(_ bytes: [UInt8]) {
+        var done = 0
+        while done < bytes.count {
+            let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + done, $0.count - done) }
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { return }
+            done += n
+        }
+    }
+}
+
+/// Routes one instance's output to its function's log and to the buffer of
+/// the invocation in progress (for `LogType: Tail`).
+final class InstanceLog: Sendable {
+    private let log: FunctionLog
+    private let current = Mutex<[UInt8]?>(nil)
+
+    init(_ log: FunctionLog) {
+        self.log = log
+    }
+
+    func write(_ bytes: [UInt8]) {
+        log.append(bytes)
+        current.withLock { buffer in
+            guard buffer != nil else { return }
+            buffer!.append(contentsOf: bytes)
+            // Only the tail is ever returned; keep memory bounded.
+            if buffer!.count > 64 * 1024 { buffer!.removeFirst(buffer!.count - 8 * 1024) }
+        }
+    }
+
+    func line(_ text: String) { write(Array((text + "\n").utf8)) }
+
+    /// Starts collecting this invocation's output.
+    func begin() { current.withLock { $0 = [] } }
+
+    /// Stops collecting; returns the last 4 KB, base64 (`X-Amz-Log-Result`).
+    func end() -> String {
+        let bytes = current.withLock { buffer -> [UInt8] in
+            defer { buffer = nil }
+            return buffer ?? []
+        }
+        return Data(bytes.suffix(4096)).base64EncodedString()
+    }
+
+    /// Reads the instance's stdout+stderr pipe on the event loop.
+    func attach(pipe fd: Int32, group: any EventLoopGroup) async throws -> any Channel {
+        try await NIOPipeBootstrap(group: group)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(LogReader(self))
+                }
+            }
+            .takingOwnershipOfDescriptor(input: fd).get()
+    }
+}
+
+private final class LogReader: ChannelInboundHandler, Sendable {
+    typealias InboundIn = ByteBuffer
+    private let log: InstanceLog
+
+    init(_ log: InstanceLog) {
+        self.log = log
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        var buffer = unwrapInboundIn(data)
+        if let bytes = buffer.readBytes(length: buffer.readableBytes) { log.write(bytes) }
+    }
+}

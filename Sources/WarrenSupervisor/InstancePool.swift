@@ -1,0 +1,91 @@
+import Foundation
+
+/// The instances of one function version: the idle ones to reuse (last
+/// used first, so the warmest runs), and all of them for reclaim and
+/// shutdown. Provisioned instances are kept apart: they serve provisioned
+/// leases and are never reclaimed for idleness.
+actor InstancePool {
+    nonisolated let version: FunctionVersion
+    private var idle: [Instance] = []
+    private var idleProvisioned: [Instance] = []
+    private var all: [String: Instance] = [:]
+    /// Called once for each instance that ends (memory and uid go back).
+    private let onEnd: @Sendable (Instance, UInt32?) -> Void
+
+    init(version: FunctionVersion, onEnd: @escaping @Sendable (Instance, UInt32?) -> Void) {
+        self.version = version
+        self.onEnd = onEnd
+    }
+
+    /// An idle instance of the kind, if one is warm (skipping any that
+    /// died while idle).
+    func takeIdle(provisioned: Bool) async -> Instance? {
+        while let instance = provisioned ? idleProvisioned.popLast() : idle.popLast() {
+            if await instance.isDead {
+                await forget(instance)
+                continue
+            }
+            return instance
+        }
+        return nil
+    }
+
+    func add(_ instance: Instance) {
+        all[instance.id] = instance
+    }
+
+    /// Returns an instance after its invocation: idle again, or gone.
+    func putBack(_ instance: Instance, freeze: Bool) async {
+        if await instance.isDead {
+            await forget(instance)
+            return
+        }
+        if instance.provisioned { idleProvisioned.append(instance) } else { idle.append(instance) }
+        if freeze { await instance.freezeIfIdle() }
+    }
+
+    /// Drops a dead instance from the books.
+    func forget(_ instance: Instance) async {
+        guard all.removeValue(forKey: instance.id) != nil else { return }
+        idle.removeAll { $0 === instance }
+        idleProvisioned.removeAll { $0 === instance }
+        onEnd(instance, await instance.uid)
+    }
+
+    /// Destroys idle on-demand instances unused for `idleFor`, and any idle
+    /// instance older than `maxLifetime` (provisioned ones are replaced by
+    /// the supervisor).
+    func reclaim(idleFor: Duration, maxLifetime: Duration) async -> Int {
+        let now = ContinuousClock.now
+        var victims: [Instance] = []
+        for instance in idle {
+            let unused = now - (await instance.lastUsed)
+            if unused >= idleFor || now - instance.createdAt >= maxLifetime { victims.append(instance) }
+        }
+        for instance in idleProvisioned where now - instance.createdAt >= maxLifetime {
+            victims.append(instance)
+        }
+        for instance in victims {
+            idle.removeAll { $0 === instance }
+            idleProvisioned.removeAll { $0 === instance }
+            await instance.destroy(reason: "reclaimed")
+            await forget(instance)
+        }
+        return victims.count
+    }
+
+    /// Destroys every instance (shutdown, deleted function).
+    func destroyAll(reason: String) async {
+        for instance in Array(all.values) {
+            await instance.destroy(reason: reason)
+            await forget(instance)
+        }
+    }
+
+    /// Provisioned instances alive (idle or busy).
+    var provisionedCount: Int {
+        all.values.filter(\.provisioned).count
+    }
+
+    var instances: [Instance] { Array(all.values) }
+}

@@ -1,0 +1,89 @@
+import Foundation
+
+/// A runtime: its root filesystem and how its bootstrap starts
+/// (`rootfs/<name>/manifest.json`, built into `rootfs/out/<name>`).
+public struct RuntimeInfo: Sendable, Equatable {
+    public var name: String
+    public var rootfs: String
+    public var entrypoint: [String]
+    public var workdir: String
+    public var environment: [String: String]
+}
+
+/// The runtimes a Warren installation has.
+public struct RuntimeCatalog: Sendable {
+    /// The directory holding `rootfs/` (a checkout or `/usr/share/warren`).
+    public var home: String
+
+    public init(home: String) {
+        self.home = home
+    }
+
+    private struct Manifest: Decodable {
+        var name: String
+        var entrypoint: [String]
+        var workdir: String?
+        var env: [String: String]?
+    }
+
+    /// - Throws: `invalidParameterValue` for a runtime Warren does not have or has not built.
+    public func runtime(_ name: String) throws -> RuntimeInfo {
+        guard !name.contains("/"), !name.hasPrefix(".") else {
+            throw SupervisorError(.invalidParameterValue, "Value \(name) at 'runtime' failed to satisfy constraint")
+        }
+        let manifestPath = home + "/rootfs/" + name + "/manifest.json"
+        guard let data = FileManager.default.contents(atPath: manifestPath) else {
+            throw SupervisorError(.invalidParameterValue, "The runtime parameter of \(name) is not supported by Warren.")
+        }
+        let manifest: Manifest
+        do {
+            manifest = try JSONDecoder().decode(Manifest.self, from: data)
+        } catch {
+            throw SupervisorError(.serviceException, "\(manifestPath): \(error)")
+        }
+        let rootfs = home + "/rootfs/out/" + name
+        guard FileManager.default.fileExists(atPath: rootfs + "/etc") else {
+            throw SupervisorError(.serviceException, "runtime \(name) is not built (run `make rootfs`): \(rootfs)")
+        }
+        return RuntimeInfo(name: manifest.name, rootfs: rootfs, entrypoint: manifest.entrypoint,
+                           workdir: manifest.workdir ?? "/var/task", environment: manifest.env ?? [:])
+    }
+}
+
+/// The environment of an instance, as Lambda gives it (spec/runtime-api.md §7):
+/// the function's variables, then the reserved ones, which win.
+enum InstanceEnvironment {
+    static func make(
+        config: FunctionConfig, version: String, runtime: RuntimeInfo, provisioned: Bool, region: String
+    ) -> [String] {
+        var env = config.environment
+        for (key, value) in runtime.environment { env[key] = value }
+        let stream = Self.logStream(version: version)
+        let reserved: [String: String] = [
+            "AWS_LAMBDA_RUNTIME_API": "127.0.0.1:9001",
+            "_HANDLER": config.handler,
+            "LAMBDA_TASK_ROOT": "/var/task",
+            "LAMBDA_RUNTIME_DIR": "/var/runtime",
+            "AWS_LAMBDA_FUNCTION_NAME": config.functionName,
+            "AWS_LAMBDA_FUNCTION_VERSION": version,
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": String(config.memorySize),
+            "AWS_LAMBDA_LOG_GROUP_NAME": "/aws/lambda/\(config.functionName)",
+            "AWS_LAMBDA_LOG_STREAM_NAME": stream,
+            "AWS_LAMBDA_INITIALIZATION_TYPE": provisioned ? "provisioned-concurrency" : "on-demand",
+            "AWS_REGION": region,
+            "AWS_DEFAULT_REGION": region,
+            "TZ": ":UTC",
+            "LC_CTYPE": "C.UTF-8",
+        ]
+        for (key, value) in reserved { env[key] = value }
+        if runtime.name.hasPrefix("provided") { env["AWS_EXECUTION_ENV"] = nil }
+        return env.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
+    }
+
+    /// `2023/04/23/[$LATEST]<32 hex>`.
+    static func logStream(version: String) -> String {
+        let day = Date().formatted(.iso8601.year().month().day().dateSeparator(.dash)).replacingOccurrences(of: "-", with: "/")
+        let hex = (0..<16).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined()
+        return "\(day)/[\(version)]\(hex)"
+    }
+}

@@ -1,0 +1,188 @@
+import Foundation
+import Glibc
+import WarrenRuntimeAPI
+import WarrenSandbox
+
+extension Supervisor {
+    /// Largest synchronous payload (Invoke API).
+    static let maxSyncPayload = 6_291_456
+    /// Largest asynchronous payload.
+    static let maxEventPayload = 1_048_576
+
+    /// Invokes a function the way Lambda's Invoke does.
+    /// - Throws: `SupervisorError`: not found, too large, or throttled
+    ///   (`TooManyRequestsException` with the Lambda `Reason`).
+    public func invoke(
+        _ name: String, qualifier: String? = nil, payload: [UInt8], type: InvocationType = .requestResponse,
+        logTail: Bool = false, clientContext: String? = nil
+    ) async throws -> InvokeResult {
+        guard !shuttingDown else { throw SupervisorError(.serviceException, "Warren is shutting down") }
+        guard let record = functions[name] else { throw notFound(name) }
+        let version = try resolve(record, name: name, qualifier: qualifier, roll: Double.random(in: 0..<1))
+        let limit = type == .event ? Self.maxEventPayload : Self.maxSyncPayload
+        guard payload.count <= limit else {
+            throw SupervisorError(.requestTooLarge, type == .event
+                ? "\(payload.count) byte payload is too large for the Event invocation type (limit \(limit) bytes)"
+                : "Request must be smaller than \(limit) bytes for the InvokeFunction operation")
+        }
+        let requestId = UUID().uuidString.lowercased()
+        let base = InvokeResult(statusCode: 200, payload: [], contentType: nil, functionError: nil,
+                                executedVersion: version, requestId: requestId, logTail: nil)
+        switch type {
+        case .dryRun:
+            return InvokeResult(statusCode: 204, payload: [], executedVersion: version, requestId: requestId)
+        case .event:
+            Task { _ = try? await self.run(name, version: version, qualifier: qualifier, payload: payload,
+                                          requestId: requestId, logTail: false, clientContext: nil) }
+            return InvokeResult(statusCode: 202, payload: [], executedVersion: version, requestId: requestId)
+        case .requestResponse:
+            var result = try await run(name, version: version, qualifier: qualifier, payload: payload,
+                                       requestId: requestId, logTail: logTail, clientContext: clientContext)
+            result.executedVersion = base.executedVersion
+            return result
+        }
+    }
+
+    /// Admission, an instance (warm or new), the invocation, the instance back.
+    func run(
+        _ name: String, version: String, qualifier: String?, payload: [UInt8], requestId: String,
+        logTail: Bool, clientContext: String?
+    ) async throws -> InvokeResult {
+        guard let record = functions[name] else { throw notFound(name) }
+        let config = version == FunctionVersion.latest ? record.latest : record.versions[version]!
+        let lease = try admission.lease(name, version: version, memoryMB: config.memorySize)
+        defer { admission.release(lease) }
+        let fv = FunctionVersion(name, version)
+        let pool = pool(for: fv)
+        let provisioned = lease.kind == .provisioned
+        var instance = await pool.takeIdle(provisioned: provisioned)
+        if instance == nil {
+            switch await startInstance(fv, config: config, provisioned: provisioned, pool: pool) {
+            case .success(let started): instance = started
+            case .failure(let failure):
+                return failed(failure, requestId: requestId, version: version, log: record.log, logTail: logTail)
+            }
+        }
+        let invocation = Invocation(
+            requestId: requestId, payload: payload, contentType: "application/json",
+            deadlineMs: Int64(Date().timeIntervalSince1970 * 1000 + config.timeout * 1000),
+            invokedFunctionArn: arn(name, qualifier), traceId: Self.traceId(), clientContext: clientContext)
+        let record2 = await instance!.invoke(invocation, timeout: config.timeout)
+        await pool.putBack(instance!, freeze: configuration.freezeIdle)
+        return result(record2, requestId: requestId, version: version, logTail: logTail)
+    }
+
+    private func result(_ record: InvocationRecord, requestId: String, version: String, logTail: Bool) -> InvokeResult {
+        var result = InvokeResult(statusCode: 200, payload: [], executedVersion: version, requestId: requestId,
+                                  logTail: logTail ? record.logTail : nil)
+        switch record.result {
+        case .success(.response(let body, let contentType)):
+            result.payload = body
+            result.contentType = contentType
+        case .success(.error(let errorType, let body)):
+            result.payload = InvocationFailure.function(errorType: errorType, body: body).payload(requestId: requestId)
+            result.functionError = "Unhandled"
+        case .success(.responseTooLarge):
+            result.payload = InvocationFailure.json([
+                "errorType": "Function.ResponseSizeTooLarge",
+                "errorMessage": "Response payload size exceeded maximum allowed payload size (6291556 bytes).",
+            ])
+            result.functionError = "Unhandled"
+        case .failure(let failure):
+            result.payload = failure.payload(requestId: requestId)
+            result.functionError = "Unhandled"
+        }
+        return result
+    }
+
+    /// A cold start that failed before the invocation reached the runtime.
+    private func failed(_ failure: InvocationFailure, requestId: String, version: String, log: FunctionLog,
+                        logTail: Bool) -> InvokeResult {
+        let line = "START RequestId: \(requestId) Version: \(version)\nEND RequestId: \(requestId)\n"
+            + "REPORT RequestId: \(requestId)\tStatus: error\tError Type: \(failure.errorType)\t\n"
+        log.append(Array(line.utf8))
+        return InvokeResult(statusCode: 200, payload: failure.payload(requestId: requestId), functionError: "Unhandled",
+                            executedVersion: version, requestId: requestId,
+                            logTail: logTail ? Data(line.utf8).base64EncodedString() : nil)
+    }
+
+    func pool(for fv: FunctionVersion) -> InstancePool {
+        if let pool = pools[fv] { return pool }
+        let admission = admission
+        let uids = uidSlots
+        let pool = InstancePool(version: fv) { instance, uid in
+            admission.returnMemory(instance.config.memorySize)
+            if let uid { uids.give(uid) }
+        }
+        pools[fv] = pool
+        return pool
+    }
+
+    /// Starts an instance and waits until its runtime is ready.
+    func startInstance(
+        _ fv: FunctionVersion, config: FunctionConfig, provisioned: Bool, pool: InstancePool
+    ) async -> Result<Instance, InvocationFailure> {
+        guard admission.claimMemory(config.memorySize) else {
+            return .failure(.platform("Sandbox.Failure", "memory budget exhausted"))
+        }
+        instanceCounter += 1
+        let id = "\(instancePrefix)\(instanceCounter)"
+        let log = InstanceLog(functions[fv.functionName]!.log)
+        let instance = Instance(id: id, version: fv, config: config, provisioned: provisioned, log: log)
+        await pool.add(instance)
+        let uid = uidSlots.take()
+        await instance.setUID(uid)
+        do {
+            let parts = try await spawn(id: id, uid: uid, config: config, version: fv.version, provisioned: provisioned)
+            if let failure = await instance.start(parts, group: group, initTimeout: configuration.initTimeout) {
+                await pool.forget(instance)
+                return .failure(failure)
+            }
+            return .success(instance)
+        } catch {
+            await instance.destroy(reason: "spawn failed")
+            await pool.forget(instance)
+            return .failure(.platform("Sandbox.Failure", "\(error)"))
+        }
+    }
+
+    private func spawn(id: String, uid: UInt32, config: FunctionConfig, version: String,
+                       provisioned: Bool) async throws -> Instance.Parts {
+        let runtime = try catalog.runtime(config.runtime)
+        let cgroup = try cgroups.create(name: id, limits: CgroupLimits(
+            memoryBytes: UInt64(config.memorySize) << 20, pidsMax: 1024,
+            cpuWeight: max(1, min(10_000, config.memorySize * 100 / 1769))))
+        do {
+            let prepared = try await netns.next()
+            let (logRead, logWrite) = try makePipe()
+            defer { close(logWrite) }
+            let env = InstanceEnvironment.make(config: config, version: version, runtime: runtime,
+                                               provisioned: provisioned, region: configuration.region)
+            let spec = SandboxSpec(
+                argv: runtime.entrypoint, environment: env, rootfs: runtime.rootfs,
+                binds: [BindMount(source: config.codeDirectory, destination: "/var/task")],
+                tmpSizeMB: config.ephemeralStorage, hostname: "warren", uid: uid, gid: uid,
+                seccomp: filter, cgroup: cgroup, stdin: .null, stdout: .fd(logWrite), stderr: .fd(logWrite),
+                cwd: runtime.workdir, network: .namespace(fd: prepared.fd))
+            let process: SandboxProcess
+            do {
+                process = try await SpawnThread.shared.spawn(spec)
+            } catch {
+                close(prepared.fd); close(prepared.listener); close(logRead)
+                throw error
+            }
+            return Instance.Parts(process: process, cgroup: cgroup, netns: prepared, logPipe: logRead)
+        } catch {
+            try? cgroup.remove()
+            throw error
+        }
+    }
+
+    /// An X-Ray trace header: `Root=1-<8 hex time>-<24 hex>;Parent=<16 hex>;Sampled=0`.
+    static func traceId() -> String {
+        func hex(_ n: Int) -> String { (0..<n).map { _ in String(UInt8.random(in: 0...15), radix: 16) }.joined() }
+        let time = String(UInt32(Date().timeIntervalSince1970), radix: 16)
+        return "Root=1-\(time)-\(hex(24));Parent=\(hex(16));Sampled=0"
+    }
+}
+

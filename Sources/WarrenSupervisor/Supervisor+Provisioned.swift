@@ -1,0 +1,110 @@
+import Foundation
+
+/// Provisioned concurrency of one version (or alias), as Lambda reports it.
+public struct ProvisionedConcurrency: Sendable, Equatable {
+    public enum Status: String, Sendable { case inProgress = "IN_PROGRESS", ready = "READY", failed = "FAILED" }
+    public var requested: Int
+    public var available: Int
+    public var allocated: Int
+    public var status: Status
+    public var statusReason: String?
+}
+
+/// What runs now, for `warren instances`.
+public struct InstanceInfo: Sendable {
+    public var id: String
+    public var functionName: String
+    public var version: String
+    public var state: String
+    public var pid: Int32
+    public var provisioned: Bool
+    public var frozen: Bool
+    public var ageSeconds: Double
+}
+
+extension Supervisor {
+    /// Sets provisioned concurrency on a published version or an alias; the
+    /// instances start in the background (IN_PROGRESS → READY).
+    public func putProvisionedConcurrency(_ name: String, qualifier: String, _ count: Int) async throws {
+        guard var record = functions[name] else { throw notFound(name) }
+        let version = try provisionedVersion(record, name: name, qualifier: qualifier)
+        guard count >= 1 else { throw SupervisorError(.invalidParameterValue, "ProvisionedConcurrentExecutions must be >= 1") }
+        let others = record.provisioned.filter { $0.key != version }.values.reduce(0, +)
+        if let reserved = admission.reserved(name), others + count > reserved {
+            throw SupervisorError(.invalidParameterValue, "Requested Provisioned Concurrency should not be greater than the reservedConcurrentExecution for function")
+        }
+        record.provisioned[version] = count
+        functions[name] = record
+        admission.setProvisioned(name, version: version, 0)
+        await replenishProvisioned()
+    }
+
+    public func deleteProvisionedConcurrency(_ name: String, qualifier: String) async throws {
+        guard var record = functions[name] else { throw notFound(name) }
+        let version = try provisionedVersion(record, name: name, qualifier: qualifier)
+        record.provisioned[version] = nil
+        functions[name] = record
+        admission.setProvisioned(name, version: version, 0)
+        await pools[FunctionVersion(name, version)]?.destroyAll(reason: "provisioned concurrency removed")
+    }
+
+    public func provisionedConcurrency(_ name: String, qualifier: String) async throws -> ProvisionedConcurrency? {
+        guard let record = functions[name] else { throw notFound(name) }
+        let version = try provisionedVersion(record, name: name, qualifier: qualifier)
+        guard let requested = record.provisioned[version] else { return nil }
+        let alive = await pools[FunctionVersion(name, version)]?.provisionedCount ?? 0
+        let available = min(alive, requested)
+        return ProvisionedConcurrency(requested: requested, available: available, allocated: available,
+                                      status: available >= requested ? .ready : .inProgress)
+    }
+
+    private func provisionedVersion(_ record: FunctionRecord, name: String, qualifier: String) throws -> String {
+        if qualifier == FunctionVersion.latest {
+            throw SupervisorError(.invalidParameterValue, "Provisioned Concurrency Configs cannot be applied to unpublished function versions.")
+        }
+        if record.versions[qualifier] != nil { return qualifier }
+        if let alias = record.aliases[qualifier] {
+            guard alias.additionalVersionWeights.isEmpty else {
+                throw SupervisorError(.resourceConflict, "Alias with weights can not be used with Provisioned Concurrency")
+            }
+            return alias.functionVersion
+        }
+        throw SupervisorError(.resourceNotFound, "Function not found: \(arn(name, qualifier))")
+    }
+
+    /// Starts the provisioned instances that are missing (first start, or
+    /// replacements of ones that died or aged out) and marks them ready.
+    func replenishProvisioned() async {
+        for (name, record) in functions {
+            for (version, requested) in record.provisioned {
+                let fv = FunctionVersion(name, version)
+                let pool = pool(for: fv)
+                let config = record.versions[version] ?? record.latest
+                var alive = await pool.provisionedCount
+                while alive < requested, !shuttingDown {
+                    guard case .success(let instance) = await startInstance(fv, config: config, provisioned: true, pool: pool)
+                    else { break }
+                    await pool.putBack(instance, freeze: configuration.freezeIdle)
+                    alive += 1
+                }
+                admission.setProvisioned(name, version: version, min(alive, requested))
+            }
+        }
+    }
+
+    /// Every instance, for `warren instances`.
+    public func instances() async -> [InstanceInfo] {
+        var infos: [InstanceInfo] = []
+        for pool in pools.values {
+            for instance in await pool.instances {
+                let state = await instance.state
+                infos.append(InstanceInfo(
+                    id: instance.id, functionName: instance.version.functionName, version: instance.version.version,
+                    state: "\(state)", pid: await instance.pid, provisioned: instance.provisioned,
+                    frozen: await instance.frozen,
+                    ageSeconds: Instance.milliseconds(ContinuousClock.now - instance.createdAt) / 1000))
+            }
+        }
+        return infos.sorted { $0.id < $1.id }
+    }
+}

@@ -1,0 +1,107 @@
+import Foundation
+import Glibc
+import Testing
+@testable import WarrenSupervisor
+
+/// Every way an instance can fail gives its Lambda error type, and the next
+/// invoke succeeds on a fresh instance.
+@Suite(.serialized)
+struct InstanceFailureTests {
+    typealias F = SupervisorFixture
+
+    /// Invokes `event`, expects `errorType` in an Unhandled payload, then a
+    /// plain invoke that succeeds on a fresh instance (its counter starts
+    /// again, its host pid differs).
+    func expectFailure(_ supervisor: Supervisor, _ name: String, _ event: String, errorType: String,
+                       message: String? = nil) async throws {
+        let first = F.json(try await supervisor.invoke(name, payload: Array(#"{"count":0}"#.utf8)).payload)["count"] as? Int
+        #expect(first == 1)
+        let before = await supervisor.instances().map(\.pid)
+        let r = try await supervisor.invoke(name, payload: Array(event.utf8))
+        let body = F.json(r.payload)
+        #expect(r.functionError == "Unhandled", "\(F.text(r.payload))")
+        #expect(body["errorType"] as? String == errorType, "\(F.text(r.payload))")
+        if let message { #expect((body["errorMessage"] as? String)?.contains(message) == true, "\(F.text(r.payload))") }
+        let after = try await supervisor.invoke(name, payload: Array(#"{"count":0}"#.utf8))
+        #expect(after.functionError == nil)
+        #expect(F.json(after.payload)["count"] as? Int == 1, "the failed instance was reused")
+        #expect(await supervisor.instances().map(\.pid) != before)
+    }
+
+    @Test func aTimeoutIsSandboxTimedout() async throws {
+        try await F.with { supervisor, code in
+            try await supervisor.createFunction(F.function("slow", code: code, timeout: 1))
+            try await expectFailure(supervisor, "slow", #"{"sleep":5}"#, errorType: "Sandbox.Timedout",
+                                    message: "Task timed out after 1.00 seconds")
+        }
+    }
+
+    @Test func aCrashIsRuntimeExitErrorWithTheStatus() async throws {
+        try await F.with { supervisor, code in
+            try await supervisor.createFunction(F.function("crash", code: code))
+            try await expectFailure(supervisor, "crash", #"{"crash":3}"#, errorType: "Runtime.ExitError",
+                                    message: "Runtime exited with error: exit status 3")
+        }
+    }
+
+    @Test func anOOMIsRuntimeOutOfMemory() async throws {
+        try await F.with { supervisor, code in
+            try await supervisor.createFunction(F.function("oom", code: code, memory: 128))
+            try await expectFailure(supervisor, "oom", #"{"oom":1}"#, errorType: "Runtime.OutOfMemory")
+        }
+    }
+
+    @Test func aHandledErrorComesBackVerbatim() async throws {
+        try await F.with { supervisor, code in
+            try await supervisor.createFunction(F.function("err", code: code))
+            let r = try await supervisor.invoke("err", payload: Array(#"{"error":1}"#.utf8))
+            #expect(r.functionError == "Unhandled")
+            #expect(F.text(r.payload) == #"{"errorMessage":"it failed","errorType":"TestError"}"#)
+            // A handled error keeps the instance.
+            #expect(try await supervisor.invoke("err", payload: Array(#"{"count":0}"#.utf8)).functionError == nil)
+        }
+    }
+
+    @Test func initErrorsAndCrashesAreReported() async throws {
+        var prefix = ""
+        try await F.with { supervisor, code in
+            prefix = supervisor.instancePrefix
+            try await supervisor.createFunction(F.function("initerr", code: code, handler: "init-error"))
+            let r = try await supervisor.invoke("initerr", payload: Array("{}".utf8))
+            #expect(r.functionError == "Unhandled")
+            #expect(F.json(r.payload)["errorType"] as? String == "InitError", "\(F.text(r.payload))")
+            try await supervisor.createFunction(F.function("initcrash", code: code, handler: "init-crash"))
+            let c = try await supervisor.invoke("initcrash", payload: Array("{}".utf8))
+            #expect(F.json(c.payload)["errorType"] as? String == "Runtime.ExitError", "\(F.text(c.payload))")
+            #expect((F.json(c.payload)["errorMessage"] as? String)?.contains("exit status 2") == true)
+        }
+        #expect(F.instanceCgroups(prefix: prefix).isEmpty)
+    }
+
+    @Test func anInitThatNeverCompletesTimesOut() async throws {
+        try await F.with(tweak: { $0.initTimeout = 1 }) { supervisor, code in
+            try await supervisor.createFunction(F.function("hang", code: code, handler: "init-hang"))
+            let r = try await supervisor.invoke("hang", payload: Array("{}".utf8))
+            #expect(F.json(r.payload)["errorType"] as? String == "Sandbox.Timedout", "\(F.text(r.payload))")
+        }
+    }
+
+    @Test func aRuntimeThatBreaksTheProtocolIsDestroyed() async throws {
+        try await F.with { supervisor, code in
+            try await supervisor.createFunction(F.function("breaker", code: code, timeout: 2))
+            let r = try await supervisor.invoke("breaker", payload: Array(#"{"break":1}"#.utf8))
+            #expect(r.functionError == "Unhandled", "\(F.text(r.payload))")
+            #expect(try await supervisor.invoke("breaker", payload: Array(#"{"count":0}"#.utf8)).functionError == nil)
+        }
+    }
+
+    @Test func anOversizeResponseIsFunctionResponseSizeTooLarge() async throws {
+        try await F.with { supervisor, code in
+            try await supervisor.createFunction(F.function("big", code: code, memory: 256))
+            let ok = try await supervisor.invoke("big", payload: Array(#"{"big":1000000}"#.utf8))
+            #expect(ok.payload.count == 1_000_000)
+            let r = try await supervisor.invoke("big", payload: Array(#"{"big":7000000}"#.utf8))
+            #expect(F.json(r.payload)["errorType"] as? String == "Function.ResponseSizeTooLarge", "\(F.text(r.payload).prefix(200))")
+        }
+    }
+}

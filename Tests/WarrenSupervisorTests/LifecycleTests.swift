@@ -1,0 +1,104 @@
+import Foundation
+import Glibc
+import Testing
+@testable import WarrenSandbox
+@testable import WarrenSupervisor
+
+/// Provisioned concurrency, versions and aliases, freezing, reclaim.
+@Suite(.serialized)
+struct LifecycleTests {
+    typealias F = SupervisorFixture
+
+    @Test func provisionedInstancesExistBeforeTheFirstInvokeWhichHasNoInitDuration() async throws {
+        try await F.with { supervisor, code in
+            try await supervisor.createFunction(F.function("pc", code: code))
+            let version = try await supervisor.publishVersion("pc")
+            try await supervisor.putProvisionedConcurrency("pc", qualifier: version, 2)
+            let status = try await supervisor.provisionedConcurrency("pc", qualifier: version)
+            #expect(status?.status == .ready)
+            #expect(status?.available == 2)
+            #expect(await supervisor.instances().filter(\.provisioned).count == 2)
+            let r = try await supervisor.invoke("pc", qualifier: version, payload: Array(#"{"env":"AWS_LAMBDA_INITIALIZATION_TYPE"}"#.utf8), logTail: true)
+            #expect(F.json(r.payload)["AWS_LAMBDA_INITIALIZATION_TYPE"] as? String == "provisioned-concurrency")
+            let tail = String(decoding: Data(base64Encoded: r.logTail ?? "") ?? Data(), as: UTF8.self)
+            #expect(tail.contains("REPORT RequestId"), "\(tail)")
+            #expect(!tail.contains("Init Duration"), "\(tail)")
+            #expect(r.executedVersion == version)
+            await #expect(throws: SupervisorError.self) {
+                try await supervisor.putProvisionedConcurrency("pc", qualifier: "$LATEST", 1)
+            }
+        }
+    }
+
+    @Test func aliasWeightsPickTheVersionPerInvocation() async throws {
+        try await F.with { supervisor, code in
+            try await supervisor.createFunction(F.function("routed", code: code))
+            let v1 = try await supervisor.publishVersion("routed")
+            let v2 = try await supervisor.publishVersion("routed")
+            try await supervisor.putAlias("routed", Alias(name: "live", functionVersion: v1, additionalVersionWeights: [v2: 0.5]))
+            var seen: [String: Int] = [:]
+            for _ in 0..<40 {
+                let r = try await supervisor.invoke("routed", qualifier: "live", payload: Array("{}".utf8))
+                seen[r.executedVersion, default: 0] += 1
+            }
+            #expect(Set(seen.keys) == [v1, v2], "\(seen)")
+            #expect(Alias(name: "a", functionVersion: "1", additionalVersionWeights: ["2": 0.25]).pick(roll: 0.2) == "2")
+            #expect(Alias(name: "a", functionVersion: "1", additionalVersionWeights: ["2": 0.25]).pick(roll: 0.3) == "1")
+        }
+    }
+
+    @Test func idleInstancesAreFrozenAndThawedOnDispatch() async throws {
+        try await F.with { supervisor, code in
+            try await supervisor.createFunction(F.function("frozen", code: code))
+            _ = try await supervisor.invoke("frozen", payload: Array(#"{"count":0}"#.utf8))
+            let info = try #require(await supervisor.instances().first)
+            #expect(info.frozen, "idle instance not frozen")
+            let state = (try? String(contentsOfFile: "/proc/\(info.pid)/status", encoding: .utf8)) ?? ""
+            #expect(!state.isEmpty)
+            let r = try await supervisor.invoke("frozen", payload: Array(#"{"count":0}"#.utf8))
+            #expect(F.json(r.payload)["count"] as? Int == 2)
+        }
+    }
+
+    @Test func idleInstancesAreReclaimed() async throws {
+        try await F.with(tweak: { $0.idleTimeout = .milliseconds(200) }) { supervisor, code in
+            try await supervisor.createFunction(F.function("idle", code: code))
+            _ = try await supervisor.invoke("idle", payload: Array("{}".utf8))
+            #expect(F.instanceCgroups(supervisor).count == 1)
+            try await Task.sleep(for: .milliseconds(400))
+            #expect(await supervisor.reclaim() == 1)
+            #expect(await supervisor.instances().isEmpty)
+            #expect(F.instanceCgroups(supervisor).isEmpty)
+        }
+    }
+
+    @Test func instancesPastTheirLifetimeAreReclaimedAndProvisionedOnesReplaced() async throws {
+        try await F.with(tweak: { $0.maxLifetime = .milliseconds(300) }) { supervisor, code in
+            try await supervisor.createFunction(F.function("aged", code: code))
+            let v = try await supervisor.publishVersion("aged")
+            try await supervisor.putProvisionedConcurrency("aged", qualifier: v, 1)
+            let first = try #require(await supervisor.instances().first)
+            try await Task.sleep(for: .milliseconds(500))
+            await supervisor.reclaim()
+            let second = try #require(await supervisor.instances().first)
+            #expect(second.id != first.id)
+            #expect(second.provisioned)
+        }
+    }
+
+    @Test func shutdownLeavesNoProcessAndNoCgroup() async throws {
+        var pids: [Int32] = []
+        var prefix = ""
+        try await F.with { supervisor, code in
+            prefix = supervisor.instancePrefix
+            try await supervisor.createFunction(F.function("a", code: code))
+            try await supervisor.createFunction(F.function("b", code: code))
+            _ = try await supervisor.invoke("a", payload: Array("{}".utf8))
+            _ = try await supervisor.invoke("b", payload: Array("{}".utf8))
+            pids = await supervisor.instances().map(\.pid)
+            #expect(pids.count == 2)
+        }
+        #expect(F.instanceCgroups(prefix: prefix).isEmpty)
+        for pid in pids { #expect(kill(pid, 0) != 0, "instance \(pid) outlived the supervisor") }
+    }
+}

@@ -1,0 +1,114 @@
+import Foundation
+import Glibc
+import Testing
+@testable import WarrenSupervisor
+
+/// Real instances on the real kernel: reuse, limits, failures, reclaim.
+@Suite(.serialized)
+struct SupervisorTests {
+    typealias F = SupervisorFixture
+
+    @Test func sequentialInvokesReuseOneWarmInstance() async throws {
+        var prefix = ""
+        try await F.with { supervisor, code in
+            prefix = supervisor.instancePrefix
+            try await supervisor.createFunction(F.function("counter", code: code))
+            var pids = Set<Int32>()
+            for n in 1...5 {
+                let r = try await supervisor.invoke("counter", payload: Array(#"{"count":0}"#.utf8), logTail: true)
+                let body = F.json(r.payload)
+                pids.formUnion(await supervisor.instances().map(\.pid))
+                #expect(body["count"] as? Int == n, "\(F.text(r.payload))")
+                let tail = String(decoding: Data(base64Encoded: r.logTail ?? "") ?? Data(), as: UTF8.self)
+                #expect(tail.contains("Init Duration") == (n == 1), "\(tail)")
+                #expect(tail.contains("REPORT RequestId: \(r.requestId)\tDuration: "), "\(tail)")
+                #expect(r.functionError == nil)
+                #expect(r.executedVersion == "$LATEST")
+            }
+            #expect(pids.count == 1)
+            #expect(await supervisor.instances().count == 1)
+        }
+        #expect(F.instanceCgroups(prefix: prefix).isEmpty, "shutdown left cgroups")
+    }
+
+    @Test func theInstanceGetsLambdasEnvironment() async throws {
+        try await F.with { supervisor, code in
+            try await supervisor.createFunction(F.function("envfn", code: code, memory: 256, env: ["MY_VAR": "mine"]))
+            func env(_ key: String) async throws -> String? {
+                F.json(try await supervisor.invoke("envfn", payload: Array("{\"env\":\"\(key)\"}".utf8)).payload)[key] as? String
+            }
+            #expect(try await env("AWS_LAMBDA_FUNCTION_NAME") == "envfn")
+            #expect(try await env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE") == "256")
+            #expect(try await env("AWS_LAMBDA_FUNCTION_VERSION") == "$LATEST")
+            #expect(try await env("AWS_LAMBDA_RUNTIME_API") == "127.0.0.1:9001")
+            #expect(try await env("_HANDLER") == "echo")
+            #expect(try await env("LAMBDA_TASK_ROOT") == "/var/task")
+            #expect(try await env("AWS_LAMBDA_INITIALIZATION_TYPE") == "on-demand")
+            #expect(try await env("MY_VAR") == "mine")
+            #expect(try await env("AWS_LAMBDA_LOG_GROUP_NAME") == "/aws/lambda/envfn")
+        }
+    }
+
+    @Test func aBurstNeverRunsMoreInstancesThanReservedAndTheRestIsThrottled() async throws {
+        try await F.with { supervisor, code in
+            try await supervisor.createFunction(F.function("burst", code: code))
+            try await supervisor.putFunctionConcurrency("burst", 2)
+            let peak = PeakCounter()
+            let watcher = Task { while !Task.isCancelled { peak.see(F.instanceCgroups(supervisor).count); try? await Task.sleep(for: .milliseconds(20)) } }
+            let results = await withTaskGroup(of: Result<InvokeResult, SupervisorError>.self) { group in
+                for _ in 0..<6 {
+                    group.addTask {
+                        do { return .success(try await supervisor.invoke("burst", payload: Array(#"{"sleep":1}"#.utf8))) }
+                        catch let e as SupervisorError { return .failure(e) } catch { return .failure(SupervisorError(.serviceException, "\(error)")) }
+                    }
+                }
+                return await group.reduce(into: []) { $0.append($1) }
+            }
+            watcher.cancel()
+            let ok = results.filter { if case .success(let r) = $0 { r.functionError == nil } else { false } }.count
+            let throttled = results.compactMap { if case .failure(let e) = $0 { e } else { nil } }
+            #expect(ok == 2)
+            #expect(throttled.count == 4)
+            #expect(throttled.allSatisfy { $0.code == .tooManyRequests && $0.reason == "ReservedFunctionConcurrentInvocationLimitExceeded" })
+            #expect(peak.value <= 2 && peak.value >= 1, "instances seen at once: \(peak.value)")
+        }
+    }
+
+    @Test func theAccountLimitAndTheUnreservedMinimumHold() async throws {
+        try await F.with(accountLimit: 3, unreservedMinimum: 1) { supervisor, code in
+            try await supervisor.createFunction(F.function("acct", code: code))
+            try await supervisor.createFunction(F.function("other", code: code))
+            await #expect(throws: SupervisorError.self) { try await supervisor.putFunctionConcurrency("other", 3) }
+            let results = await withTaskGroup(of: SupervisorError?.self) { group in
+                for _ in 0..<5 {
+                    group.addTask {
+                        do { _ = try await supervisor.invoke("acct", payload: Array(#"{"sleep":1}"#.utf8)); return nil }
+                        catch { return error as? SupervisorError }
+                    }
+                }
+                return await group.reduce(into: []) { $0.append($1) }
+            }
+            #expect(results.filter { $0 == nil }.count == 3)
+            #expect(results.compactMap { $0 }.allSatisfy { $0.reason == "ConcurrentInvocationLimitExceeded" })
+        }
+    }
+
+    @Test func reservedZeroAlwaysThrottles() async throws {
+        try await F.with { supervisor, code in
+            try await supervisor.createFunction(F.function("zero", code: code))
+            try await supervisor.putFunctionConcurrency("zero", 0)
+            await #expect(throws: SupervisorError(.tooManyRequests, "Rate Exceeded.",
+                                                  reason: "ReservedFunctionConcurrentInvocationLimitExceeded")) {
+                _ = try await supervisor.invoke("zero", payload: Array("{}".utf8))
+            }
+        }
+    }
+}
+
+final class PeakCounter: @unchecked Sendable {
+    // SAFETY: every access holds `lock`.
+    private let lock = NSLock()
+    private var peak = 0
+    func see(_ n: Int) { lock.lock(); peak = max(peak, n); lock.unlock() }
+    var value: Int { lock.lock(); defer { lock.unlock() }; return peak }
+}

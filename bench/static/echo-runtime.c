@@ -1,0 +1,1 @@
+../../Tests/WarrenSupervisorTests/static/echo-runtime.c
