@@ -2,12 +2,13 @@
 # or Ubuntu host, and test/run/bench need root (namespaces, cgroups, mounts).
 
 SWIFT   ?= swift
-RUNTIME ?= provided.al2023
+RUNTIME ?= provided.al2023 python3.11
 
 # Build and test dependencies: libseccomp and libcap headers for the sandbox,
 # libc6-dev for the static probe/init/bench payloads (cc -static), busybox and
-# libc6 .debs come from apt for the rootfs, bubblewrap is the benchmark's peer.
-DEPS     := libseccomp-dev libcap-dev pkg-config libc6-dev gcc busybox-static bubblewrap ca-certificates
+# libc6 .debs come from apt for the rootfs, python3-pip fetches the python3.11
+# rootfs's wheels (awslambdaric), bubblewrap is the benchmark's peer.
+DEPS     := libseccomp-dev libcap-dev pkg-config libc6-dev gcc busybox-static bubblewrap ca-certificates python3-pip
 OPT_DEPS := hyperfine
 
 # Targets run their steps in the order written, even under -j.
@@ -28,7 +29,9 @@ build:
 	$(SWIFT) build
 
 rootfs:
-	bash rootfs/build.sh $(RUNTIME) rootfs/out/$(RUNTIME)
+	@set -e; for r in $(RUNTIME); do \
+	  echo "bash rootfs/build.sh $$r rootfs/out/$$r"; bash rootfs/build.sh "$$r" "rootfs/out/$$r"; \
+	done
 
 test:
 	@if [ "$$(id -u)" != 0 ]; then \
