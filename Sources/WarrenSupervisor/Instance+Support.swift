@@ -39,7 +39,8 @@ struct InvocationRecord: Sendable {
     var result: Result<InvocationOutcome, InvocationFailure>
     var durationMs: Double
     var initDurationMs: Double?
-    var logTail: String
+    /// The last 4 KB of the invocation's log.
+    var logTail: [UInt8]
 }
 
 enum RaceOutcome<T: Sendable>: Sendable {
@@ -99,10 +100,18 @@ extension Instance {
     /// The REPORT line: TAB-separated, ending with a TAB.
     static func report(_ requestId: String, duration: Double, memory: Int, peakBytes: UInt64?,
                        initDuration: Double?) -> String {
-        var line = "REPORT RequestId: \(requestId)\tDuration: \(String(format: "%.2f", duration)) ms\t"
+        var line = "REPORT RequestId: \(requestId)\tDuration: \(twoDecimals(duration)) ms\t"
             + "Billed Duration: \(Int(duration.rounded(.up))) ms\tMemory Size: \(memory) MB\t"
             + "Max Memory Used: \((peakBytes ?? 0) >> 20) MB\t"
-        if let initDuration { line += "Init Duration: \(String(format: "%.2f", initDuration)) ms\t" }
+        if let initDuration { line += "Init Duration: \(twoDecimals(initDuration)) ms\t" }
         return line
+    }
+
+    /// `12.34`: Foundation's String(format:) costs microseconds on Linux,
+    /// and this runs on every invocation.
+    static func twoDecimals(_ value: Double) -> String {
+        let hundredths = Int((max(0, value) * 100).rounded())
+        let fraction = hundredths % 100
+        return "\(hundredths / 100)." + (fraction < 10 ? "0\(fraction)" : "\(fraction)")
     }
 }

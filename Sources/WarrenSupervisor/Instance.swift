@@ -96,7 +96,7 @@ actor Instance {
             return .function(errorType: errorType, body: body)
         case .timedOut:
             await destroy(reason: "init timeout")
-            return .platform("Sandbox.Timedout", "Init timed out after \(String(format: "%.2f", initTimeout)) seconds")
+            return .platform("Sandbox.Timedout", "Init timed out after \(Self.twoDecimals(initTimeout)) seconds")
         case .failed:
             let failure = await failureAfterClose()
             await destroy(reason: "runtime exited during init")
@@ -124,14 +124,14 @@ actor Instance {
         case .timedOut:
             await kill(reason: "timeout")
             result = .failure(.platform("Sandbox.Timedout",
-                                        "Task timed out after \(String(format: "%.2f", timeout)) seconds"))
+                                        "Task timed out after \(Self.twoDecimals(timeout)) seconds"))
         case .failed:
             result = .failure(await failureAfterClose())
         }
         let peak = (try? cgroup?.peakMemoryBytes()) ?? nil
-        log.line("END RequestId: \(invocation.requestId)")
-        log.line(Self.report(invocation.requestId, duration: duration, memory: config.memorySize,
-                             peakBytes: peak, initDuration: initDuration))
+        log.line("END RequestId: \(invocation.requestId)\n" + Self.report(
+            invocation.requestId, duration: duration, memory: config.memorySize, peakBytes: peak,
+            initDuration: initDuration))
         let tail = log.end()
         lastUsed = .now
         if case .failure = result {

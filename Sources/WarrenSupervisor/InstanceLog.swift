@@ -58,13 +58,12 @@ final class InstanceLog: Sendable {
     /// Starts collecting this invocation's output.
     func begin() { current.withLock { $0 = [] } }
 
-    /// Stops collecting; returns the last 4 KB, base64 (`X-Amz-Log-Result`).
-    func end() -> String {
-        let bytes = current.withLock { buffer -> [UInt8] in
+    /// Stops collecting; returns the last 4 KB (`X-Amz-Log-Result` is its base64).
+    func end() -> [UInt8] {
+        current.withLock { buffer -> [UInt8] in
             defer { buffer = nil }
-            return buffer ?? []
+            return Array((buffer ?? []).suffix(4096))
         }
-        return Data(bytes.suffix(4096)).base64EncodedString()
     }
 
     /// Reads the instance's stdout+stderr pipe on the event loop.

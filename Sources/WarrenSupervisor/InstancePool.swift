@@ -74,6 +74,19 @@ actor InstancePool {
         return victims.count
     }
 
+    /// The idle on-demand instance used longest ago (first in the stack).
+    func leastRecentlyUsedIdle() -> Instance? { idle.first }
+
+    /// Destroys an idle instance to free its memory; false if it is no
+    /// longer idle here.
+    func evict(_ instance: Instance) async -> Bool {
+        guard let index = idle.firstIndex(where: { $0 === instance }) else { return false }
+        idle.remove(at: index)
+        await instance.destroy(reason: "evicted for memory")
+        await forget(instance)
+        return true
+    }
+
     /// Destroys every instance (shutdown, deleted function).
     func destroyAll(reason: String) async {
         for instance in Array(all.values) {

@@ -57,6 +57,9 @@ extension Supervisor {
         let provisioned = lease.kind == .provisioned
         var instance = await pool.takeIdle(provisioned: provisioned)
         if instance == nil {
+            guard await makeRoom(config.memorySize) else {
+                throw SupervisorError(.tooManyRequests, "Rate Exceeded.", reason: "ConcurrentInvocationLimitExceeded")
+            }
             switch await startInstance(fv, config: config, provisioned: provisioned, pool: pool) {
             case .success(let started): instance = started
             case .failure(let failure):
@@ -74,7 +77,7 @@ extension Supervisor {
 
     private func result(_ record: InvocationRecord, requestId: String, version: String, logTail: Bool) -> InvokeResult {
         var result = InvokeResult(statusCode: 200, payload: [], executedVersion: version, requestId: requestId,
-                                  logTail: logTail ? record.logTail : nil)
+                                  logTail: logTail ? Data(record.logTail).base64EncodedString() : nil)
         switch record.result {
         case .success(.response(let body, let contentType)):
             result.payload = body
@@ -106,6 +109,22 @@ extension Supervisor {
                             logTail: logTail ? Data(line.utf8).base64EncodedString() : nil)
     }
 
+    /// Claims `mb` of the memory budget for a new instance, destroying idle
+    /// on-demand instances (least recently used first) while it is short.
+    /// False when even that cannot free enough: the caller throttles.
+    func makeRoom(_ mb: Int) async -> Bool {
+        while !admission.claimMemory(mb) {
+            var oldest: (Instance, InstancePool, ContinuousClock.Instant)?
+            for pool in pools.values {
+                guard let candidate = await pool.leastRecentlyUsedIdle() else { continue }
+                let used = await candidate.lastUsed
+                if oldest == nil || used < oldest!.2 { oldest = (candidate, pool, used) }
+            }
+            guard let (victim, pool, _) = oldest, await pool.evict(victim) else { return false }
+        }
+        return true
+    }
+
     func pool(for fv: FunctionVersion) -> InstancePool {
         if let pool = pools[fv] { return pool }
         let admission = admission
@@ -122,9 +141,6 @@ extension Supervisor {
     func startInstance(
         _ fv: FunctionVersion, config: FunctionConfig, provisioned: Bool, pool: InstancePool
     ) async -> Result<Instance, InvocationFailure> {
-        guard admission.claimMemory(config.memorySize) else {
-            return .failure(.platform("Sandbox.Failure", "memory budget exhausted"))
-        }
         instanceCounter += 1
         let id = "\(instancePrefix)\(instanceCounter)"
         let log = InstanceLog(functions[fv.functionName]!.log)
@@ -180,9 +196,13 @@ extension Supervisor {
 
     /// An X-Ray trace header: `Root=1-<8 hex time>-<24 hex>;Parent=<16 hex>;Sampled=0`.
     static func traceId() -> String {
-        func hex(_ n: Int) -> String { (0..<n).map { _ in String(UInt8.random(in: 0...15), radix: 16) }.joined() }
-        let time = String(UInt32(Date().timeIntervalSince1970), radix: 16)
-        return "Root=1-\(time)-\(hex(24));Parent=\(hex(16));Sampled=0"
+        func hex(_ value: UInt64, _ digits: Int) -> String {
+            let s = String(value, radix: 16)
+            return String(repeating: "0", count: max(0, digits - s.count)) + s
+        }
+        var rng = SystemRandomNumberGenerator()
+        let time = hex(UInt64(UInt32(Date().timeIntervalSince1970)), 8)
+        return "Root=1-\(time)-\(hex(rng.next() >> 32, 8))\(hex(rng.next(), 16));Parent=\(hex(rng.next(), 16));Sampled=0"
     }
 }
 

@@ -82,7 +82,8 @@ extension Supervisor {
                 let config = record.versions[version] ?? record.latest
                 var alive = await pool.provisionedCount
                 while alive < requested, !shuttingDown {
-                    guard case .success(let instance) = await startInstance(fv, config: config, provisioned: true, pool: pool)
+                    guard await makeRoom(config.memorySize),
+                          case .success(let instance) = await startInstance(fv, config: config, provisioned: true, pool: pool)
                     else { break }
                     await pool.putBack(instance, freeze: configuration.freezeIdle)
                     alive += 1

@@ -112,3 +112,24 @@ final class PeakCounter: @unchecked Sendable {
     func see(_ n: Int) { lock.lock(); peak = max(peak, n); lock.unlock() }
     var value: Int { lock.lock(); defer { lock.unlock() }; return peak }
 }
+
+extension SupervisorTests {
+    @Test func theMemoryBudgetEvictsIdleInstancesAndThrottlesWhenAllAreBusy() async throws {
+        try await F.with(tweak: { $0.admission.memoryBudgetMB = 256 }) { supervisor, code in
+            try await supervisor.createFunction(F.function("m1", code: code, memory: 256))
+            try await supervisor.createFunction(F.function("m2", code: code, memory: 256))
+            _ = try await supervisor.invoke("m1", payload: Array("{}".utf8))
+            // m1's idle instance holds the whole budget: m2's cold start evicts it.
+            _ = try await supervisor.invoke("m2", payload: Array("{}".utf8))
+            #expect(await supervisor.instances().map(\.functionName) == ["m2"])
+            #expect(supervisor.admission.memoryInUse == 256)
+            // While m2 is busy, nothing can be evicted: a second invoke is throttled.
+            let busy = Task { try await supervisor.invoke("m2", payload: Array(#"{"sleep":1}"#.utf8)) }
+            try await Task.sleep(for: .milliseconds(300))
+            await #expect(throws: SupervisorError(.tooManyRequests, "Rate Exceeded.", reason: "ConcurrentInvocationLimitExceeded")) {
+                _ = try await supervisor.invoke("m1", payload: Array("{}".utf8))
+            }
+            _ = try await busy.value
+        }
+    }
+}
