@@ -108,7 +108,7 @@ actor Instance {
     func invoke(_ invocation: Invocation, timeout: Double) async -> InvocationRecord {
         precondition(state == .idle, "invoke on an instance that is \(state)")
         state = .busy
-        if frozen { thaw() }
+        if frozen { await thaw() }
         let started = ContinuousClock.now
         let initDuration = pendingInitDuration
         pendingInitDuration = nil
@@ -150,11 +150,27 @@ actor Instance {
             try? await Task.sleep(nanoseconds: 1_000_000)
         }
         guard state == .idle, !frozen, case .idle = await session.state else { return }
-        if (try? cgroup.freeze()) != nil { frozen = true }
+        // The freezer is polled until FROZEN: on its own queue, not on a
+        // thread of the cooperative pool. `frozen` is set before the wait,
+        // so a dispatch that arrives meanwhile thaws.
+        frozen = true
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            Self.freezerQueue.async {
+                try? cgroup.freeze()
+                done.resume()
+            }
+        }
     }
 
-    private func thaw() {
-        if (try? cgroup?.thaw()) != nil { frozen = false }
+    private static let freezerQueue = DispatchQueue(label: "warren.freezer")
+
+    /// Thaws on the freezer's queue, so it always follows a freeze in flight.
+    private func thaw() async {
+        guard let cgroup else { return }
+        let thawed = await withCheckedContinuation { (done: CheckedContinuation<Bool, Never>) in
+            Self.freezerQueue.async { done.resume(returning: (try? cgroup.thaw()) != nil) }
+        }
+        if thawed { frozen = false }
     }
 
     /// Kills the process tree (the exit task then closes the session).
@@ -170,7 +186,7 @@ actor Instance {
         state = .dead
         deathReason = deathReason ?? reason
         await session.close(reason: reason)
-        if frozen { thaw() }
+        if frozen { await thaw() }
         if let process {
             process.signal(SIGKILL)
             try? cgroup?.killAll()

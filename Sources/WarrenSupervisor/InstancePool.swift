@@ -41,7 +41,8 @@ actor InstancePool {
             return
         }
         if instance.provisioned { idleProvisioned.append(instance) } else { idle.append(instance) }
-        if freeze { await instance.freezeIfIdle() }
+        // Off the caller's path: the response is already on its way.
+        if freeze { Task { await instance.freezeIfIdle() } }
     }
 
     /// Drops a dead instance from the books.

@@ -51,10 +51,14 @@ struct LifecycleTests {
         try await F.with { supervisor, code in
             try await supervisor.createFunction(F.function("frozen", code: code))
             _ = try await supervisor.invoke("frozen", payload: Array(#"{"count":0}"#.utf8))
-            let info = try #require(await supervisor.instances().first)
-            #expect(info.frozen, "idle instance not frozen")
-            let state = (try? String(contentsOfFile: "/proc/\(info.pid)/status", encoding: .utf8)) ?? ""
-            #expect(!state.isEmpty)
+            // Freezing happens after the response, in the background.
+            var frozen = false
+            for _ in 0..<100 where !frozen {
+                frozen = F.cgroupFrozen(try #require(await supervisor.instances().first).id)
+                if !frozen { try await Task.sleep(for: .milliseconds(20)) }
+            }
+            #expect(frozen, "idle instance's cgroup not FROZEN")
+            #expect(try #require(await supervisor.instances().first).frozen)
             let r = try await supervisor.invoke("frozen", payload: Array(#"{"count":0}"#.utf8))
             #expect(F.json(r.payload)["count"] as? Int == 2)
         }

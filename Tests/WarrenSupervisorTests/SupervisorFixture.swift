@@ -46,6 +46,22 @@ enum SupervisorFixture {
 
     static func text(_ bytes: [UInt8]) -> String { String(decoding: bytes, as: UTF8.self) }
 
+    /// Whether the kernel says the instance's cgroup is frozen: v1
+    /// `freezer.state` FROZEN, v2 `cgroup.events` "frozen 1".
+    static func cgroupFrozen(_ name: String) -> Bool {
+        guard let cgroup = try? CgroupProbe.detect().open(name: name) else { return false }
+        for procs in cgroup.procsPaths {
+            let dir = (procs as NSString).deletingLastPathComponent
+            if let v1 = try? String(contentsOfFile: dir + "/freezer.state", encoding: .utf8) {
+                return v1.hasPrefix("FROZEN")
+            }
+            if let v2 = try? String(contentsOfFile: dir + "/cgroup.events", encoding: .utf8) {
+                return v2.contains("frozen 1")
+            }
+        }
+        return false
+    }
+
     /// Instance cgroups of `supervisor`.
     static func instanceCgroups(_ supervisor: Supervisor) -> [String] {
         instanceCgroups(prefix: supervisor.instancePrefix)
