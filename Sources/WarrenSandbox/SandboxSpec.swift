@@ -31,6 +31,10 @@ package struct SandboxSpec: Sendable {
     package var network: Network
     /// Extra descriptors that stay open in the payload (same numbers).
     package var passFDs: [Int32]
+    /// A unix socket on which the payload sends its seccomp listener (SCM_RIGHTS) when the
+    /// filter uses `SCMP_ACT_NOTIFY`; the audit supervisor of `warren policy test` reads it.
+    /// Its number must be one the filter lets `sendmsg` use (see `AuditFilter`).
+    package var notifySocket: Int32?
 
     package init(
         argv: [String], environment: [String] = ["PATH=/usr/local/bin:/usr/bin:/bin"],
@@ -38,7 +42,7 @@ package struct SandboxSpec: Sendable {
         uid: UInt32 = 993, gid: UInt32 = 990, rlimits: [Rlimit] = Rlimit.lambdaDefaults,
         seccomp: CompiledFilter?, cgroup: (any Cgroup)? = nil,
         stdin: Stdio = .null, stdout: Stdio = .inherit, stderr: Stdio = .inherit,
-        cwd: String = "/", network: Network = .loopback, passFDs: [Int32] = []
+        cwd: String = "/", network: Network = .loopback, passFDs: [Int32] = [], notifySocket: Int32? = nil
     ) {
         self.argv = argv
         self.environment = environment
@@ -57,6 +61,7 @@ package struct SandboxSpec: Sendable {
         self.cwd = cwd
         self.network = network
         self.passFDs = passFDs
+        self.notifySocket = notifySocket
     }
 }
 

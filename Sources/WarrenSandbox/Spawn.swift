@@ -20,7 +20,7 @@ package enum Sandbox {
         guard spec.uid != 0, spec.gid != 0 else {
             throw SpawnError.invalidSpec("the payload never runs as uid or gid 0")
         }
-        if spec.seccomp?.usesNotify == true {
+        if spec.seccomp?.usesNotify == true, spec.notifySocket == nil {
             // The listener would be the payload's own to answer; it must
             // first be handed to the supervisor (`warren policy test`).
             throw SpawnError.invalidSpec("SCMP_ACT_NOTIFY needs a supervisor-side listener, which warren run does not provide")
@@ -78,14 +78,16 @@ package enum Sandbox {
         req.stdin_fd = fds.child[0]
         req.stdout_fd = fds.child[1]
         req.stderr_fd = fds.child[2]
-        let pass = [fds.errWrite, fds.statusWrite, fds.bpf].filter { $0 >= 0 } + spec.passFDs
+        let pass = [fds.errWrite, fds.statusWrite, fds.bpf, spec.notifySocket ?? -1].filter { $0 >= 0 } + spec.passFDs
         req.pass_fds = UnsafePointer(arena.array(pass))
         req.n_pass_fds = Int32(pass.count)
         req.cwd = arena.optionalString(spec.cwd)
         req.init_fd = try InitBinary.fd()
         let flags = spec.seccomp?.loadFlags ?? 0
-        let initArgv = ["warren-init", String(fds.errWrite), String(fds.statusWrite), String(fds.bpf), String(flags),
-                        "--", spec.argv[0]] + spec.argv
+        // NOTIFY_FD is optional in warren-init's argv, so every other spawn keeps the old form.
+        let notify = spec.notifySocket.map { [String($0)] } ?? []
+        let initArgv = ["warren-init", String(fds.errWrite), String(fds.statusWrite), String(fds.bpf), String(flags)]
+            + notify + ["--", spec.argv[0]] + spec.argv
         req.init_argv = UnsafePointer(arena.stringArray(initArgv))
         req.envp = UnsafePointer(arena.stringArray(spec.environment))
         req.err_read_fd = fds.errRead

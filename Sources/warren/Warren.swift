@@ -9,6 +9,6 @@ struct Warren: ParsableCommand {
             Every process Warren starts is confined by new namespaces, an empty capability \
             set, no_new_privs, a seccomp filter and cgroup limits.
             """,
-        subcommands: [RunCommand.self]
+        subcommands: [RunCommand.self, PolicyCommand.self]
     )
 }

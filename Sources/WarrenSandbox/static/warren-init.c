@@ -16,8 +16,14 @@
  *     reaps every orphan, and exits with the payload's status, after
  *     writing the payload's raw wait status to the status fd.
  *
- * usage: warren-init ERR_FD STATUS_FD BPF_FD BPF_FLAGS -- PATH ARGV0 [ARG...]
+ * usage: warren-init ERR_FD STATUS_FD BPF_FD BPF_FLAGS [NOTIFY_FD] -- PATH ARGV0 [ARG...]
  * (fd -1: absent; BPF_FLAGS: seccomp(2)'s SECCOMP_FILTER_FLAG_* bits).
+ * NOTIFY_FD, a unix socket, is where the payload sends the seccomp
+ * listener when BPF_FLAGS has SECCOMP_FILTER_FLAG_NEW_LISTENER (`warren
+ * policy test`): seccomp() returns the listener in the payload's own
+ * process, and only the supervisor outside may answer it. The filter must
+ * allow sendmsg() on NOTIFY_FD, the one call made between the load and
+ * execve; both descriptors are close-on-exec, so the program never has them.
  * Errors before the payload's execve are reported as a struct
  * wrn_err_record on ERR_FD, like every earlier step.
  */
@@ -197,8 +203,44 @@ static long exec_path(const char *path, char *const argv[], char *const envp[])
     return saved;
 }
 
+/* The kernel's struct msghdr / cmsghdr (LP64), which uapi headers lack. */
+struct wrn_iovec {
+    void *base;
+    unsigned long len;
+};
+struct wrn_msghdr {
+    void *name;
+    int namelen;
+    struct wrn_iovec *iov;
+    unsigned long iovlen;
+    void *control;
+    unsigned long controllen;
+    unsigned flags;
+};
+struct wrn_cmsg_fd {
+    unsigned long len;
+    int level;
+    int type;
+    int fd;
+    int pad; /* CMSG_SPACE(sizeof(int)) is 24 */
+};
+
+/* Sends `fd` over the unix socket `sock` (SCM_RIGHTS) with one byte. */
+static long send_fd(int sock, int fd)
+{
+    char byte = 'L';
+    struct wrn_iovec iov = { &byte, 1 };
+    struct wrn_cmsg_fd cmsg = { 20 /* CMSG_LEN(sizeof(int)) */, 1 /* SOL_SOCKET */, 1 /* SCM_RIGHTS */, fd, 0 };
+    struct wrn_msghdr msg = { 0, 0, &iov, 1, &cmsg, sizeof cmsg, 0 };
+    long n;
+    do
+        n = SYS(__NR_sendmsg, sock, &msg, 0, 0);
+    while (n == -EINTR);
+    return n < 0 ? n : 0;
+}
+
 static void __attribute__((noreturn))
-run_payload(int err_fd, long insns, unsigned flags, char *const argv[], char *const envp[])
+run_payload(int err_fd, int notify_fd, long insns, unsigned flags, char *const argv[], char *const envp[])
 {
     unsigned long none = 0;
     SYS(__NR_rt_sigprocmask, SIG_SETMASK, &none, 0, KERNEL_SIGSET_SIZE);
@@ -206,11 +248,25 @@ run_payload(int err_fd, long insns, unsigned flags, char *const argv[], char *co
     long err = err_fd >= 0 ? SYS(__NR_fcntl, err_fd, F_SETFD, FD_CLOEXEC, 0) : 0;
     if (err < 0)
         fail(err_fd, WRN_STEP_EXEC, err);
+    if (flags & SECCOMP_FILTER_FLAG_NEW_LISTENER) {
+        /* Nobody could answer the listener: every notified call would hang. */
+        if (notify_fd < 0)
+            fail(err_fd, WRN_STEP_SECCOMP, -EINVAL);
+        err = SYS(__NR_fcntl, notify_fd, F_SETFD, FD_CLOEXEC, 0);
+        if (err < 0)
+            fail(err_fd, WRN_STEP_SECCOMP, err);
+    }
     if (insns > 0) {
         struct sock_fprog prog = { (unsigned short)insns, bpf };
         err = SYS(__NR_seccomp, SECCOMP_SET_MODE_FILTER, flags, &prog, 0);
         if (err < 0)
             fail(err_fd, WRN_STEP_SECCOMP, err);
+        /* The listener is close-on-exec; the supervisor holds its own copy. */
+        if (flags & SECCOMP_FILTER_FLAG_NEW_LISTENER) {
+            err = send_fd(notify_fd, (int)err);
+            if (err < 0)
+                fail(err_fd, WRN_STEP_SECCOMP, err);
+        }
     }
     fail(err_fd, WRN_STEP_EXEC, exec_path(argv[0], argv + 1, envp));
 }
@@ -261,11 +317,13 @@ void __attribute__((noreturn, used)) wrn_start(long *sp)
     int argc = (int)sp[0];
     char **argv = (char **)(sp + 1);
     char **envp = argv + argc + 1;
-    if (argc < 8 || !str_eq(argv[5], "--"))
+    /* NOTIFY_FD is optional: "--" is then argv[5], else argv[6]. */
+    int sep = argc >= 8 && str_eq(argv[5], "--") ? 5 : argc >= 9 && str_eq(argv[6], "--") ? 6 : 0;
+    if (!sep)
         sys_exit(127);
     long err_fd = parse_num(argv[1]), status_fd = parse_num(argv[2]), bpf_fd = parse_num(argv[3]);
-    long flags = parse_num(argv[4]);
-    if (err_fd < -1 || status_fd < -1 || bpf_fd < -1 || flags < 0)
+    long flags = parse_num(argv[4]), notify_fd = sep == 6 ? parse_num(argv[5]) : -1;
+    if (err_fd < -1 || status_fd < -1 || bpf_fd < -1 || flags < 0 || notify_fd < -1)
         sys_exit(127);
 
     SYS(__NR_prctl, PR_SET_DUMPABLE, 0, 0, 0);
@@ -282,9 +340,12 @@ void __attribute__((noreturn, used)) wrn_start(long *sp)
     if (child == 0) {
         if (status_fd >= 0)
             SYS(__NR_close, status_fd, 0, 0, 0);
-        run_payload((int)err_fd, insns, (unsigned)flags, argv + 6, envp);
+        run_payload((int)err_fd, (int)notify_fd, insns, (unsigned)flags, argv + sep + 1, envp);
     }
     if (err_fd >= 0)
         SYS(__NR_close, err_fd, 0, 0, 0);
+    /* Only the payload sends on it; the supervisor sees EOF if it dies first. */
+    if (notify_fd >= 0)
+        SYS(__NR_close, notify_fd, 0, 0, 0);
     supervise(child, (int)status_fd);
 }

@@ -191,6 +191,35 @@ static long sc_socket_unix(void) { return socket(AF_UNIX, SOCK_STREAM, 0); }
 static long sc_socket_vsock(void) { return socket(AF_VSOCK, SOCK_STREAM, 0); }
 static long sc_socket_netlink(void) { return socket(AF_NETLINK, SOCK_RAW, 0); }
 static long sc_socket_packet(void) { return socket(AF_PACKET, SOCK_RAW, 0); }
+static long sc_socket_inet6(void) { return socket(AF_INET6, SOCK_STREAM, 0); }
+static long sc_socket_alg(void) { return socket(38 /* AF_ALG */, SOCK_SEQPACKET, 0); }
+static long sc_socket_netlink_audit(void) { return socket(AF_NETLINK, SOCK_RAW, 9 /* NETLINK_AUDIT */); }
+static long sc_socketpair_inet(void) { int sv[2]; return socketpair(AF_INET, SOCK_STREAM, 0, sv); }
+static long sc_process_vm_readv(void) { return syscall(SYS_process_vm_readv, 1, NULL, 0UL, NULL, 0UL, 0UL); }
+static long sc_request_key(void) { return syscall(SYS_request_key, "user", "probe", NULL, 0); }
+static long sc_finit_module(void) { return syscall(SYS_finit_module, -1, "", 0); }
+static long sc_kexec_file_load(void) { return syscall(SYS_kexec_file_load, -1, -1, 0UL, "", 0UL); }
+static long sc_swapon(void) { return syscall(SYS_swapon, "/nonexistent-probe", 0); }
+static long sc_io_uring_enter(void) { return syscall(SYS_io_uring_enter, -1, 0, 0, 0, NULL, 0); }
+static long sc_personality_noaslr(void) { return syscall(SYS_personality, 0x0040000UL /* ADDR_NO_RANDOMIZE */); }
+/* clone(2) with a namespace flag; allowed, the child exits at once. */
+static long sc_clone_newuser(void) {
+    long r = syscall(SYS_clone, CLONE_NEWUSER | SIGCHLD, NULL, NULL, NULL, 0UL);
+    if (r == 0) _exit(0);
+    return r;
+}
+/* A system call through the 32-bit x86 ABI: another architecture to the filter. */
+static long sc_int80_getpid(void) {
+#if defined(__x86_64__)
+    long r;
+    __asm__ volatile("int $0x80" : "=a"(r) : "a"(20L /* __NR_getpid, i386 */) : "memory");
+    if (r < 0) { errno = (int)-r; return -1; }
+    return r;
+#else
+    errno = ENOSYS;
+    return -1;
+#endif
+}
 
 struct syscall_case {
     const char *name;
@@ -227,6 +256,19 @@ static const struct syscall_case syscalls[] = {
     {"socket_vsock", sc_socket_vsock, false},
     {"socket_netlink", sc_socket_netlink, false},
     {"socket_packet", sc_socket_packet, false},
+    {"socket_inet6", sc_socket_inet6, false},
+    {"socket_alg", sc_socket_alg, false},
+    {"socket_netlink_audit", sc_socket_netlink_audit, false},
+    {"socketpair_inet", sc_socketpair_inet, false},
+    {"process_vm_readv", sc_process_vm_readv, false},
+    {"request_key", sc_request_key, false},
+    {"finit_module", sc_finit_module, false},
+    {"kexec_file_load", sc_kexec_file_load, false},
+    {"swapon", sc_swapon, false},
+    {"io_uring_enter", sc_io_uring_enter, false},
+    {"personality_noaslr", sc_personality_noaslr, false},
+    {"clone_newuser", sc_clone_newuser, false},
+    {"int80_getpid", sc_int80_getpid, false},
 };
 
 /* Outcome of one call: errno (0 = succeeded) or the signal that killed it. */

@@ -1,0 +1,63 @@
+import ArgumentParser
+import Foundation
+import WarrenPolicy
+import WarrenSandbox
+
+/// `warren policy learn -- CMD… > policy.json`.
+struct PolicyLearnCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "learn",
+        abstract: "Run CMD and print the minimal allow-list policy under which it runs.",
+        discussion: """
+            CMD runs in the sandbox with a filter that sends every system call to Warren \
+            (seccomp user notification); Warren records it and lets it run. The policy printed \
+            on stdout allows exactly the calls made (names sorted, any arguments), answers every \
+            other with EPERM and accepts only this architecture: OCI/Docker seccomp JSON that \
+            warren run and Docker-compatible runtimes load. CMD's stdout goes to stderr. It \
+            includes execve (made by Warren's init after loading the filter) and whatever the \
+            dynamic loader needs, since they were made. With --base FILE, CMD runs in audit \
+            mode under that policy and only the calls it would deny are added to it.
+
+            Learn from a run that exercises every path the program takes in production: a \
+            call only made on an error path is not learned.
+            """
+    )
+
+    @Option(name: .long, help: ArgumentHelp("Learn on top of this policy.", valueName: "FILE"))
+    var base: String?
+
+    @OptionGroup var sandbox: SandboxOptions
+
+    @Argument(parsing: .postTerminator, help: ArgumentHelp("The command and its arguments, after --.", valueName: "CMD"))
+    var command: [String] = []
+
+    func validate() throws {
+        guard !command.isEmpty else { throw ValidationError("missing CMD: warren policy learn [--base FILE] -- CMD [ARG...]") }
+    }
+
+    func run() throws {
+        let learned: Policy
+        let outcome: AuditRun.Outcome
+        do {
+            let basePolicy = try base.map { try PolicyFile.load(path: $0) }
+            let audit = basePolicy.map(AuditFilter.auditVariant) ?? AuditFilter.everything
+            let session = try AuditSession(policy: basePolicy?.resolve(native: .native, kernel: .current), enforce: false)
+            outcome = try AuditRun(options: sandbox, argv: command, stdout: .fd(2))
+                .run(filter: try AuditFilter.compile(audit), session: session)
+            let native = outcome.records.map(\.name).filter { !$0.contains(":") }
+            for foreign in outcome.records where foreign.name.contains(":") {
+                PolicyText.warn("\(foreign.name) is another architecture's call; not learned (the policy kills it)")
+            }
+            let comment = "Learned by warren policy learn from: \(command.joined(separator: " "))"
+            learned = basePolicy?.allowing(native, comment: comment) ?? Policy.allowList(native, native: .native, comment: comment)
+        } catch {
+            PolicyText.warn("\(error)")
+            throw ExitCode(125)
+        }
+        print(learned.jsonText, terminator: "")
+        if outcome.exitCode != 0 {
+            PolicyText.warn("CMD exited with status \(outcome.exitCode); the policy covers that run only")
+            throw ExitCode(outcome.exitCode)
+        }
+    }
+}

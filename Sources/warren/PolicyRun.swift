@@ -1,0 +1,83 @@
+import ArgumentParser
+import Foundation
+import Glibc
+import WarrenPolicy
+import WarrenSandbox
+
+/// The sandbox options `policy test` and `policy learn` share with `warren run`.
+struct SandboxOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("Root filesystem, mounted read-only (default: the built provided.al2023).", valueName: "DIR"))
+    var rootfs: String?
+
+    @Option(name: .long, help: ArgumentHelp("Bind SRC on the host to DST inside, read-only unless :rw. Repeatable.", valueName: "SRC:DST[:rw]"))
+    var bind: [String] = []
+
+    @Option(name: .long, help: ArgumentHelp("Memory limit in MiB.", valueName: "MB"))
+    var memory: Int = 256
+
+    @Option(name: .long, help: ArgumentHelp("Kill CMD after S seconds.", valueName: "S"))
+    var timeout: Double = 60
+
+    @Option(name: .long, help: ArgumentHelp("Set an environment variable inside. Repeatable.", valueName: "K=V"))
+    var env: [String] = []
+
+    func binds() throws -> [BindMount] {
+        try bind.map { spec in
+            let parts = spec.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
+            guard parts.count == 2 || (parts.count == 3 && parts[2] == "rw"), !parts[0].isEmpty, parts[1].hasPrefix("/") else {
+                throw ValidationError("--bind wants SRC:DST[:rw] with an absolute DST, got '\(spec)'")
+            }
+            return BindMount(source: URL(fileURLWithPath: parts[0]).standardizedFileURL.path, destination: parts[1],
+                             readOnly: parts.count == 2)
+        }
+    }
+}
+
+/// One audited run: CMD in a sandbox whose filter notifies Warren instead of stopping calls.
+struct AuditRun {
+    var options: SandboxOptions
+    var argv: [String]
+    /// Where CMD's stdout goes: `.inherit`, or `.fd(2)` when warren's stdout carries a report.
+    var stdout: Stdio
+
+    /// What came of it.
+    struct Outcome {
+        var exitCode: Int32
+        var records: [AuditRecord]
+    }
+
+    /// Runs CMD under `filter`, answered by `session`.
+    /// - Throws: policy, cgroup or spawn errors; a sandbox whose payload never handed over the listener.
+    func run(filter: CompiledFilter, session: AuditSession) throws -> Outcome {
+        let backend = try CgroupProbe.detect()
+        Runner.sweep(backend)
+        let cgroup = try backend.create(
+            name: "\(Runner.cgroupPrefix)\(getpid())-\(UInt32.random(in: 0...UInt32.max))",
+            limits: CgroupLimits(memoryBytes: UInt64(options.memory) << 20, pidsMax: 1024, cpus: nil))
+        defer { try? cgroup.remove() }
+        let uid = 100_000 + UInt32(getpid()) % 60_000
+        let spec = SandboxSpec(
+            argv: argv, environment: ["PATH=/usr/local/bin:/usr/bin:/bin:/opt/bin", "HOME=/tmp", "LANG=C.UTF-8"] + options.env,
+            rootfs: options.rootfs ?? Defaults.rootfs("provided.al2023"), binds: try options.binds(), tmpSizeMB: 512,
+            hostname: "warren", uid: uid, gid: uid, seccomp: filter, cgroup: cgroup,
+            stdin: .inherit, stdout: stdout, stderr: .inherit, cwd: "/", notifySocket: session.childSocket)
+        session.start()
+        let process: SandboxProcess
+        do {
+            defer { session.spawned() }
+            process = try SpawnThread.shared.spawn(spec)
+        } catch {
+            _ = session.finish(graceMilliseconds: 100)
+            throw error
+        }
+        var ended = try process.wait(timeoutMilliseconds: Int32(min(options.timeout * 1000, 86_400_000)))
+        if ended == nil {
+            PolicyText.warn("timed out after \(Runner.seconds(options.timeout)) s")
+            try process.kill()
+            ended = try process.wait()
+        }
+        let (records, listened) = session.finish()
+        guard listened else { throw ValidationError("the payload never handed over its seccomp listener") }
+        return Outcome(exitCode: ended?.exitCode ?? 125, records: records)
+    }
+}

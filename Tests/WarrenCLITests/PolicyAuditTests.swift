@@ -1,0 +1,95 @@
+import Foundation
+import Testing
+
+/// `warren policy test` and `warren policy learn` on real programs, in real sandboxes.
+@Suite(.serialized)
+struct PolicyAuditTests {
+    static let defaultPolicy = PolicyCheckDiffTests.defaultPolicy
+    static var probe: [String] { ["--bind", "\(CLI.probeDir):/var/task", "--", "/var/task/probe"] }
+    static let pythonRootfs = PolicyCheckDiffTests.repo + "/rootfs/out/python3.11"
+
+    /// Learns a policy from `args` (options, --, CMD) and stores it in a temporary file.
+    ///
+    /// Up to three attempts: a signal that reaches a process while one of its calls waits for
+    /// Warren's first look fails that call with EINTR (a seccomp user-notification limit, see
+    /// the README); busybox sh then reports "can't fork" about once in fifty learned pipelines.
+    func learn(_ args: [String]) throws -> String {
+        var r = try CLI.run(["policy", "learn"] + args)
+        for _ in 0..<2 where r.status != 0 && r.stderr.contains("Interrupted system call") {
+            r = try CLI.run(["policy", "learn"] + args)
+        }
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("\"execve\""), "execve, made by warren-init after the load, is learned")
+        let path = try PolicyCheckDiffTests.file(r.stdout, "learned.json")
+        let check = try CLI.run(["policy", "check", path])
+        #expect(check.status == 0, "\(check.stdout)")
+        return path
+    }
+
+    @Test func auditReportsADeniedCallAndLetsTheProgramComplete() throws {
+        let r = try CLI.run(["policy", "test", Self.defaultPolicy] + Self.probe + ["syscall", "bpf", "getcwd"])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("bpf errno=EINVAL"), "the call ran: the kernel, not the filter, answered")
+        #expect(r.stdout.contains("would deny 1 system call (audit mode; CMD exited 0)"))
+        #expect(r.stdout.contains("  bpf      1      ERRNO(EPERM)  0x0 0x0 0x0"))
+    }
+
+    @Test func enforceAppliesTheActionAndReportsIt() throws {
+        let r = try CLI.run(["policy", "test", "--enforce", "--output", "json", Self.defaultPolicy]
+            + Self.probe + ["syscall", "bpf"])
+        #expect(r.status == 0)
+        #expect(r.stderr.contains("bpf errno=EPERM"))
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+        let rows = try #require(report["syscalls"] as? [[String: Any]])
+        #expect(report["mode"] as? String == "enforce")
+        #expect(rows.count == 1 && rows[0]["syscall"] as? String == "bpf" && rows[0]["count"] as? Int == 1)
+    }
+
+    @Test func shellUnshareIsReportedAndTheScriptGoesOn() throws {
+        let r = try CLI.run(["policy", "test", Self.defaultPolicy, "--", "/bin/sh", "-c", "unshare -U true; echo done"])
+        #expect(r.stdout.contains("done\n"))
+        #expect(r.stdout.contains("  unshare "), "\(r.stdout)\(r.stderr)")
+    }
+
+    @Test func aLearnedPolicyRunsTheStaticProgramAndDeniesAnythingElse() throws {
+        let policy = try learn(Self.probe + ["exit", "0"])
+        let again = try CLI.run(["policy", "test", "--enforce", policy] + Self.probe + ["exit", "0"])
+        #expect(again.status == 0)
+        #expect(again.stdout.contains("denied 0 system calls"), "\(again.stdout)")
+        let extra = try CLI.run(["policy", "test", policy] + Self.probe + ["syscall", "getcwd"])
+        #expect(extra.stdout.contains("  getcwd "), "\(extra.stdout)")
+    }
+
+    @Test func aLearnedPolicyRunsAShellPipeline() throws {
+        let script = "echo a | cat | wc -c"
+        let policy = try learn(["--", "/bin/sh", "-c", script])
+        let run = try CLI.run(["run", "--policy", policy, "--", "/bin/sh", "-c", script])
+        #expect(run.status == 0 && run.stdout == "2\n", "\(run.stderr)")
+        let extra = try CLI.run(["run", "--policy", policy, "--", "/bin/sh", "-c", "\(script); mkdir /tmp/x"])
+        #expect(extra.status != 0)
+        #expect(extra.stderr.contains("Operation not permitted"), "\(extra.stderr)")
+    }
+
+    @Test(.enabled(if: FileManager.default.fileExists(atPath: pythonRootfs + "/usr/bin/python3"),
+                   "needs the python3.11 runtime rootfs (make rootfs RUNTIME=python3.11)"))
+    func aLearnedPolicyRunsPythonWithLoopbackSockets() throws {
+        let code = "import socket; s=socket.socket(); s.bind(('127.0.0.1',0)); s.listen(); "
+            + "c=socket.create_connection(s.getsockname()); a,_=s.accept(); c.sendall(b'hi'); print(a.recv(2).decode())"
+        let policy = try learn(["--rootfs", Self.pythonRootfs, "--", "python3", "-c", code])
+        let run = try CLI.run(["run", "--rootfs", Self.pythonRootfs, "--policy", policy, "--", "python3", "-c", code])
+        #expect(run.status == 0 && run.stdout == "hi\n", "\(run.stderr)")
+        let extra = try CLI.run(["policy", "test", "--enforce", "--rootfs", Self.pythonRootfs, policy, "--",
+                                 "python3", "-c", code + "; import os; os.mkdir('/tmp/x')"])
+        #expect(extra.status == 1)
+        #expect(extra.stdout.contains("  mkdir "), "\(extra.stdout)")
+    }
+
+    @Test func learnOnTopOfABaseAddsOnlyWhatTheBaseDenies() throws {
+        let r = try CLI.run(["policy", "learn", "--base", Self.defaultPolicy] + Self.probe + ["syscall", "bpf"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let learned = try PolicyCheckDiffTests.file(r.stdout)
+        let diff = try CLI.run(["policy", "diff", Self.defaultPolicy, learned])
+        #expect(diff.status == 1)
+        #expect(diff.stdout.contains("allowed by B, denied by A (1):\n  bpf "), "\(diff.stdout)")
+    }
+}
