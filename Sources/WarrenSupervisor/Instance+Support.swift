@@ -1,4 +1,6 @@
 import Foundation
+import NIOCore
+import Synchronization
 import WarrenRuntimeAPI
 import WarrenSandbox
 
@@ -50,32 +52,40 @@ enum RaceOutcome<T: Sendable>: Sendable {
     case failed
 }
 
-/// Runs `body` against a deadline. When the deadline wins, `onTimeout`
-/// runs first (it must make `body` end, e.g. by closing the session), so
-/// no task outlives the race.
+/// Runs `body` against a deadline kept by an event loop timer (cheap: no
+/// extra task, no thread wake-up when the body wins). When the deadline
+/// passes first, `onTimeout` runs; it must make `body` end (by closing the
+/// session), and the outcome is `.timedOut`.
 func race<T: Sendable>(
-    seconds: Double, onTimeout: @escaping @Sendable () async -> Void,
-    _ body: @escaping @Sendable () async throws -> T
+    seconds: Double, on loop: any EventLoop, onTimeout: @escaping @Sendable () async -> Void,
+    _ body: @Sendable () async throws -> T
 ) async -> RaceOutcome<T> {
-    await withTaskGroup(of: RaceOutcome<T>?.self) { group in
-        group.addTask {
-            do { return .value(try await body()) } catch { return .failed }
-        }
-        group.addTask {
-            do { try await Task.sleep(nanoseconds: UInt64(max(0, seconds) * 1e9)) } catch { return nil }
-            return .timedOut
-        }
-        guard let first = await group.next() ?? nil else { return .failed }
-        if case .timedOut = first { await onTimeout() }
-        group.cancelAll()
-        return first
+    let expired = Flag()
+    let timer = loop.scheduleTask(in: .nanoseconds(Int64(max(0, seconds) * 1e9))) {
+        expired.set()
+        Task { await onTimeout() }
+    }
+    do {
+        let value = try await body()
+        timer.cancel()
+        return expired.isSet ? .timedOut : .value(value)
+    } catch {
+        timer.cancel()
+        return expired.isSet ? .timedOut : .failed
     }
 }
 
+/// A one-way flag shared with a timer callback.
+final class Flag: Sendable {
+    private let value = Mutex(false)
+    func set() { value.withLock { $0 = true } }
+    var isSet: Bool { value.withLock { $0 } }
+}
+
 extension Instance {
-    func race<T: Sendable>(seconds: Double, _ body: @escaping @Sendable () async throws -> T) async -> RaceOutcome<T> {
+    func race<T: Sendable>(seconds: Double, _ body: @Sendable () async throws -> T) async -> RaceOutcome<T> {
         let session = session
-        return await WarrenSupervisor.race(seconds: seconds, onTimeout: { await session.close(reason: "timed out") }, body)
+        return await WarrenSupervisor.race(seconds: seconds, on: loop, onTimeout: { await session.close(reason: "timed out") }, body)
     }
 
     static func milliseconds(_ d: Duration) -> Double {

@@ -40,7 +40,12 @@ actor Instance {
     private var exitTask: Task<Termination?, Never>?
     private var deathReason: String?
 
-    init(id: String, version: FunctionVersion, config: FunctionConfig, provisioned: Bool, log: InstanceLog) {
+    /// Keeps this instance's deadlines.
+    nonisolated let loop: any EventLoop
+
+    init(id: String, version: FunctionVersion, config: FunctionConfig, provisioned: Bool, log: InstanceLog,
+         loop: any EventLoop) {
+        self.loop = loop
         self.id = id
         self.version = version
         self.config = config
@@ -184,6 +189,7 @@ actor Instance {
     func destroy(reason: String, awaitExit: Bool = true) async {
         guard state != .dead else { return }
         state = .dead
+        dead.set()
         deathReason = deathReason ?? reason
         await session.close(reason: reason)
         if frozen { await thaw() }
@@ -200,7 +206,9 @@ actor Instance {
         process = nil
     }
 
-    var isDead: Bool { state == .dead }
+    /// Readable without a hop to the instance: pools check it on every dispatch.
+    nonisolated var isDead: Bool { dead.isSet }
+    private nonisolated let dead = Flag()
 
     func setUID(_ uid: UInt32) { self.uid = uid }
 

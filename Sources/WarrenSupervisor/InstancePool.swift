@@ -21,7 +21,7 @@ actor InstancePool {
     /// died while idle).
     func takeIdle(provisioned: Bool) async -> Instance? {
         while let instance = provisioned ? idleProvisioned.popLast() : idle.popLast() {
-            if await instance.isDead {
+            if instance.isDead {
                 await forget(instance)
                 continue
             }
@@ -36,7 +36,7 @@ actor InstancePool {
 
     /// Returns an instance after its invocation: idle again, or gone.
     func putBack(_ instance: Instance, freeze: Bool) async {
-        if await instance.isDead {
+        if instance.isDead {
             await forget(instance)
             return
         }

@@ -144,7 +144,8 @@ extension Supervisor {
         instanceCounter += 1
         let id = "\(instancePrefix)\(instanceCounter)"
         let log = InstanceLog(functions[fv.functionName]!.log)
-        let instance = Instance(id: id, version: fv, config: config, provisioned: provisioned, log: log)
+        let instance = Instance(id: id, version: fv, config: config, provisioned: provisioned, log: log,
+                                loop: group.next())
         await pool.add(instance)
         let uid = uidSlots.take()
         await instance.setUID(uid)
