@@ -220,16 +220,15 @@ final class RuntimeAPIHandler: ChannelInboundHandler, RemovableChannelHandler {
         headers.add(name: "Content-Type", value: invocation.contentType.flatMap(headerValue) ?? "application/json")
         headers.add(name: "Content-Length", value: String(invocation.payload.count))
         headers.add(name: "Lambda-Runtime-Deadline-Ms", value: String(invocation.deadlineMs))
-        let optional: [(String, String?)] = [
-            ("Lambda-Runtime-Aws-Request-Id", invocation.requestId),
-            ("Lambda-Runtime-Invoked-Function-Arn", invocation.invokedFunctionArn),
-            ("Lambda-Runtime-Trace-Id", invocation.traceId),
-            ("Lambda-Runtime-Client-Context", invocation.clientContext),
-            ("Lambda-Runtime-Cognito-Identity", invocation.cognitoIdentity),
-        ]
-        for (name, value) in optional {
+        // Each only when non-empty, as RAPID renders them.
+        func addIfPresent(_ name: String, _ value: String?) {
             if let value = value.flatMap(headerValue) { headers.add(name: name, value: value) }
         }
+        addIfPresent("Lambda-Runtime-Aws-Request-Id", invocation.requestId)
+        addIfPresent("Lambda-Runtime-Invoked-Function-Arn", invocation.invokedFunctionArn)
+        addIfPresent("Lambda-Runtime-Trace-Id", invocation.traceId)
+        addIfPresent("Lambda-Runtime-Client-Context", invocation.clientContext)
+        addIfPresent("Lambda-Runtime-Cognito-Identity", invocation.cognitoIdentity)
         if !req.keepAlive { headers.add(name: "Connection", value: "close") }
         var body = context.channel.allocator.buffer(capacity: invocation.payload.count)
         body.writeBytes(invocation.payload)

@@ -9,15 +9,17 @@ enum RuntimeAPIRoute: Equatable {
     case notFound
     case methodNotAllowed(allow: String)
 
+    private static let runtimePrefix = RuntimeAPI.prefix + "/runtime/"
+
     /// Routes `method` + `uri`; the query string is ignored, request ids are compared undecoded (they are UUIDs).
     init(method: HTTPMethod, uri: String) {
         var path = Substring(uri)
         if let query = path.firstIndex(of: "?") { path = path[..<query] }
-        guard path.hasPrefix(RuntimeAPI.prefix + "/runtime/") else {
+        guard path.hasPrefix(Self.runtimePrefix) else {
             self = .notFound
             return
         }
-        let rest = path.dropFirst(RuntimeAPI.prefix.utf8.count + "/runtime/".utf8.count)
+        let rest = path.dropFirst(Self.runtimePrefix.count)
         let parts = rest.split(separator: "/", omittingEmptySubsequences: false)
         switch (parts.count, parts.first, parts.last) {
         case (2, "invocation", "next"):

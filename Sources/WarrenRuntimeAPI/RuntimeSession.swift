@@ -9,9 +9,13 @@ public actor RuntimeSession {
     public enum State: Sendable, Equatable {
         /// Spawned, no `GET /next` yet (also after `/runtime/init/error`: ``waitForInit()`` says why).
         case started
-        /// Initialised and no invocation outstanding (normally parked in `/next`).
+        /// Initialised, no invocation outstanding, and the runtime is parked in `/next`: safe to freeze.
         case idle
-        /// An invocation with this request id is outstanding (queued for `/next` or running).
+        /// Initialised and no invocation outstanding, but no `/next` is parked: the runtime is between
+        /// its last post and its next `/next` (RIE's `ResponseSent`), or its connection dropped.
+        case responseSent
+        /// An invocation with this request id is outstanding (queued for `/next` or running),
+        /// even if the runtime hasn't finished init yet.
         case busy(String)
         /// ``close(reason:)`` was called.
         case closed

@@ -209,11 +209,10 @@ final class RuntimeSessionCore: Sendable {
 
     var publicState: RuntimeSession.State {
         state.withLock { s in
-            switch s.phase {
-            case .closed: return .closed
-            case .started, .initFailed: return .started
-            case .ready: return s.current.map { .busy($0.invocation.requestId) } ?? .idle
-            }
+            if case .closed = s.phase { return .closed }
+            if let current = s.current { return .busy(current.invocation.requestId) }
+            if case .ready = s.phase { return s.parked.isEmpty ? .responseSent : .idle }
+            return .started
         }
     }
 }

@@ -1,0 +1,261 @@
+import Testing
+
+@testable import WarrenRuntimeAPI
+
+@Suite(.timeLimit(.minutes(1)))
+struct RuntimeAPIInvocationTests {
+    @Test func nextCarriesEveryHeaderAndResponseCompletesTheInvoke() async throws {
+        try await withServer { h in
+            let runtime = try await h.connect()
+            let event = Invocation(
+                requestId: "8476a536-e9f4-11e8-9739-2dfe598c3fcd",
+                payload: Array(#"{"key":"value"}"#.utf8),
+                contentType: "application/x-custom",
+                deadlineMs: 1_542_409_706_888,
+                invokedFunctionArn: "arn:aws:lambda:us-east-1:123456789012:function:f:7",
+                traceId: "Root=1-5bef4de7-ad49b0e87f6ef6c87fc2e700;Parent=9a9197af755a6419;Sampled=1",
+                clientContext: #"{"client":{"app_title":"t"}}"#,
+                cognitoIdentity: #"{"cognitoIdentityId":"a","cognitoIdentityPoolId":"b"}"#
+            )
+            async let outcome = h.session.invoke(event)
+            let next = try await runtime.request("GET", nextPath)
+            #expect(next.status == 200)
+            #expect(next.body == event.payload)
+            #expect(next.header("Lambda-Runtime-Aws-Request-Id") == event.requestId)
+            #expect(next.header("Lambda-Runtime-Deadline-Ms") == "1542409706888")
+            #expect(next.header("Lambda-Runtime-Invoked-Function-Arn") == event.invokedFunctionArn)
+            #expect(next.header("Lambda-Runtime-Trace-Id") == event.traceId)
+            #expect(next.header("Lambda-Runtime-Client-Context") == event.clientContext)
+            #expect(next.header("Lambda-Runtime-Cognito-Identity") == event.cognitoIdentity)
+            #expect(next.header("Content-Type") == "application/x-custom")
+            #expect(await h.session.state == .busy(event.requestId))
+
+            let posted = try await runtime.request(
+                "POST", responsePath(event.requestId), headers: [("Content-Type", "text/plain")], body: Array("hi".utf8))
+            #expect(posted.status == 202)
+            #expect(posted.bodyString == #"{"status":"OK"}"#)
+            #expect(try await outcome == .response(body: Array("hi".utf8), contentType: "text/plain"))
+            #expect(await h.session.state == .responseSent)
+            try await runtime.sendRequest("GET", nextPath)
+            try await eventually("runtime parked again") { await h.session.state == .idle }
+        }
+    }
+
+    @Test func optionalHeadersAreOmittedAndContentTypeDefaultsToJSON() async throws {
+        try await withServer { h in
+            let runtime = try await h.connect()
+            var event = invocation("r1")
+            event.traceId = ""
+            async let outcome = h.session.invoke(event)
+            let next = try await runtime.request("GET", nextPath)
+            #expect(next.header("Content-Type") == "application/json")
+            #expect(next.header("Lambda-Runtime-Trace-Id") == nil)
+            #expect(next.header("Lambda-Runtime-Client-Context") == nil)
+            #expect(next.header("Lambda-Runtime-Cognito-Identity") == nil)
+            _ = try await runtime.request("POST", responsePath("r1"))
+            #expect(try await outcome == .response(body: [], contentType: nil))
+        }
+    }
+
+    @Test func controlCharactersInHeaderValuesCantSplitTheResponse() async throws {
+        try await withServer { h in
+            let runtime = try await h.connect()
+            var event = invocation("cc")
+            event.clientContext = "{\r\n\"custom\":{\"a\":1}}"
+            async let outcome = h.session.invoke(event)
+            let next = try await runtime.request("GET", nextPath)
+            #expect(next.status == 200)
+            #expect(next.header("Lambda-Runtime-Client-Context") == #"{  "custom":{"a":1}}"#)
+            _ = try await runtime.request("POST", responsePath("cc"))
+            _ = try await outcome
+        }
+    }
+
+    @Test func nextParksUntilTheSupervisorInvokes() async throws {
+        try await withServer { h in
+            let runtime = try await h.connect()
+            try await runtime.sendRequest("GET", nextPath)
+            try await eventually("runtime ready") { await h.session.state == .idle }
+            try await Task.sleep(for: .milliseconds(150))
+            #expect(runtime.bufferedByteCount == 0, "a /next with no invocation must not be answered")
+
+            async let outcome = h.session.invoke(invocation("parked-1"))
+            let next = try await runtime.readResponse()
+            #expect(next.status == 200)
+            #expect(next.header("Lambda-Runtime-Aws-Request-Id") == "parked-1")
+            _ = try await runtime.request("POST", responsePath("parked-1"), body: Array("ok".utf8))
+            #expect(try await outcome == .response(body: Array("ok".utf8), contentType: nil))
+        }
+    }
+
+    @Test func errorPostCarriesTypeHeaderAndBodyVerbatim() async throws {
+        try await withServer { h in
+            let runtime = try await h.connect()
+            async let first = h.session.invoke(invocation("e1"))
+            _ = try await runtime.request("GET", nextPath)
+            let body = Array(#"{"errorMessage":"boom","errorType":"Exception","stackTrace":[]}"#.utf8)
+            let posted = try await runtime.request(
+                "POST", errorPath("e1"), headers: [("Lambda-Runtime-Function-Error-Type", "Function.Boom")], body: body)
+            #expect(posted.status == 202)
+            #expect(try await first == .error(errorType: "Function.Boom", body: body))
+
+            async let second = h.session.invoke(invocation("e2"))
+            _ = try await runtime.request("GET", nextPath)
+            #expect(try await runtime.request("POST", errorPath("e2")).status == 202)
+            #expect(try await second == .error(errorType: nil, body: []))
+        }
+    }
+
+    @Test func unknownRequestIdIsRejectedWith400AndTheInvokeStaysOpen() async throws {
+        try await withServer { h in
+            let runtime = try await h.connect()
+            async let outcome = h.session.invoke(invocation("good"))
+            _ = try await runtime.request("GET", nextPath)
+            for path in [responsePath("bad"), errorPath("bad")] {
+                let rejected = try await runtime.request("POST", path, body: Array("x".utf8))
+                #expect(rejected.status == 400)
+                #expect(rejected.bodyString == #"{"errorMessage":"Invalid request ID","errorType":"InvalidRequestID"}"#)
+            }
+            #expect(await h.session.state == .busy("good"))
+            #expect(try await runtime.request("POST", responsePath("good"), body: Array("y".utf8)).status == 202)
+            #expect(try await outcome == .response(body: Array("y".utf8), contentType: nil))
+        }
+    }
+
+    @Test func secondPostForTheSameIdIsAnInvalidStateTransition() async throws {
+        try await withServer { h in
+            let runtime = try await h.connect()
+            async let outcome = h.session.invoke(invocation("once"))
+            _ = try await runtime.request("GET", nextPath)
+            #expect(try await runtime.request("POST", responsePath("once")).status == 202)
+            _ = try await outcome
+            let again = try await runtime.request("POST", responsePath("once"))
+            #expect(again.status == 403)
+            #expect(again.bodyString.contains(#""errorType":"InvalidStateTransition""#))
+            #expect(again.bodyString.contains("State transition from ResponseSent to ResponseSent failed for runtime."))
+            #expect(try await runtime.request("POST", errorPath("once")).status == 403)
+            #expect(await h.session.state == .responseSent)
+        }
+    }
+
+    @Test func oversizedResponseGets413AndEndsTheInvokeAsTooLarge() async throws {
+        try await withServer { h in
+            let runtime = try await h.connect()
+            async let outcome = h.session.invoke(invocation("big"))
+            _ = try await runtime.request("GET", nextPath)
+            let body = [UInt8](repeating: 0x61, count: RuntimeAPI.maxResponseBytes + 1)
+            let rejected = try await runtime.request("POST", responsePath("big"), body: body)
+            #expect(rejected.status == 413)
+            #expect(
+                rejected.bodyString
+                    == #"{"errorMessage":"Exceeded maximum allowed payload size (6291556 bytes).","errorType":"RequestEntityTooLarge"}"#
+            )
+            #expect(try await outcome == .responseTooLarge(bytes: 6_291_557))
+
+            // The connection survives, and a body of exactly the limit is accepted.
+            async let next = h.session.invoke(invocation("limit"))
+            _ = try await runtime.request("GET", nextPath)
+            let exact = [UInt8](repeating: 0x62, count: RuntimeAPI.maxResponseBytes)
+            #expect(try await runtime.request("POST", responsePath("limit"), body: exact).status == 202)
+            #expect(try await next == .response(body: exact, contentType: nil))
+        }
+    }
+
+    @Test func oversizedChunkedResponseIsCutOffAtTheLimit() async throws {
+        try await withServer { h in
+            let runtime = try await h.connect()
+            async let outcome = h.session.invoke(invocation("chunky"))
+            _ = try await runtime.request("GET", nextPath)
+            try await runtime.send(
+                "POST \(responsePath("chunky")) HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n")
+            let chunk = Array("100000\r\n".utf8) + [UInt8](repeating: 0x63, count: 0x100000) + Array("\r\n".utf8)
+            for _ in 0..<7 { try await runtime.send(chunk) }
+            // The supervisor learns as soon as the limit is crossed, before the upload ends.
+            guard case .responseTooLarge(let bytes) = try await outcome else {
+                Issue.record("expected responseTooLarge")
+                return
+            }
+            #expect(bytes > RuntimeAPI.maxResponseBytes)
+            try await runtime.send("0\r\n\r\n")
+            #expect(try await runtime.readResponse().status == 413)
+        }
+    }
+
+    @Test func streamingResponseModeIsRefusedAndFailsTheInvoke() async throws {
+        try await withServer { h in
+            let runtime = try await h.connect()
+            async let outcome = h.session.invoke(invocation("s1"))
+            _ = try await runtime.request("GET", nextPath)
+            let refused = try await runtime.request(
+                "POST", responsePath("s1"), headers: [("Lambda-Runtime-Function-Response-Mode", "streaming")],
+                body: Array("x".utf8))
+            #expect(refused.status == 400)
+            #expect(refused.bodyString.contains(#""errorType":"InvalidFunctionResponseMode""#))
+            guard case .error(let type, _) = try await outcome else {
+                Issue.record("expected an error outcome")
+                return
+            }
+            #expect(type == "Runtime.InvalidResponseModeHeader")
+        }
+    }
+
+    @Test func bufferedResponseModeIsAccepted() async throws {
+        try await withServer { h in
+            let runtime = try await h.connect()
+            async let outcome = h.session.invoke(invocation("b1"))
+            _ = try await runtime.request("GET", nextPath)
+            let posted = try await runtime.request(
+                "POST", responsePath("b1"), headers: [("Lambda-Runtime-Function-Response-Mode", "buffered")])
+            #expect(posted.status == 202)
+            #expect(try await outcome == .response(body: [], contentType: nil))
+        }
+    }
+
+    @Test func secondConcurrentNextGetsOnlyTheFollowingInvocation() async throws {
+        try await withServer { h in
+            let first = try await h.connect()
+            let second = try await h.connect()
+            async let one = h.session.invoke(invocation("one"))
+            #expect(try await first.request("GET", nextPath).header("Lambda-Runtime-Aws-Request-Id") == "one")
+            try await second.sendRequest("GET", nextPath)
+            try await Task.sleep(for: .milliseconds(150))
+            #expect(second.bufferedByteCount == 0, "a /next while busy must park, not get a second invocation")
+            #expect(try await first.request("POST", responsePath("one")).status == 202)
+            _ = try await one
+
+            async let two = h.session.invoke(invocation("two"))
+            #expect(try await second.readResponse().header("Lambda-Runtime-Aws-Request-Id") == "two")
+            #expect(try await second.request("POST", responsePath("two")).status == 202)
+            _ = try await two
+            #expect(first.bufferedByteCount == 0)
+        }
+    }
+
+    @Test func aSecondConcurrentInvokeThrowsBusy() async throws {
+        try await withServer { h in
+            let pending = Task { try await h.session.invoke(invocation("first")) }
+            try await eventually("first invoke registered") { await h.session.state == .busy("first") }
+            await #expect(throws: RuntimeSessionError.busy("first")) {
+                try await h.session.invoke(invocation("second"))
+            }
+            await h.session.close(reason: "done")
+            await #expect(throws: RuntimeSessionError.closed("done")) { try await pending.value }
+        }
+    }
+
+    @Test func unknownPathsAre404AndWrongMethodsAre405() async throws {
+        try await withServer { h in
+            let runtime = try await h.connect()
+            for path in ["\(RuntimeAPI.prefix)/runtime/nope", "/2020-01-01/extension/event/next", "/", "\(RuntimeAPI.prefix)/runtime/invocation//response"] {
+                let answer = try await runtime.request("GET", path)
+                #expect(answer.status == 404, "\(path)")
+                #expect(answer.header("Content-Type") == "application/json")
+            }
+            let wrong = try await runtime.request("POST", nextPath, body: Array("x".utf8))
+            #expect(wrong.status == 405)
+            #expect(wrong.header("Allow") == "GET")
+            #expect(try await runtime.request("GET", responsePath("x")).status == 405)
+            #expect(await h.session.state == .started, "none of these counts as the first /next")
+        }
+    }
+}

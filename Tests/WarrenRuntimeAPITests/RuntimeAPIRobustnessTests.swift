@@ -1,0 +1,119 @@
+import NIOPosix
+import Testing
+
+@testable import WarrenRuntimeAPI
+
+@Suite(.timeLimit(.minutes(1)))
+struct RuntimeAPIRobustnessTests {
+    @Test func aRuntimeThatDisconnectsWhileParkedGetsTheInvocationOnReconnect() async throws {
+        try await withServer { h in
+            let gone = try await h.connect()
+            try await gone.sendRequest("GET", nextPath)
+            try await eventually("runtime ready") { await h.session.state == .idle }
+            await gone.close()
+            try await eventually("parked /next withdrawn") { await h.session.state == .responseSent }
+
+            async let outcome = h.session.invoke(invocation("after-reconnect"))
+            let back = try await h.connect()
+            let next = try await back.request("GET", nextPath)
+            #expect(next.header("Lambda-Runtime-Aws-Request-Id") == "after-reconnect")
+            #expect(try await back.request("POST", responsePath("after-reconnect")).status == 202)
+            _ = try await outcome
+        }
+    }
+
+    @Test func closeAnswersParkedNextWith500AndFailsTheInvoke() async throws {
+        try await withServer { h in
+            let busy = try await h.connect()
+            let parked = try await h.connect()
+            let outcome = Task { try await h.session.invoke(invocation("doomed")) }
+            _ = try await busy.request("GET", nextPath)
+            try await parked.sendRequest("GET", nextPath)
+            try await Task.sleep(for: .milliseconds(50))
+
+            await h.session.close(reason: "instance exited")
+            await h.session.close(reason: "second close is ignored")
+            await #expect(throws: RuntimeSessionError.closed("instance exited")) { try await outcome.value }
+            let answer = try await parked.readResponse()
+            #expect(answer.status == 500)
+            #expect(answer.bodyString.contains("instance exited"))
+            _ = await parked.waitForEOF()
+            #expect(try await busy.request("POST", responsePath("doomed")).status == 500)
+            #expect(await h.session.state == .closed)
+
+            let fresh = try await h.connect()
+            #expect(try await fresh.request("GET", nextPath).status == 500)
+            await #expect(throws: RuntimeSessionError.closed("instance exited")) {
+                try await h.session.invoke(invocation("late"))
+            }
+        }
+    }
+
+    @Test func cancellingAnInvokeClosesTheSession() async throws {
+        try await withServer { h in
+            let task = Task { try await h.session.invoke(invocation("cancelled")) }
+            try await eventually("invoke registered") { await h.session.state == .busy("cancelled") }
+            task.cancel()
+            await #expect(throws: RuntimeSessionError.closed("invocation cancelled")) { try await task.value }
+            #expect(await h.session.state == .closed)
+        }
+    }
+
+    @Test func garbageClosesOnlyThatConnection() async throws {
+        try await withServer { h in
+            let vandal = try await h.connect()
+            try await vandal.send([0x16, 0x03, 0x01, 0x00, 0xFF] + Array("\r\nNOT HTTP AT ALL\r\n\r\n".utf8))
+            let leftover = await vandal.waitForEOF()
+            #expect(leftover.isEmpty || String(decoding: leftover, as: UTF8.self).hasPrefix("HTTP/1.1 400"))
+
+            let runtime = try await h.connect()
+            async let outcome = h.session.invoke(invocation("still-fine"))
+            #expect(try await runtime.request("GET", nextPath).status == 200)
+            #expect(try await runtime.request("POST", responsePath("still-fine")).status == 202)
+            _ = try await outcome
+        }
+    }
+
+    @Test func slowAndExcessConnectionsDontWedgeTheSession() async throws {
+        try await withServer { h in
+            let slow = try await h.connect()
+            try await slow.send("POST \(responsePath("x")) HTTP/1.1\r\nContent-Length: 100\r\n\r\nonly-part")
+            var crowd: [RawHTTPClient] = []
+            for _ in 0..<(RuntimeAPI.maxConnections + 8) { crowd.append(try await h.connect()) }
+            try await eventually("excess connections closed") { crowd.filter(\.sawEOF).count >= 8 }
+            for client in crowd { await client.close() }
+            try await Task.sleep(for: .milliseconds(50))
+
+            let runtime = try await h.connect()
+            async let outcome = h.session.invoke(invocation("through"))
+            #expect(try await runtime.request("GET", nextPath).status == 200)
+            #expect(try await runtime.request("POST", responsePath("through")).status == 202)
+            _ = try await outcome
+            #expect(slow.bufferedByteCount == 0 && !slow.sawEOF)
+        }
+    }
+
+    @Test func shutdownClosesTheListenerAndEveryConnection() async throws {
+        let (fd, port) = try makeListener()
+        let session = RuntimeSession()
+        let server = try await RuntimeAPIServer.start(
+            listeningSocket: fd, session: session, group: MultiThreadedEventLoopGroup.singleton)
+        let parked = try await RawHTTPClient.connect(port: port)
+        try await parked.sendRequest("GET", nextPath)
+        #expect(try await session.waitForInit() == .ready)
+
+        await server.shutdown()
+        await server.shutdown()
+        _ = await parked.waitForEOF()
+        await #expect(throws: (any Error).self) { _ = try await RawHTTPClient.connect(port: port) }
+        await session.close(reason: "test over")
+    }
+
+    @Test func startRefusesASocketThatIsNotListening() async throws {
+        let (fd, _) = try makeListener(listen: false)
+        await #expect(throws: RuntimeAPIServerError.notAListeningSocket(fd: fd, errno: 0)) {
+            _ = try await RuntimeAPIServer.start(
+                listeningSocket: fd, session: RuntimeSession(), group: MultiThreadedEventLoopGroup.singleton)
+        }
+    }
+}
