@@ -13,6 +13,10 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.81.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
+        .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.19"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.20.0"),
     ],
     targets: [
         // Debian's libseccomp-dev and libcap-dev, found through pkg-config.
@@ -60,10 +64,32 @@ let package = Package(
             swiftSettings: strict
         ),
 
+        // State: SQLite (GRDB) behind a store protocol, code artifacts on disk, zip checks.
+        .target(
+            name: "WarrenStore",
+            dependencies: [
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "ZIPFoundation", package: "ZIPFoundation"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: strict
+        ),
+
+        // The Lambda REST API (Hummingbird), SigV4 auth, /metrics.
+        .target(
+            name: "WarrenAPI",
+            dependencies: [
+                "WarrenSupervisor", "WarrenStore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: strict
+        ),
+
         .executableTarget(
             name: "warren",
             dependencies: [
-                "WarrenSandbox", "WarrenPolicy", "WarrenSupervisor",
+                "WarrenSandbox", "WarrenPolicy", "WarrenSupervisor", "WarrenStore", "WarrenAPI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict
@@ -101,6 +127,16 @@ let package = Package(
             exclude: ["static"],
             swiftSettings: strict,
             plugins: ["StaticBinaries"]
+        ),
+
+        .testTarget(name: "WarrenStoreTests", dependencies: ["WarrenStore"], swiftSettings: strict),
+        .testTarget(
+            name: "WarrenAPITests",
+            dependencies: [
+                "WarrenAPI", "WarrenSupervisor", "WarrenStore",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ],
+            swiftSettings: strict
         ),
 
         // Drives the built `warren` binary as a user would.

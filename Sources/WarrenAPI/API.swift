@@ -1,0 +1,2 @@
+/// The Lambda REST API.
+public enum WarrenAPIModule {}

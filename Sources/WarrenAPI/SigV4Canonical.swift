@@ -1,0 +1,234 @@
+import Crypto
+
+/// The canonical request, string to sign and signature of AWS Signature Version 4.
+///
+/// Follows the AWS "Create a canonical request" rules as botocore implements
+/// them, byte for byte: a verifier that differs from the signers in any corner
+/// (a `~`, a repeated header, a `..` in a path) rejects honest clients.
+enum SigV4Canonical {
+    /// The only algorithm SigV4 defines.
+    static let algorithm = "AWS4-HMAC-SHA256"
+
+    /// The payload-hash sentinel of requests that do not sign their body.
+    static let unsignedPayload = "UNSIGNED-PAYLOAD"
+
+    /// The canonical request: method, URI, query, headers, signed header list, payload hash.
+    ///
+    /// - Parameters:
+    ///   - method: The HTTP method as sent.
+    ///   - path: The raw request path, percent-encoded as the client sent it.
+    ///   - query: Decoded query parameters; the caller leaves out `X-Amz-Signature`.
+    ///   - headers: All request headers with lowercased names, in arrival order.
+    ///   - signedHeaders: Lowercased names to sign, sorted.
+    ///   - payloadHash: Hex SHA-256 of the body, or `UNSIGNED-PAYLOAD`.
+    static func request(
+        method: String, path: String, query: [SigV4QueryParameter],
+        headers: [(name: String, value: String)], signedHeaders: [String], payloadHash: String
+    ) -> String {
+        [
+            method.uppercased(),
+            uriPath(path),
+            queryString(query),
+            canonicalHeaders(headers, signed: signedHeaders),
+            signedHeaders.joined(separator: ";"),
+            payloadHash,
+        ].joined(separator: "\n")
+    }
+
+    /// The string to sign over a canonical request.
+    ///
+    /// - Parameters:
+    ///   - timestamp: The request time in ISO 8601 basic form.
+    ///   - scope: `DATE/REGION/SERVICE/aws4_request`.
+    ///   - canonicalRequest: The output of ``request(method:path:query:headers:signedHeaders:payloadHash:)``.
+    static func stringToSign(timestamp: String, scope: String, canonicalRequest: String) -> String {
+        [algorithm, timestamp, scope, hexSHA256(Array(canonicalRequest.utf8))].joined(separator: "\n")
+    }
+
+    /// The lowercase hex signature: HMAC chain `AWS4`+secret → date → region → service → `aws4_request`.
+    ///
+    /// - Parameters:
+    ///   - secret: The secret access key.
+    ///   - date: The `YYYYMMDD` of the credential scope.
+    ///   - region: The scope's region.
+    ///   - service: The scope's service.
+    ///   - stringToSign: The output of ``stringToSign(timestamp:scope:canonicalRequest:)``.
+    static func signature(
+        secret: String, date: String, region: String, service: String, stringToSign: String
+    ) -> String {
+        var key = SymmetricKey(data: Array("AWS4\(secret)".utf8))
+        for part in [date, region, service, "aws4_request"] {
+            key = SymmetricKey(data: Array(HMAC<SHA256>.authenticationCode(for: Array(part.utf8), using: key)))
+        }
+        return hex(HMAC<SHA256>.authenticationCode(for: Array(stringToSign.utf8), using: key))
+    }
+
+    /// The canonical URI of a non-S3 service: dot segments and empty segments removed
+    /// (botocore `remove_dot_segments`), then every byte but unreserved ones and `/`
+    /// percent-encoded again, so `%3A` as sent becomes `%253A`.
+    ///
+    /// - Parameter path: The raw path as sent.
+    static func uriPath(_ path: String) -> String {
+        guard !path.isEmpty else { return "/" }
+        var segments: [Substring] = []
+        for segment in path.split(separator: "/", omittingEmptySubsequences: true) where segment != "." {
+            if segment == ".." {
+                _ = segments.popLast()
+            } else {
+                segments.append(segment)
+            }
+        }
+        let leading = path.hasPrefix("/") ? "/" : ""
+        let trailing = path.hasSuffix("/") && !segments.isEmpty ? "/" : ""
+        let normalised = leading + segments.joined(separator: "/") + trailing
+        return percentEncode(normalised.utf8, keepSlash: true)
+    }
+
+    /// Splits a raw query string into decoded name/value pairs, in order.
+    ///
+    /// Only `%XX` is decoded; a `+` stays a `+` (SigV4 signers encode spaces as `%20`).
+    /// Values stay bytes, so an escape that is not UTF-8 (`%FF`) survives the round trip.
+    /// - Parameter rawQuery: The query string without its `?`.
+    static func queryParameters(_ rawQuery: String) -> [SigV4QueryParameter] {
+        rawQuery.utf8.split(separator: UInt8(ascii: "&"), omittingEmptySubsequences: true).map { pair in
+            let parts = pair.split(separator: UInt8(ascii: "="), maxSplits: 1, omittingEmptySubsequences: false)
+            let value = parts.count > 1 ? percentDecode(parts[1]) : []
+            return SigV4QueryParameter(name: percentDecode(parts[0]), value: value)
+        }
+    }
+
+    /// The canonical query: each name and value RFC 3986-encoded, sorted by name then value.
+    ///
+    /// - Parameter parameters: Decoded pairs, e.g. from ``queryParameters(_:)``.
+    static func queryString(_ parameters: [SigV4QueryParameter]) -> String {
+        parameters
+            .map { (percentEncode($0.name, keepSlash: false), percentEncode($0.value, keepSlash: false)) }
+            .sorted { lhs, rhs in
+                lhs.0 == rhs.0 ? lhs.1.utf8.lexicographicallyPrecedes(rhs.1.utf8)
+                    : lhs.0.utf8.lexicographicallyPrecedes(rhs.0.utf8)
+            }
+            .map { "\($0.0)=\($0.1)" }
+            .joined(separator: "&")
+    }
+
+    /// `name:value\n` per signed header; repeated headers joined by `,` in arrival
+    /// order, each value trimmed with inner whitespace runs collapsed to one space.
+    ///
+    /// - Parameters:
+    ///   - headers: All headers with lowercased names.
+    ///   - signed: Lowercased, sorted names to include.
+    static func canonicalHeaders(_ headers: [(name: String, value: String)], signed: [String]) -> String {
+        var text = ""
+        for name in signed {
+            let values = headers.lazy.filter { $0.name == name }.map { trimAll($0.value) }
+            text += "\(name):\(values.joined(separator: ","))\n"
+        }
+        return text
+    }
+
+    /// Hex SHA-256 of `bytes`, lowercase.
+    static func hexSHA256(_ bytes: [UInt8]) -> String {
+        hex(SHA256.hash(data: bytes))
+    }
+
+    /// Compares two signatures in time that depends only on their lengths.
+    ///
+    /// - Parameters:
+    ///   - expected: The signature computed here.
+    ///   - provided: The signature the client sent.
+    static func constantTimeEqual(_ expected: String, _ provided: String) -> Bool {
+        let lhs = Array(expected.utf8)
+        let rhs = Array(provided.utf8)
+        guard lhs.count == rhs.count else { return false }
+        var difference: UInt8 = 0
+        for index in lhs.indices {
+            difference |= lhs[index] ^ rhs[index]
+        }
+        return difference == 0
+    }
+
+    private static let hexDigits = Array("0123456789abcdef".utf8)
+    private static let upperHexDigits = Array("0123456789ABCDEF".utf8)
+
+    private static func hex(_ bytes: some Sequence<UInt8>) -> String {
+        var out: [UInt8] = []
+        for byte in bytes {
+            out.append(hexDigits[Int(byte >> 4)])
+            out.append(hexDigits[Int(byte & 0x0F)])
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    private static func isUnreserved(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
+            UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "."),
+            UInt8(ascii: "_"), UInt8(ascii: "~"):
+            return true
+        default:
+            return false
+        }
+    }
+
+    /// RFC 3986 encoding: unreserved bytes (and `/` if asked) kept, all others `%XX` uppercase.
+    static func percentEncode(_ bytes: some Sequence<UInt8>, keepSlash: Bool) -> String {
+        var out: [UInt8] = []
+        for byte in bytes {
+            if isUnreserved(byte) || (keepSlash && byte == UInt8(ascii: "/")) {
+                out.append(byte)
+            } else {
+                out += [UInt8(ascii: "%"), upperHexDigits[Int(byte >> 4)], upperHexDigits[Int(byte & 0x0F)]]
+            }
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// Decodes `%XX`; a malformed escape is kept literally (and so re-encoded as `%25`).
+    static func percentDecode(_ text: some Collection<UInt8>) -> [UInt8] {
+        let bytes = Array(text)
+        guard bytes.contains(UInt8(ascii: "%")) else { return bytes }
+        var out: [UInt8] = []
+        var index = 0
+        while index < bytes.count {
+            if bytes[index] == UInt8(ascii: "%"), index + 2 < bytes.count,
+                let high = hexValue(bytes[index + 1]), let low = hexValue(bytes[index + 2])
+            {
+                out.append(high << 4 | low)
+                index += 3
+            } else {
+                out.append(bytes[index])
+                index += 1
+            }
+        }
+        return out
+    }
+
+    private static func hexValue(_ byte: UInt8) -> UInt8? {
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): return byte - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): return byte - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): return byte - UInt8(ascii: "A") + 10
+        default: return nil
+        }
+    }
+
+    /// Trims and collapses ASCII whitespace runs (Python `' '.join(value.split())`).
+    private static func trimAll(_ value: String) -> String {
+        let words = value.utf8.split(omittingEmptySubsequences: true) { byte in
+            byte == 0x20 || (0x09...0x0D).contains(byte)
+        }
+        return words.map { String(decoding: $0, as: UTF8.self) }.joined(separator: " ")
+    }
+}
+
+/// One query parameter, percent-decoded, as bytes.
+struct SigV4QueryParameter: Sendable {
+    var name: [UInt8]
+    var value: [UInt8]
+
+    /// The name as text, for comparing with the `X-Amz-*` auth parameter names.
+    var nameText: String { String(decoding: name, as: UTF8.self) }
+
+    /// The value as text.
+    var valueText: String { String(decoding: value, as: UTF8.self) }
+}

@@ -1,0 +1,129 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+
+/// Refuses every request that is not signed with AWS Signature Version 4 by a
+/// configured key, before any route runs, with the AWS error a client expects.
+///
+/// The body is collected (bounded) because SigV4 signs its hash; the collected
+/// body is put back on the request, so handlers read it as usual.
+public struct SigV4Middleware<Context: RequestContext>: RouterMiddleware {
+    /// The default body bound: Lambda's 6 MB invoke payload plus headroom.
+    public static var defaultMaxBodySize: Int { 7 * 1024 * 1024 }
+
+    private let verifier: SigV4Verifier
+    private let maxBodySize: Int
+    private let exemptPaths: Set<String>
+
+    /// Creates the middleware.
+    ///
+    /// - Parameters:
+    ///   - verifier: Checks signatures against the configured keys.
+    ///   - maxBodySize: The largest body collected for hashing; larger → 413.
+    ///   - exemptPaths: Exact paths served without auth (e.g. `/metrics`); empty by default.
+    public init(verifier: SigV4Verifier, maxBodySize: Int = defaultMaxBodySize, exemptPaths: Set<String> = []) {
+        self.verifier = verifier
+        self.maxBodySize = maxBodySize
+        self.exemptPaths = exemptPaths
+    }
+
+    /// Verifies the request; passes it on with its body re-attached, or answers the AWS error.
+    ///
+    /// - Parameters:
+    ///   - request: The incoming request.
+    ///   - context: The request context.
+    ///   - next: The rest of the chain.
+    /// - Returns: The next responder's response, or a 4xx AWS error response.
+    /// - Throws: Whatever `next` throws, or a body stream error.
+    public func handle(
+        _ request: Request, context: Context, next: (Request, Context) async throws -> Response
+    ) async throws -> Response {
+        if !exemptPaths.isEmpty, exemptPaths.contains(Self.split(request.head.path ?? "/").path) {
+            return try await next(request, context)
+        }
+        var request = request
+        let body: ByteBuffer
+        do {
+            body = try await request.collectBody(upTo: maxBodySize)
+        } catch is NIOTooManyBytesError {
+            return Self.errorResponse(
+                status: .contentTooLarge, code: "RequestEntityTooLargeException",
+                message: "Request must be smaller than \(maxBodySize) bytes for the operation")
+        }
+        do throws(SigV4Error) {
+            _ = try verifier.verify(Self.sigV4Request(request, body: body))
+        } catch {
+            return Self.errorResponse(
+                status: HTTPResponse.Status(code: error.httpStatus), code: error.code, message: error.message)
+        }
+        return try await next(request, context)
+    }
+
+    /// The framework-independent view of a Hummingbird request.
+    ///
+    /// HTTP/1 `Host` arrives as the request's authority (swift-http-types moves it
+    /// out of the header fields), so it is put back as a `host` header.
+    /// - Parameters:
+    ///   - request: The request.
+    ///   - body: Its collected body.
+    static func sigV4Request(_ request: Request, body: ByteBuffer) -> SigV4Request {
+        var headers: [(String, String)] = []
+        headers.reserveCapacity(request.headers.count + 1)
+        if let authority = request.head.authority {
+            headers.append(("host", authority))
+        }
+        for field in request.headers {
+            headers.append((field.name.canonicalName, field.value))
+        }
+        let (path, query) = split(request.head.path ?? "/")
+        return SigV4Request(
+            method: request.method.rawValue, path: path, query: query, headers: headers,
+            body: Array(buffer: body))
+    }
+
+    /// Splits a request target into raw path and raw query.
+    private static func split(_ target: String) -> (path: String, query: String) {
+        guard let mark = target.firstIndex(of: "?") else { return (target, "") }
+        return (String(target[..<mark]), String(target[target.index(after: mark)...]))
+    }
+
+    /// An AWS JSON error: status, `x-amzn-ErrorType`, `x-amzn-RequestId`, body `{"message": …}`.
+    ///
+    /// - Parameters:
+    ///   - status: The HTTP status.
+    ///   - code: The AWS error code.
+    ///   - message: The message for the body.
+    static func errorResponse(status: HTTPResponse.Status, code: String, message: String) -> Response {
+        var headers = HTTPFields()
+        headers[.contentType] = "application/json"
+        if let errorType = HTTPField.Name("x-amzn-ErrorType") {
+            headers[errorType] = code
+        }
+        if let requestId = HTTPField.Name("x-amzn-RequestId") {
+            headers[requestId] = UUID().uuidString.lowercased()
+        }
+        // Encoding one String field cannot fail; the fallback only keeps this non-throwing.
+        let body = (try? JSONEncoder().encode(SigV4ErrorBody(message: message))) ?? Data(#"{"message":null}"#.utf8)
+        return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: body)))
+    }
+}
+
+/// The JSON body of an auth error; botocore reads `message`.
+private struct SigV4ErrorBody: Encodable {
+    var message: String
+}
+
+extension SigV4Error: HTTPResponseError {
+    /// The HTTP status of this error.
+    public var status: HTTPResponse.Status { HTTPResponse.Status(code: httpStatus) }
+
+    /// The AWS JSON error response, so routes may also `throw` a ``SigV4Error``.
+    ///
+    /// - Parameters:
+    ///   - request: The request that failed.
+    ///   - context: Its context.
+    public func response(from request: Request, context: some RequestContext) throws -> Response {
+        SigV4Middleware<BasicRequestContext>.errorResponse(status: status, code: code, message: message)
+    }
+}

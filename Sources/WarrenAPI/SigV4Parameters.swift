@@ -1,0 +1,108 @@
+/// The SigV4 auth parameters of one request, from either the `Authorization`
+/// header or the presigned query string (`X-Amz-*`).
+struct SigV4Parameters: Sendable {
+    /// The access key id from the credential scope.
+    var accessKeyId: String
+    /// The scope's `YYYYMMDD`; the signing key is derived from it.
+    var scopeDate: String
+    /// The scope's region: any is accepted and reported.
+    var region: String
+    /// The scope's service, checked against the verifier's.
+    var service: String
+    /// The scope's last element, which must be `aws4_request`.
+    var terminator: String
+    /// Lowercased, sorted signed header names.
+    var signedHeaders: [String]
+    /// The hex signature the client sent.
+    var signature: String
+    /// The request time from `X-Amz-Date` (query for presigned, header otherwise);
+    /// `nil` if the header form relies on the `Date` header instead.
+    var timestamp: String?
+    /// Seconds a presigned URL stays valid; `nil` for header auth.
+    var expires: Int64?
+
+    /// `DATE/REGION/SERVICE/aws4_request`, as it enters the string to sign.
+    var scope: String { [scopeDate, region, service, terminator].joined(separator: "/") }
+
+    /// The largest `X-Amz-Expires` AWS accepts: seven days.
+    static let maxExpires: Int64 = 604_800
+
+    /// Parses `AWS4-HMAC-SHA256 Credential=…, SignedHeaders=…, Signature=…`.
+    ///
+    /// - Parameter header: The `Authorization` header value.
+    /// - Throws: `IncompleteSignatureException` naming every missing part.
+    static func fromAuthorization(_ header: String) throws(SigV4Error) -> SigV4Parameters {
+        let trimmed = header.drop { $0 == " " }
+        let algorithm = trimmed.prefix { $0 != " " }
+        guard algorithm == SigV4Canonical.algorithm else {
+            throw .incomplete("Unsupported AWS 'algorithm': '\(algorithm)'. Use '\(SigV4Canonical.algorithm)'.")
+        }
+        var fields: [String: String] = [:]
+        for item in trimmed.dropFirst(algorithm.count).split(separator: ",") {
+            let pair = item.split(separator: "=", maxSplits: 1)
+            guard pair.count == 2 else { continue }
+            fields[pair[0].trimmingSpaces] = pair[1].trimmingSpaces
+        }
+        let missing = ["Credential", "Signature", "SignedHeaders"].filter { fields[$0] == nil }
+        guard missing.isEmpty, let credential = fields["Credential"], let signature = fields["Signature"],
+            let signed = fields["SignedHeaders"]
+        else {
+            throw .incomplete(missing.map { "Authorization header requires '\($0)' parameter." }.joined(separator: " "))
+        }
+        return try make(credential: credential, signedHeaders: signed, signature: signature, timestamp: nil)
+    }
+
+    /// Parses presigned query-string auth.
+    ///
+    /// - Parameter query: The decoded query parameters.
+    /// - Throws: `IncompleteSignatureException` naming every missing parameter or a bad `X-Amz-Expires`.
+    static func fromQuery(_ query: [SigV4QueryParameter]) throws(SigV4Error) -> SigV4Parameters {
+        var fields: [String: String] = [:]
+        for parameter in query where parameter.nameText.hasPrefix("X-Amz-") {
+            fields[parameter.nameText] = parameter.valueText
+        }
+        let required = ["Algorithm", "Credential", "Signature", "SignedHeaders", "Date", "Expires"]
+            .map { "X-Amz-\($0)" }
+        let missing = required.filter { fields[$0] == nil }
+        guard missing.isEmpty, let credential = fields["X-Amz-Credential"], let signature = fields["X-Amz-Signature"],
+            let signed = fields["X-Amz-SignedHeaders"], let timestamp = fields["X-Amz-Date"],
+            let expiresText = fields["X-Amz-Expires"]
+        else {
+            let text = missing.map { "AWS query-string parameters must include '\($0)'." }.joined(separator: " ")
+            throw .incomplete(text + " Re-examine the query-string parameters.")
+        }
+        guard fields["X-Amz-Algorithm"] == SigV4Canonical.algorithm else {
+            throw .incomplete("X-Amz-Algorithm only supports '\(SigV4Canonical.algorithm)'.")
+        }
+        guard let expires = Int64(expiresText), expires > 0, expires <= maxExpires else {
+            throw .incomplete(
+                "X-Amz-Expires must be a positive number of seconds no greater than \(maxExpires) (one week).")
+        }
+        var parameters = try make(
+            credential: credential, signedHeaders: signed, signature: signature, timestamp: timestamp)
+        parameters.expires = expires
+        return parameters
+    }
+
+    private static func make(
+        credential: String, signedHeaders: String, signature: String, timestamp: String?
+    ) throws(SigV4Error) -> SigV4Parameters {
+        let scope = credential.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
+        guard scope.count == 5, scope.allSatisfy({ !$0.isEmpty }) else {
+            throw .incomplete(
+                "Credential must have exactly 5 slash-delimited elements, e.g. keyid/date/region/service/term, "
+                    + "got '\(credential)'")
+        }
+        let names = signedHeaders.split(separator: ";").map { $0.trimmingSpaces.lowercased() }
+        return SigV4Parameters(
+            accessKeyId: scope[0], scopeDate: scope[1], region: scope[2], service: scope[3], terminator: scope[4],
+            signedHeaders: Array(Set(names)).sorted(), signature: signature, timestamp: timestamp, expires: nil
+        )
+    }
+}
+
+extension Substring {
+    fileprivate var trimmingSpaces: String {
+        String(self.drop { $0 == " " || $0 == "\t" }.reversed().drop { $0 == " " || $0 == "\t" }.reversed())
+    }
+}

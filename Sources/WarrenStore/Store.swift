@@ -1,0 +1,101 @@
+import Foundation
+
+/// Warren's durable state: functions, versions, aliases, settings, the async queue.
+///
+/// Every method is one transaction: it happens entirely or not at all, so
+/// a crash leaves the previous state or the new one, never half. Code is
+/// written to a ``CodeStore`` *before* a record names it by `codeSha256`.
+/// SQLite (``SQLiteStore``) implements it for one host; PostgreSQL is to follow.
+public protocol StateStore: Sendable {
+    // MARK: Functions
+
+    /// Stores a new function. - Throws: `conflict` if it exists, `invalid` if its code is absent.
+    func createFunction(_ function: FunctionRecord) async throws -> FunctionRecord
+    /// `$LATEST` of a function. - Throws: `notFound`.
+    func getFunction(_ name: String) async throws -> FunctionRecord
+    /// Functions in name order, at most `maxItems` (1…50 are sensible), after `marker`.
+    func listFunctions(marker: String?, maxItems: Int) async throws -> Page<FunctionRecord>
+    /// Changes configuration fields. - Throws: `notFound`, `preconditionFailed` on a stale `expectedRevisionId`.
+    func updateFunctionConfiguration(_ name: String, _ update: FunctionConfigurationUpdate,
+                                     expectedRevisionId: String?) async throws -> FunctionRecord
+    /// Points `$LATEST` at other code. - Throws: `notFound`, `preconditionFailed`, `invalid` if the code is absent.
+    func updateFunctionCode(_ name: String, codeSha256: String, codeSize: Int,
+                            expectedRevisionId: String?) async throws -> FunctionRecord
+    /// Deletes a function with everything under it, or with a numeric `qualifier` one version.
+    /// - Throws: `notFound`; `conflict` if an alias points at the version; `invalid` for `$LATEST` or an alias.
+    func deleteFunction(_ name: String, qualifier: String?) async throws
+
+    // MARK: Versions and aliases
+
+    /// Snapshots `$LATEST` as the next version, or returns the last version if nothing changed.
+    /// - Throws: `invalid` on a CodeSha256 (base64 or hex) mismatch, `preconditionFailed` on a stale RevisionId.
+    func publishVersion(_ name: String, description: String?, expectedCodeSha256: String?,
+                        expectedRevisionId: String?) async throws -> VersionRecord
+    /// A published version. - Throws: `notFound`.
+    func getVersion(_ name: String, version: String) async throws -> VersionRecord
+    /// Published versions in number order (`$LATEST` not included).
+    func listVersions(_ name: String) async throws -> [VersionRecord]
+    /// - Throws: `conflict` if the alias exists, `notFound` if the function or a version is missing.
+    func createAlias(_ alias: AliasRecord) async throws -> AliasRecord
+    /// An alias. - Throws: `notFound` ("Cannot find alias arn: …").
+    func getAlias(_ function: String, name: String) async throws -> AliasRecord
+    /// Replaces the alias's target, weights and description.
+    /// - Throws: `notFound`, `preconditionFailed` on a stale `expectedRevisionId`.
+    func updateAlias(_ alias: AliasRecord, expectedRevisionId: String?) async throws -> AliasRecord
+    /// Deletes an alias and the settings made on it. Missing aliases are not an error (Lambda answers 204).
+    func deleteAlias(_ function: String, name: String) async throws
+    /// Aliases in name order, optionally only those routing to `functionVersion`.
+    func listAliases(_ function: String, functionVersion: String?) async throws -> [AliasRecord]
+
+    // MARK: Concurrency and async settings
+
+    /// Sets a function's reserved concurrency; account limits are the caller's to check.
+    func putFunctionConcurrency(_ function: String, reserved: Int) async throws
+    /// `nil` when unset. - Throws: `notFound` if the function is missing.
+    func getFunctionConcurrency(_ function: String) async throws -> Int?
+    /// Unsets reserved concurrency; unset already is not an error.
+    func deleteFunctionConcurrency(_ function: String) async throws
+    /// Every function's reserved concurrency, for admission control at start-up.
+    func allFunctionConcurrency() async throws -> [String: Int]
+    /// Creates or replaces the request on a version or alias. - Throws: `invalid` for `$LATEST`, `notFound`.
+    func putProvisionedConcurrency(_ record: ProvisionedConcurrencyRecord) async throws
+    /// - Throws: `notFound` ("No Provisioned Concurrency Config found for this function").
+    func getProvisionedConcurrency(_ function: String, qualifier: String) async throws -> ProvisionedConcurrencyRecord
+    /// Removes the request; absent already is not an error.
+    func deleteProvisionedConcurrency(_ function: String, qualifier: String) async throws
+    /// One function's settings, or every function's with `nil`.
+    func listProvisionedConcurrency(_ function: String?) async throws -> [ProvisionedConcurrencyRecord]
+    /// Creates or replaces (Lambda's Put; Update merges in the caller). - Throws: `notFound` for a missing qualifier.
+    func putEventInvokeConfig(_ record: EventInvokeConfigRecord) async throws
+    /// - Throws: `notFound` if the function or the config is missing.
+    func getEventInvokeConfig(_ function: String, qualifier: String) async throws -> EventInvokeConfigRecord
+    /// Removes the config; absent already is not an error.
+    func deleteEventInvokeConfig(_ function: String, qualifier: String) async throws
+    /// A function's configs in qualifier order.
+    func listEventInvokeConfigs(_ function: String) async throws -> [EventInvokeConfigRecord]
+
+    // MARK: The async queue
+
+    /// Durably accepts an event; once this returns the event survives a crash.
+    func enqueue(requestId: String, function: String, qualifier: String, payload: [UInt8],
+                 at now: Date) async throws -> QueuedEvent
+    /// Claims up to `limit` due events (queued and due, or in flight with a
+    /// lapsed lease), marking them in flight until `now + lease`.
+    func claimDue(now: Date, limit: Int, lease: Duration) async throws -> [QueuedEvent]
+    /// The event ran; forget it.
+    func complete(_ id: Int64) async throws
+    /// The attempt failed; try again at `nextAttemptAt`.
+    func retry(_ id: Int64, nextAttemptAt: Date) async throws
+    /// Give up on the event; it is never claimed again.
+    func fail(_ id: Int64) async throws
+    /// Depth and age, for `/metrics`.
+    func queueStats() async throws -> QueueStats
+}
+
+extension StateStore {
+    /// Claims with a 960 s lease: Lambda's longest timeout (900 s) plus a
+    /// margin, so a live claimer never loses an event it is still running.
+    public func claimDue(now: Date, limit: Int) async throws -> [QueuedEvent] {
+        try await claimDue(now: now, limit: limit, lease: .seconds(960))
+    }
+}

@@ -1,0 +1,71 @@
+import Foundation
+import Testing
+
+@testable import WarrenStore
+
+@Suite struct QueueTests {
+    @Test func enqueueClaimRetryComplete() async throws {
+        let dir = try TempDirectory()
+        defer { dir.cleanup() }
+        let store = try openStore(dir)
+        try await deploy(store, "f")
+        let t0 = Date(timeIntervalSince1970: 1_700_000_000)
+        let first = try await store.enqueue(requestId: "r1", function: "f", qualifier: "$LATEST",
+                                            payload: Array("{\"a\":1}".utf8), at: t0)
+        let second = try await store.enqueue(requestId: "r2", function: "f", qualifier: "1", payload: [0, 255],
+                                             at: t0.addingTimeInterval(1))
+        #expect(try await store.claimDue(now: t0, limit: 10).map(\.requestId) == ["r1"])
+        // Claimed events are not handed out twice while their lease holds.
+        let claimed = try await store.claimDue(now: t0.addingTimeInterval(1), limit: 10, lease: .seconds(60))
+        #expect(claimed.map(\.requestId) == ["r2"])
+        #expect(claimed[0].payload == [0, 255] && claimed[0].attempts == 1 && claimed[0].state == .inFlight)
+
+        try await store.retry(first.id, nextAttemptAt: t0.addingTimeInterval(30))
+        #expect(try await store.claimDue(now: t0.addingTimeInterval(29), limit: 10).isEmpty)
+        let again = try await store.claimDue(now: t0.addingTimeInterval(30), limit: 10)
+        #expect(again.map(\.id) == [first.id] && again[0].attempts == 2)
+        #expect(again[0].payload == Array("{\"a\":1}".utf8))
+
+        try await store.complete(first.id)
+        try await store.fail(second.id)
+        #expect(try await store.queuedEvent(first.id) == nil)
+        #expect(try await store.queuedEvent(second.id)?.state == .failed)
+        #expect(try await store.claimDue(now: t0.addingTimeInterval(100_000), limit: 10).isEmpty)
+        #expect(try await store.queueStats() == QueueStats(pending: 0, failed: 1, oldestEnqueuedAt: nil))
+        #expect(await storeError { try await store.complete(first.id) }?.code == .notFound)
+    }
+
+    @Test func claimsRespectLimitAndOrder() async throws {
+        let dir = try TempDirectory()
+        defer { dir.cleanup() }
+        let store = try openStore(dir)
+        try await deploy(store, "f")
+        let t0 = Date(timeIntervalSince1970: 1_700_000_000)
+        for index in 0..<5 {
+            _ = try await store.enqueue(requestId: "r\(index)", function: "f", qualifier: "$LATEST", payload: [],
+                                        at: t0.addingTimeInterval(Double(index)))
+        }
+        #expect(try await store.queueStats() == QueueStats(pending: 5, failed: 0, oldestEnqueuedAt: t0))
+        #expect(try await store.claimDue(now: t0.addingTimeInterval(10), limit: 2).map(\.requestId) == ["r0", "r1"])
+        #expect(try await store.claimDue(now: t0.addingTimeInterval(10), limit: 9).map(\.requestId)
+            == ["r2", "r3", "r4"])
+    }
+
+    @Test func aCrashedClaimerLosesItsEventsAfterTheLease() async throws {
+        let dir = try TempDirectory()
+        defer { dir.cleanup() }
+        var store = try openStore(dir)
+        try await deploy(store, "f")
+        let t0 = Date(timeIntervalSince1970: 1_700_000_000)
+        let event = try await store.enqueue(requestId: "r1", function: "f", qualifier: "$LATEST", payload: [7],
+                                            at: t0)
+        #expect(try await store.claimDue(now: t0, limit: 1, lease: .seconds(60)).map(\.id) == [event.id])
+        // The supervisor dies holding the claim; a new one opens the store.
+        try store.close()
+        store = try openStore(dir)
+        #expect(try await store.claimDue(now: t0.addingTimeInterval(59), limit: 1, lease: .seconds(60)).isEmpty)
+        let back = try await store.claimDue(now: t0.addingTimeInterval(60), limit: 1, lease: .seconds(60))
+        #expect(back.map(\.id) == [event.id])
+        #expect(back.first?.attempts == 2 && back.first?.payload == [7])
+    }
+}

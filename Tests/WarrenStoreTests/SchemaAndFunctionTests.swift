@@ -1,0 +1,166 @@
+import Foundation
+import Testing
+
+@testable import WarrenStore
+
+@Suite struct SchemaAndFunctionTests {
+    @Test func migrationsCreateTheSchema() throws {
+        let dir = try TempDirectory()
+        defer { dir.cleanup() }
+        let store = try openStore(dir)
+        #expect(try store.appliedMigrations() == ["v1"])
+        #expect(try store.tableNames() == ["alias", "concurrency", "eventInvokeConfig", "function",
+                                           "provisioned", "queuedEvent", "version"])
+        #expect(FileManager.default.fileExists(atPath: dir.url.appendingPathComponent("warren.db").path))
+        // Reopening runs no migration twice.
+        try store.close()
+        #expect(try openStore(dir).appliedMigrations() == ["v1"])
+    }
+
+    @Test func createGetAndConflict() async throws {
+        let dir = try TempDirectory()
+        defer { dir.cleanup() }
+        let store = try openStore(dir)
+        let created = try await deploy(store, "hello")
+        #expect(try await store.getFunction("hello") == created)
+        #expect(created.codeSha256Base64.count == 44)
+        #expect(created.lastModified.hasSuffix("+0000") && created.lastModified.count == 28)
+        let duplicate = await storeError { _ = try await deploy(store, "hello") }
+        #expect(duplicate?.code == .conflict)
+        #expect(duplicate?.message == "Function already exist: hello")
+        let missing = await storeError { _ = try await store.getFunction("nope") }
+        #expect(missing?.code == .notFound)
+        #expect(missing?.message == "Function not found: arn:aws:lambda:us-east-1:000000000000:function:nope")
+        #expect(missing?.code.lambdaErrorType == "ResourceNotFoundException")
+    }
+
+    @Test func createRefusesCodeThatWasNeverStored() async throws {
+        let dir = try TempDirectory()
+        defer { dir.cleanup() }
+        let store = try openStore(dir)
+        let record = FunctionRecord(name: "f", runtime: "provided.al2023", handler: "bootstrap",
+                                    codeSha256: String(repeating: "a", count: 64), codeSize: 1)
+        #expect(await storeError { _ = try await store.createFunction(record) }?.code == .invalid)
+    }
+
+    @Test func listFunctionsPaginatesByName() async throws {
+        let dir = try TempDirectory()
+        defer { dir.cleanup() }
+        let store = try openStore(dir)
+        for name in ["e", "a", "d", "b", "c"] { try await deploy(store, name) }
+        var names: [String] = []
+        var marker: String?
+        var pages = 0
+        repeat {
+            let page = try await store.listFunctions(marker: marker, maxItems: 2)
+            names += page.items.map(\.name)
+            marker = page.nextMarker
+            pages += 1
+        } while marker != nil
+        #expect(names == ["a", "b", "c", "d", "e"])
+        #expect(pages == 3)
+        let all = try await store.listFunctions(marker: nil, maxItems: 50)
+        #expect(all.items.count == 5 && all.nextMarker == nil)
+    }
+
+    @Test func updatesChangeRevisionAndCheckIt() async throws {
+        let dir = try TempDirectory()
+        defer { dir.cleanup() }
+        let store = try openStore(dir)
+        let created = try await deploy(store, "f")
+        let update = FunctionConfigurationUpdate(memorySize: 256, environment: ["A": "1"])
+        let updated = try await store.updateFunctionConfiguration("f", update, expectedRevisionId: created.revisionId)
+        #expect(updated.memorySize == 256 && updated.environment == ["A": "1"] && updated.handler == "bootstrap")
+        #expect(updated.revisionId != created.revisionId)
+        let stale = await storeError {
+            _ = try await store.updateFunctionConfiguration("f", update, expectedRevisionId: created.revisionId)
+        }
+        #expect(stale?.code == .preconditionFailed)
+        #expect(stale?.message.hasPrefix("The Revision Id provided does not match") == true)
+        // A no-op update still yields a new RevisionId, as in Lambda.
+        let noop = try await store.updateFunctionConfiguration("f", .init(), expectedRevisionId: nil)
+        #expect(noop.revisionId != updated.revisionId)
+
+        let code = try store.code.add(zip: try bootstrapZip("v2"))
+        let recoded = try await store.updateFunctionCode("f", codeSha256: code.sha256, codeSize: code.size,
+                                                         expectedRevisionId: noop.revisionId)
+        #expect(recoded.codeSha256 == code.sha256 && recoded.memorySize == 256)
+        let missing = await storeError {
+            _ = try await store.updateFunctionCode("nope", codeSha256: code.sha256, codeSize: 1,
+                                                   expectedRevisionId: nil)
+        }
+        #expect(missing?.code == .notFound)
+    }
+
+    @Test func reopenKeepsEverything() async throws {
+        let dir = try TempDirectory()
+        defer { dir.cleanup() }
+        var store = try openStore(dir)
+        let function = try await deploy(store, "f")
+        let version = try await store.publishVersion("f", description: nil, expectedCodeSha256: nil,
+                                                     expectedRevisionId: nil)
+        let alias = try await store.createAlias(AliasRecord(function: "f", name: "live", functionVersion: "1"))
+        try await store.putFunctionConcurrency("f", reserved: 5)
+        try await store.putProvisionedConcurrency(ProvisionedConcurrencyRecord(function: "f", qualifier: "live",
+                                                                              requested: 2))
+        try await store.putEventInvokeConfig(EventInvokeConfigRecord(function: "f", qualifier: "$LATEST",
+                                                                     maximumRetryAttempts: 1))
+        _ = try await store.enqueue(requestId: "r1", function: "f", qualifier: "$LATEST", payload: [1, 2],
+                                    at: Date())
+        try store.close()
+
+        store = try openStore(dir)
+        #expect(try await store.getFunction("f") == function)
+        #expect(try await store.listVersions("f") == [version])
+        #expect(try await store.getAlias("f", name: "live") == alias)
+        #expect(try await store.getFunctionConcurrency("f") == 5)
+        #expect(try await store.getProvisionedConcurrency("f", qualifier: "live").requested == 2)
+        #expect(try await store.getEventInvokeConfig("f", qualifier: "$LATEST").maximumRetryAttempts == 1)
+        #expect(try await store.queueStats().pending == 1)
+        // The code the function names survived garbage collection on open.
+        #expect(store.code.contains(function.codeSha256))
+    }
+
+    @Test func openCollectsUnreferencedCodeAndStaging() async throws {
+        let dir = try TempDirectory()
+        defer { dir.cleanup() }
+        var store = try openStore(dir)
+        let used = try await deploy(store, "f")
+        // A crash after writing code but before the row: orphan artifact.
+        let orphan = try store.code.add(zip: try bootstrapZip("orphan"))
+        // A crash mid-extraction: staging directory.
+        let staging = store.code.directory.appendingPathComponent(".tmp-crashed")
+        try FileManager.default.createDirectory(at: staging, withIntermediateDirectories: true)
+        try store.close()
+        store = try openStore(dir)
+        #expect(try codeEntries(store) == [used.codeSha256])
+        #expect(!store.code.contains(orphan.sha256))
+    }
+
+    @Test func concurrentWritersStayConsistent() async throws {
+        let dir = try TempDirectory()
+        defer { dir.cleanup() }
+        let store = try openStore(dir)
+        try await deploy(store, "shared")
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for writer in 0..<2 {
+                group.addTask {
+                    for index in 0..<25 {
+                        try await deploy(store, "w\(writer)-\(index)")
+                        let current = try await store.getFunction("shared")
+                        // Optimistic concurrency: a lost race is a precondition failure, never a lost update.
+                        _ = try? await store.updateFunctionConfiguration(
+                            "shared", .init(memorySize: 128 + index), expectedRevisionId: current.revisionId)
+                        _ = try await store.publishVersion("shared", description: "\(writer)-\(index)",
+                                                           expectedCodeSha256: nil, expectedRevisionId: nil)
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        let page = try await store.listFunctions(marker: nil, maxItems: 100)
+        #expect(page.items.count == 51)
+        let versions = try await store.listVersions("shared").map(\.version)
+        #expect(versions == (1...50).map(String.init))
+    }
+}
