@@ -40,8 +40,14 @@ actor Instance {
     private var exitTask: Task<Termination?, Never>?
     private var deathReason: String?
 
-    /// Keeps this instance's deadlines.
+    /// Keeps this instance's deadlines, serves its Runtime API, and runs
+    /// the actor itself: a response read on the loop resumes the invocation
+    /// on the same thread, with no hand-off to another one.
     nonisolated let loop: any EventLoop
+
+    nonisolated var unownedExecutor: UnownedSerialExecutor {
+        loop.executor.asUnownedSerialExecutor()
+    }
 
     init(id: String, version: FunctionVersion, config: FunctionConfig, provisioned: Bool, log: InstanceLog,
          loop: any EventLoop) {
@@ -79,8 +85,8 @@ actor Instance {
             return ended
         }
         do {
-            logChannel = try await log.attach(pipe: parts.logPipe, group: group)
-            server = try await RuntimeAPIServer.start(listeningSocket: parts.netns.listener, session: session, group: group)
+            logChannel = try await log.attach(pipe: parts.logPipe, group: loop)
+            server = try await RuntimeAPIServer.start(listeningSocket: parts.netns.listener, session: session, group: loop)
         } catch {
             if server == nil { close(parts.netns.listener) }
             await destroy(reason: "runtime API: \(error)")
@@ -181,7 +187,18 @@ actor Instance {
     /// Kills the process tree (the exit task then closes the session).
     private func kill(reason: String) async {
         deathReason = deathReason ?? reason
-        try? cgroup?.killAll()
+        if let cgroup { await Self.offLoop { try? cgroup.killAll() } }
+    }
+
+    /// Runs blocking cgroup work (kill-all and removal poll the kernel) on
+    /// the freezer's queue: never on the event loop this actor runs on.
+    private static func offLoop(_ work: @escaping @Sendable () -> Void) async {
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            freezerQueue.async {
+                work()
+                done.resume()
+            }
+        }
     }
 
     /// Ends the instance: kill, reap, remove its cgroup, close its listener,
@@ -195,12 +212,12 @@ actor Instance {
         if frozen { await thaw() }
         if let process {
             process.signal(SIGKILL)
-            try? cgroup?.killAll()
+            if let cgroup { await Self.offLoop { try? cgroup.killAll() } }
         }
         if awaitExit { _ = await exitTask?.value }
         await server?.shutdown()
         try? await logChannel?.close()
-        try? cgroup?.remove()
+        if let cgroup { await Self.offLoop { try? cgroup.remove() } }
         if let netns { close(netns.fd) }
         netns = nil
         process = nil
