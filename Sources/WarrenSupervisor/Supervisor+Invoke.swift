@@ -26,8 +26,6 @@ extension Supervisor {
                 : "Request must be smaller than \(limit) bytes for the InvokeFunction operation")
         }
         let requestId = UUID().uuidString.lowercased()
-        let base = InvokeResult(statusCode: 200, payload: [], contentType: nil, functionError: nil,
-                                executedVersion: version, requestId: requestId, logTail: nil)
         switch type {
         case .dryRun:
             return InvokeResult(statusCode: 204, payload: [], executedVersion: version, requestId: requestId)
@@ -36,10 +34,8 @@ extension Supervisor {
                                           requestId: requestId, logTail: false, clientContext: nil) }
             return InvokeResult(statusCode: 202, payload: [], executedVersion: version, requestId: requestId)
         case .requestResponse:
-            var result = try await run(name, version: version, qualifier: qualifier, payload: payload,
-                                       requestId: requestId, logTail: logTail, clientContext: clientContext)
-            result.executedVersion = base.executedVersion
-            return result
+            return try await run(name, version: version, qualifier: qualifier, payload: payload,
+                                 requestId: requestId, logTail: logTail, clientContext: clientContext)
         }
     }
 
@@ -70,9 +66,9 @@ extension Supervisor {
             requestId: requestId, payload: payload, contentType: "application/json",
             deadlineMs: Int64(Date().timeIntervalSince1970 * 1000 + config.timeout * 1000),
             invokedFunctionArn: arn(name, qualifier), traceId: Self.traceId(), clientContext: clientContext)
-        let record2 = await instance!.invoke(invocation, timeout: config.timeout)
+        let ran = await instance!.invoke(invocation, timeout: config.timeout)
         await pool.putBack(instance!, freeze: configuration.freezeIdle)
-        return result(record2, requestId: requestId, version: version, logTail: logTail)
+        return result(ran, requestId: requestId, version: version, logTail: logTail)
     }
 
     private func result(_ record: InvocationRecord, requestId: String, version: String, logTail: Bool) -> InvokeResult {
