@@ -40,14 +40,8 @@ actor Instance {
     private var exitTask: Task<Termination?, Never>?
     private var deathReason: String?
 
-    /// Keeps this instance's deadlines, serves its Runtime API, and runs
-    /// the actor itself: a response read on the loop resumes the invocation
-    /// on the same thread, with no hand-off to another one.
+    /// Keeps this instance's deadlines and serves its Runtime API.
     nonisolated let loop: any EventLoop
-
-    nonisolated var unownedExecutor: UnownedSerialExecutor {
-        loop.executor.asUnownedSerialExecutor()
-    }
 
     init(id: String, version: FunctionVersion, config: FunctionConfig, provisioned: Bool, log: InstanceLog,
          loop: any EventLoop) {
