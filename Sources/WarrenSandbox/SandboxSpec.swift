@@ -1,3 +1,4 @@
+import Foundation
 import Glibc
 
 /// Everything a sandbox needs, as plain data. Built by the caller, turned
@@ -71,6 +72,17 @@ package struct BindMount: Sendable, Equatable {
     /// Absolute path inside the sandbox; must exist in the rootfs.
     package var destination: String
     package var readOnly: Bool
+
+    /// Parses `SRC:DST[:rw]` (the `--bind` syntax); a relative SRC is taken
+    /// from the current directory.
+    /// - Returns: nil when the text is not of that form or DST is not absolute.
+    package init?(parsing text: String) {
+        let parts = text.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
+        guard parts.count == 2 || (parts.count == 3 && parts[2] == "rw"), !parts[0].isEmpty,
+              parts[1].hasPrefix("/") else { return nil }
+        self.init(source: URL(fileURLWithPath: parts[0]).standardizedFileURL.path, destination: parts[1],
+                  readOnly: parts.count == 2)
+    }
 
     package init(source: String, destination: String, readOnly: Bool = true) {
         self.source = source

@@ -81,11 +81,7 @@ public actor Supervisor {
 
     /// Kills and removes instance cgroups whose supervisor is gone.
     static func sweep(_ backend: any CgroupBackend) {
-        for name in (try? backend.existing()) ?? [] where name.hasPrefix(cgroupPrefix) {
-            let owner = name.dropFirst(cgroupPrefix.count).split(separator: "-").first.flatMap { Int32($0) }
-            guard let owner, kill(owner, 0) != 0, errno == ESRCH else { continue }
-            try? backend.open(name: name).remove()
-        }
+        CgroupSweep.removeOrphans(backend, prefix: cgroupPrefix)
     }
 
     /// Starts the periodic reclaim of idle and old instances.

@@ -64,13 +64,10 @@ struct RunCommand: ParsableCommand {
 
     func binds() throws -> [BindMount] {
         try bind.map { spec in
-            let parts = spec.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
-            guard parts.count == 2 || (parts.count == 3 && parts[2] == "rw"),
-                  !parts[0].isEmpty, parts[1].hasPrefix("/") else {
+            guard let mount = BindMount(parsing: spec) else {
                 throw ValidationError("--bind wants SRC:DST[:rw] with an absolute DST, got '\(spec)'")
             }
-            let source = URL(fileURLWithPath: parts[0]).standardizedFileURL.path
-            return BindMount(source: source, destination: parts[1], readOnly: parts.count == 2)
+            return mount
         }
     }
 

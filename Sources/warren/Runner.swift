@@ -89,10 +89,6 @@ struct Runner {
     /// Removes the cgroups of earlier runs whose warren process is gone
     /// (SIGKILLed before it could clean up).
     static func sweep(_ backend: any CgroupBackend) {
-        for name in (try? backend.existing()) ?? [] where name.hasPrefix(cgroupPrefix) {
-            let owner = name.dropFirst(cgroupPrefix.count).split(separator: "-").first.flatMap { Int32($0) }
-            guard let owner, kill(owner, 0) != 0, errno == ESRCH else { continue }
-            try? backend.open(name: name).remove()
-        }
+        CgroupSweep.removeOrphans(backend, prefix: cgroupPrefix)
     }
 }
