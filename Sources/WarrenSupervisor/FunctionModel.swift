@@ -86,6 +86,13 @@ public struct InvokeResult: Sendable {
     public var requestId: String
     /// The last 4 KB of this invocation's log, when asked for.
     public var logTail: String?
+    /// Milliseconds the invocation ran (0 when it never reached a runtime).
+    public var durationMs: Double = 0
+    /// Set on a cold start: how long the instance took to initialize.
+    public var initDurationMs: Double?
+    /// The Lambda error type when the function or its runtime failed
+    /// (`Sandbox.Timedout`, `Runtime.ExitError`, the handler's own type …).
+    public var errorType: String?
 
     public init(statusCode: Int, payload: [UInt8], contentType: String? = nil, functionError: String? = nil,
                 executedVersion: String, requestId: String, logTail: String? = nil) {

@@ -235,4 +235,9 @@ actor Instance {
         if let deathReason { return .platform("Sandbox.Failure", "instance destroyed: \(deathReason)") }
         return Self.exitFailure(await exitTask?.value)
     }
+
+    /// Bytes the cgroup uses now (nil once the instance is gone).
+    func currentMemoryBytes() -> UInt64? {
+        (try? cgroup?.currentMemoryBytes()) ?? nil
+    }
 }

@@ -9,12 +9,13 @@ extension Supervisor {
     /// Largest asynchronous payload.
     static let maxEventPayload = 1_048_576
 
-    /// Invokes a function the way Lambda's Invoke does.
+    /// Invokes a function the way Lambda's Invoke does. `requestId` lets an
+    /// async event keep its id across retries; a new one is made otherwise.
     /// - Throws: `SupervisorError`: not found, too large, or throttled
     ///   (`TooManyRequestsException` with the Lambda `Reason`).
     public func invoke(
         _ name: String, qualifier: String? = nil, payload: [UInt8], type: InvocationType = .requestResponse,
-        logTail: Bool = false, clientContext: String? = nil
+        logTail: Bool = false, clientContext: String? = nil, requestId: String? = nil
     ) async throws -> InvokeResult {
         guard !shuttingDown else { throw SupervisorError(.serviceException, "Warren is shutting down") }
         guard let record = functions[name] else { throw notFound(name) }
@@ -25,7 +26,7 @@ extension Supervisor {
                 ? "\(payload.count) byte payload is too large for the Event invocation type (limit \(limit) bytes)"
                 : "Request must be smaller than \(limit) bytes for the InvokeFunction operation")
         }
-        let requestId = UUID().uuidString.lowercased()
+        let requestId = requestId ?? UUID().uuidString.lowercased()
         switch type {
         case .dryRun:
             return InvokeResult(statusCode: 204, payload: [], executedVersion: version, requestId: requestId)
@@ -74,6 +75,8 @@ extension Supervisor {
     private func result(_ record: InvocationRecord, requestId: String, version: String, logTail: Bool) -> InvokeResult {
         var result = InvokeResult(statusCode: 200, payload: [], executedVersion: version, requestId: requestId,
                                   logTail: logTail ? Data(record.logTail).base64EncodedString() : nil)
+        result.durationMs = record.durationMs
+        result.initDurationMs = record.initDurationMs
         switch record.result {
         case .success(.response(let body, let contentType)):
             result.payload = body
@@ -81,15 +84,18 @@ extension Supervisor {
         case .success(.error(let errorType, let body)):
             result.payload = InvocationFailure.function(errorType: errorType, body: body).payload(requestId: requestId)
             result.functionError = "Unhandled"
+            result.errorType = errorType ?? "Unhandled"
         case .success(.responseTooLarge):
             result.payload = InvocationFailure.json([
                 "errorType": "Function.ResponseSizeTooLarge",
                 "errorMessage": "Response payload size exceeded maximum allowed payload size (6291556 bytes).",
             ])
             result.functionError = "Unhandled"
+            result.errorType = "Function.ResponseSizeTooLarge"
         case .failure(let failure):
             result.payload = failure.payload(requestId: requestId)
             result.functionError = "Unhandled"
+            result.errorType = failure.errorType
         }
         return result
     }
@@ -100,9 +106,11 @@ extension Supervisor {
         let line = "START RequestId: \(requestId) Version: \(version)\nEND RequestId: \(requestId)\n"
             + "REPORT RequestId: \(requestId)\tStatus: error\tError Type: \(failure.errorType)\t\n"
         log.append(Array(line.utf8))
-        return InvokeResult(statusCode: 200, payload: failure.payload(requestId: requestId), functionError: "Unhandled",
-                            executedVersion: version, requestId: requestId,
-                            logTail: logTail ? Data(line.utf8).base64EncodedString() : nil)
+        var result = InvokeResult(statusCode: 200, payload: failure.payload(requestId: requestId),
+                                  functionError: "Unhandled", executedVersion: version, requestId: requestId,
+                                  logTail: logTail ? Data(line.utf8).base64EncodedString() : nil)
+        result.errorType = failure.errorType
+        return result
     }
 
     /// Claims `mb` of the memory budget for a new instance, destroying idle

@@ -20,6 +20,9 @@ public struct InstanceInfo: Sendable {
     public var provisioned: Bool
     public var frozen: Bool
     public var ageSeconds: Double
+    /// Bytes the instance's cgroup uses now, when the kernel says.
+    public var memoryBytes: UInt64?
+    public var memorySize: Int
 }
 
 extension Supervisor {
@@ -103,7 +106,8 @@ extension Supervisor {
                     id: instance.id, functionName: instance.version.functionName, version: instance.version.version,
                     state: "\(state)", pid: await instance.pid, provisioned: instance.provisioned,
                     frozen: await instance.frozen,
-                    ageSeconds: Instance.milliseconds(ContinuousClock.now - instance.createdAt) / 1000))
+                    ageSeconds: Instance.milliseconds(ContinuousClock.now - instance.createdAt) / 1000,
+                    memoryBytes: await instance.currentMemoryBytes(), memorySize: instance.config.memorySize))
             }
         }
         return infos.sorted { $0.id < $1.id }

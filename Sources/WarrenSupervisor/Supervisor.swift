@@ -161,6 +161,40 @@ public actor Supervisor {
         return version
     }
 
+    /// Installs a published version under its number, as the state store
+    /// holds it (numbers are never reused, so they may have gaps).
+    public func putVersion(_ name: String, version: String, _ config: FunctionConfig) throws {
+        guard var record = functions[name] else { throw notFound(name) }
+        guard let number = Int(version), number >= 1 else {
+            throw SupervisorError(.invalidParameterValue, "Version must be a positive number: \(version)")
+        }
+        record.versions[version] = config
+        record.nextVersion = max(record.nextVersion, number + 1)
+        functions[name] = record
+    }
+
+    /// Forgets a published version and destroys its instances.
+    public func deleteVersion(_ name: String, version: String) async throws {
+        guard var record = functions[name] else { throw notFound(name) }
+        record.versions[version] = nil
+        record.provisioned[version] = nil
+        functions[name] = record
+        admission.setProvisioned(name, version: version, 0)
+        await pools.removeValue(forKey: FunctionVersion(name, version))?.destroyAll(reason: "version deleted")
+    }
+
+    /// Forgets an alias; a missing alias is not an error (Lambda answers 204).
+    public func deleteAlias(_ name: String, alias: String) throws {
+        guard functions[name] != nil else { throw notFound(name) }
+        functions[name]!.aliases[alias] = nil
+    }
+
+    /// The versions and aliases known for a function.
+    public func aliases(_ name: String) throws -> [String: Alias] {
+        guard let record = functions[name] else { throw notFound(name) }
+        return record.aliases
+    }
+
     public func putAlias(_ name: String, _ alias: Alias) throws {
         guard var record = functions[name] else { throw notFound(name) }
         for version in [alias.functionVersion] + alias.additionalVersionWeights.keys
