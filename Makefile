@@ -10,10 +10,13 @@ RUNTIME ?= provided.al2023 python3.11
 # rootfs's wheels (awslambdaric), bubblewrap is the benchmark's peer.
 DEPS     := libseccomp-dev libcap-dev pkg-config libc6-dev gcc busybox-static bubblewrap ca-certificates python3-pip
 OPT_DEPS := hyperfine
+# The integration suite's clients (PyPI): the real boto3 and aws CLI.
+PY_DEPS  := boto3 awscli pytest
+PYTHON   ?= python3
 
 # Targets run their steps in the order written, even under -j.
 .NOTPARALLEL:
-.PHONY: deps build rootfs test run bench clean
+.PHONY: deps pydeps build rootfs test run bench clean
 
 deps:
 	@installed() { dpkg -s "$$1" 2>/dev/null | grep -q '^Status: install ok installed'; }; \
@@ -24,6 +27,9 @@ deps:
 	apt-get update -q; \
 	for p in $(OPT_DEPS); do installed "$$p" || ! apt-cache show "$$p" >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing
+
+pydeps:
+	$(PYTHON) -m pip install -q --disable-pip-version-check $(PY_DEPS)
 
 build:
 	$(SWIFT) build
@@ -38,11 +44,13 @@ test:
 	  echo "make test: must run as root (the sandbox tests create namespaces, cgroups and mounts); try 'sudo make test'" >&2; \
 	  exit 1; \
 	fi
-	@$(MAKE) --no-print-directory deps rootfs
+	@$(MAKE) --no-print-directory deps pydeps rootfs
+	$(SWIFT) build
 	$(SWIFT) test
+	WARREN_BIN=$(CURDIR)/.build/debug/warren $(PYTHON) -m pytest -q -p no:cacheprovider Tests/integration
 
 run: deps rootfs build
-	$(SWIFT) run warren
+	.build/debug/warren serve --state-dir ./.warren --listen 127.0.0.1:9000
 
 bench: deps rootfs
 	$(SWIFT) build -c release --product warren-bench

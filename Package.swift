@@ -17,6 +17,8 @@ let package = Package(
         .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.19"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.20.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
     ],
     targets: [
         // Debian's libseccomp-dev and libcap-dev, found through pkg-config.
@@ -82,6 +84,7 @@ let package = Package(
                 "WarrenSupervisor", "WarrenStore",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
             ],
             swiftSettings: strict
         ),
@@ -91,13 +94,20 @@ let package = Package(
             dependencies: [
                 "WarrenSandbox", "WarrenPolicy", "WarrenSupervisor", "WarrenStore", "WarrenAPI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "ZIPFoundation", package: "ZIPFoundation"),
             ],
             swiftSettings: strict
         ),
 
         .executableTarget(
             name: "warren-bench",
-            dependencies: ["WarrenSandbox", "WarrenPolicy", "WarrenSupervisor"],
+            dependencies: [
+                "WarrenSandbox", "WarrenPolicy", "WarrenSupervisor", "WarrenAPI",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ZIPFoundation", package: "ZIPFoundation"),
+            ],
             path: "bench",
             exclude: ["static", "README.md"],
             swiftSettings: strict,
@@ -136,7 +146,9 @@ let package = Package(
                 "WarrenAPI", "WarrenSupervisor", "WarrenStore",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
-            swiftSettings: strict
+            exclude: ["static"],
+            swiftSettings: strict,
+            plugins: ["StaticBinaries"]
         ),
 
         // Drives the built `warren` binary as a user would.

@@ -1,6 +1,6 @@
 // warren-bench: the benchmarks `make bench` runs, each beside a peer
 // measured in the same run on the same machine. See README.md here.
-//   warren-bench [cold|warm]...   (default: all)
+//   warren-bench [cold|warm|http]...   (default: all)
 import Foundation
 
 let repo = ProcessInfo.processInfo.environment["WARREN_HOME"] ?? FileManager.default.currentDirectoryPath
@@ -8,11 +8,13 @@ let rootfs = repo + "/rootfs/out/provided.al2023"
 let payloadDir = Bundle.module.url(forResource: "true", withExtension: nil)!.deletingLastPathComponent().path
 let runs = Int(ProcessInfo.processInfo.environment["WARREN_BENCH_RUNS"] ?? "") ?? 300
 
-let sections = CommandLine.arguments.dropFirst().isEmpty ? ["cold", "warm"] : Array(CommandLine.arguments.dropFirst())
+let sections = CommandLine.arguments.dropFirst().isEmpty ? ["cold", "warm", "http"] : Array(CommandLine.arguments.dropFirst())
 for section in sections {
     switch section {
     case "cold": try coldStart()
     case "warm": try await warmInvoke()
-    default: print("warren-bench: unknown section \(section) (cold, warm)")
+    case "http": try await httpInvoke()
+    case "plain-server": try await plainServer()  // the peer of "http", as its own process
+    default: print("warren-bench: unknown section \(section) (cold, warm, http)")
     }
 }

@@ -69,6 +69,9 @@ public enum RuntimeSessionError: Error, Sendable, Equatable {
     case closed(String)
     /// ``RuntimeSession/invoke(_:)`` was called while another invocation (this request id) was outstanding.
     case busy(String)
+    /// The deadline given to ``RuntimeSession/invoke(_:deadline:on:)`` passed before the runtime
+    /// answered; the session is closed (the runtime may still be running the event).
+    case timedOut
 }
 
 /// Why ``RuntimeAPIServer/start(listeningSocket:session:group:)`` failed.

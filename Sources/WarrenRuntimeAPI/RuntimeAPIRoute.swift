@@ -12,25 +12,38 @@ enum RuntimeAPIRoute: Equatable {
     private static let runtimePrefix = RuntimeAPI.prefix + "/runtime/"
 
     /// Routes `method` + `uri`; the query string is ignored, request ids are compared undecoded (they are UUIDs).
+    ///
+    /// Matches bytes, not `Character`s: every request of every invocation passes here, and
+    /// splitting the path as a `String` cost more than the rest of the request head.
     init(method: HTTPMethod, uri: String) {
-        var path = Substring(uri)
-        if let query = path.firstIndex(of: "?") { path = path[..<query] }
-        guard path.hasPrefix(Self.runtimePrefix) else {
+        var path = Substring(uri).utf8[...]
+        if let query = path.firstIndex(of: UInt8(ascii: "?")) { path = path[..<query] }
+        guard path.starts(with: Self.runtimePrefix.utf8) else {
             self = .notFound
             return
         }
-        let rest = path.dropFirst(Self.runtimePrefix.count)
-        let parts = rest.split(separator: "/", omittingEmptySubsequences: false)
-        switch (parts.count, parts.first, parts.last) {
-        case (2, "invocation", "next"):
+        let rest = path.dropFirst(Self.runtimePrefix.utf8.count)
+        if rest.elementsEqual("invocation/next".utf8) {
             self = method == .GET ? .next : .methodNotAllowed(allow: "GET")
-        case (2, "init", "error"):
+        } else if rest.elementsEqual("init/error".utf8) {
             self = method == .POST ? .initError : .methodNotAllowed(allow: "POST")
-        case (3, "invocation", "response") where !parts[1].isEmpty:
-            self = method == .POST ? .response(requestId: parts[1]) : .methodNotAllowed(allow: "POST")
-        case (3, "invocation", "error") where !parts[1].isEmpty:
-            self = method == .POST ? .invocationError(requestId: parts[1]) : .methodNotAllowed(allow: "POST")
-        default:
+        } else if rest.starts(with: "invocation/".utf8) {
+            // invocation/{id}/response or invocation/{id}/error, with a non-empty id.
+            let tail = rest.dropFirst("invocation/".utf8.count)
+            guard let slash = tail.firstIndex(of: UInt8(ascii: "/")), slash != tail.startIndex else {
+                self = .notFound
+                return
+            }
+            let requestId = Substring(tail[..<slash])
+            let action = tail[tail.index(after: slash)...]
+            if action.elementsEqual("response".utf8) {
+                self = method == .POST ? .response(requestId: requestId) : .methodNotAllowed(allow: "POST")
+            } else if action.elementsEqual("error".utf8) {
+                self = method == .POST ? .invocationError(requestId: requestId) : .methodNotAllowed(allow: "POST")
+            } else {
+                self = .notFound
+            }
+        } else {
             self = .notFound
         }
     }

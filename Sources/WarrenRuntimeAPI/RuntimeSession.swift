@@ -1,3 +1,5 @@
+import NIOCore
+
 /// One instance's side of the Runtime API: the rendezvous between the supervisor and the runtime's HTTP calls.
 ///
 /// The supervisor awaits ``waitForInit()`` and then calls ``invoke(_:)`` once per event; the
@@ -46,6 +48,28 @@ public actor RuntimeSession {
     ///   ``RuntimeSessionError/closed(_:)`` if the session is or becomes closed (or init failed).
     public nonisolated func invoke(_ invocation: Invocation) async throws -> InvocationOutcome {
         try await core.invoke(invocation)
+    }
+
+    /// Hands `invocation` to the runtime and returns its outcome, unless `deadline` passes first.
+    ///
+    /// `loop` keeps the deadline with one timer per session that is re-armed only when it fires, so a
+    /// warm invocation schedules and cancels nothing. When the deadline passes first the session
+    /// closes, as by ``close(reason:)``, and the instance must not be reused.
+    /// - Parameters:
+    ///   - invocation: The event and its `/next` headers.
+    ///   - deadline: When to give up on the runtime.
+    ///   - loop: The event loop that keeps the deadline (the one serving this session is cheapest).
+    /// - Returns: What the runtime posted.
+    /// - Throws: ``RuntimeSessionError/timedOut`` when the deadline passed first; otherwise as ``invoke(_:)``.
+    public nonisolated func invoke(
+        _ invocation: Invocation, deadline: NIODeadline, on loop: any EventLoop
+    ) async throws -> InvocationOutcome {
+        try await core.invoke(invocation, deadline: deadline, loop: loop)
+    }
+
+    /// The runtime's current state, read without a hop to the session (the same as ``state``).
+    public nonisolated var currentState: RuntimeSession.State {
+        core.publicState
     }
 
     /// Fails every waiter and makes parked and future `/next` calls answer `500` (the runtime must exit).

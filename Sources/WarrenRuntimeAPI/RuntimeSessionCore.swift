@@ -13,6 +13,11 @@ import Synchronization
 ///     |                  +------------- /response or /error (ResponseSent) ---------+
 ///     +--/init/error--> InitFailed            any state --close()--> Closed
 /// ```
+///
+/// Deadlines cost nothing per invocation in the steady state: one timer per session is armed at the
+/// earliest deadline it must check, and when it fires it re-arms itself for the outstanding
+/// invocation's deadline. Invocations of one function share a timeout, so a new invocation's
+/// deadline is later than the armed one and no timer is scheduled or cancelled on the hot path.
 final class RuntimeSessionCore: Sendable {
     /// The outstanding invocation and the supervisor task awaiting its outcome.
     struct Current {
@@ -20,6 +25,8 @@ final class RuntimeSessionCore: Sendable {
         /// Whether a `/next` has carried it to the runtime (only then may a `/response` complete it).
         var delivered: Bool
         var continuation: CheckedContinuation<InvocationOutcome, any Error>
+        /// When the invocation times out (the session then closes); nil: never.
+        var deadline: NIODeadline?
     }
 
     enum Phase {
@@ -36,6 +43,8 @@ final class RuntimeSessionCore: Sendable {
         var nextParkedId: UInt64 = 0
         var initWaiters: [CheckedContinuation<InitOutcome, any Error>] = []
         var initOutcome: InitOutcome?
+        /// The deadline the pending timer checks at, if one is pending.
+        var timerDeadline: NIODeadline?
     }
 
     /// What a `GET /next` gets right now.
@@ -168,10 +177,16 @@ final class RuntimeSessionCore: Sendable {
         }
     }
 
-    func invoke(_ invocation: Invocation) async throws -> InvocationOutcome {
+    /// Hands `invocation` to the runtime and awaits its outcome.
+    ///
+    /// With a `deadline`, `loop` keeps it: when it passes before the outcome, the session closes with
+    /// the reason ``timeoutReason`` and this throws ``RuntimeSessionError/timedOut``.
+    func invoke(
+        _ invocation: Invocation, deadline: NIODeadline? = nil, loop: (any EventLoop)? = nil
+    ) async throws -> InvocationOutcome {
         try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<InvocationOutcome, any Error>) in
-                let action = state.withLock { s -> Result<EventLoopPromise<Invocation>?, RuntimeSessionError> in
+                let action = state.withLock { s -> Result<(EventLoopPromise<Invocation>?, arm: Bool), RuntimeSessionError> in
                     switch s.phase {
                     case .closed(let reason): return .failure(.closed(reason))
                     case .initFailed: return .failure(.closed("the runtime reported an init error"))
@@ -179,17 +194,59 @@ final class RuntimeSessionCore: Sendable {
                     }
                     if let busy = s.current { return .failure(.busy(busy.invocation.requestId)) }
                     let parked = s.parked.isEmpty ? nil : s.parked.removeFirst().promise
-                    s.current = Current(invocation: invocation, delivered: parked != nil, continuation: continuation)
-                    return .success(parked)
+                    s.current = Current(
+                        invocation: invocation, delivered: parked != nil, continuation: continuation,
+                        deadline: loop == nil ? nil : deadline)
+                    // A pending timer at or before this deadline re-arms itself for it when it fires.
+                    var arm = false
+                    if let deadline, loop != nil, s.timerDeadline.map({ $0 > deadline }) ?? true {
+                        s.timerDeadline = deadline
+                        arm = true
+                    }
+                    return .success((parked, arm))
                 }
                 switch action {
                 case .failure(let error): continuation.resume(throwing: error)
-                case .success(let parked): parked?.succeed(invocation)
+                case .success(let (parked, arm)):
+                    if arm, let deadline, let loop { armTimer(deadline, on: loop) }
+                    parked?.succeed(invocation)
                 }
             }
         } onCancel: {
             // The runtime may still be running the event; the instance can't be reused.
             close(reason: "invocation cancelled")
+        }
+    }
+
+    /// Why a session whose invocation outlived its deadline was closed.
+    static let timeoutReason = "invocation timed out"
+
+    private func armTimer(_ deadline: NIODeadline, on loop: any EventLoop) {
+        loop.scheduleTask(deadline: deadline) { [self] in deadlinePassed(deadline, loop: loop) }
+    }
+
+    /// The timer armed for `armed` fired (on `loop`): time out the outstanding invocation if its
+    /// deadline has passed, or re-arm for it.
+    private func deadlinePassed(_ armed: NIODeadline, loop: any EventLoop) {
+        let now = NIODeadline.now()
+        enum Action { case none, expire(State), arm(NIODeadline) }
+        let action = state.withLock { s -> Action in
+            if s.timerDeadline == armed { s.timerDeadline = nil }
+            if case .closed = s.phase { return .none }
+            guard let deadline = s.current?.deadline else { return .none }
+            if deadline <= now {
+                let old = s
+                s = State(phase: .closed(Self.timeoutReason), lastCompletedId: s.lastCompletedId, initOutcome: s.initOutcome)
+                return .expire(old)
+            }
+            guard s.timerDeadline.map({ $0 > deadline }) ?? true else { return .none }
+            s.timerDeadline = deadline
+            return .arm(deadline)
+        }
+        switch action {
+        case .none: break
+        case .arm(let deadline): armTimer(deadline, on: loop)
+        case .expire(let old): fail(old, reason: Self.timeoutReason, current: RuntimeSessionError.timedOut)
         }
     }
 
@@ -201,10 +258,15 @@ final class RuntimeSessionCore: Sendable {
             return old
         }
         guard let taken else { return }
+        fail(taken, reason: reason, current: RuntimeSessionError.closed(reason))
+    }
+
+    /// Fails every waiter of a state that was just closed; the outstanding invocation gets `current`.
+    private func fail(_ taken: State, reason: String, current: RuntimeSessionError) {
         let error = RuntimeSessionError.closed(reason)
         for parked in taken.parked { parked.promise.fail(error) }
         for waiter in taken.initWaiters { waiter.resume(throwing: error) }
-        taken.current?.continuation.resume(throwing: error)
+        taken.current?.continuation.resume(throwing: current)
     }
 
     var publicState: RuntimeSession.State {

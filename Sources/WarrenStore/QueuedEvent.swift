@@ -25,6 +25,9 @@ public struct QueuedEvent: Sendable, Equatable {
     public var payload: [UInt8]
     /// Claims so far, counting the current one.
     public var attempts: Int
+    /// Claims that ended throttled (``StateStore/retry(_:nextAttemptAt:throttled:)``):
+    /// `attempts - throttles` is how often the function was invoked.
+    public var throttles: Int
     public var enqueuedAt: Date
     public var nextAttemptAt: Date
     public var state: State
@@ -32,13 +35,15 @@ public struct QueuedEvent: Sendable, Equatable {
     public var leaseUntil: Date?
 
     public init(id: Int64, requestId: String, function: String, qualifier: String, payload: [UInt8],
-                attempts: Int, enqueuedAt: Date, nextAttemptAt: Date, state: State, leaseUntil: Date?) {
+                attempts: Int, enqueuedAt: Date, nextAttemptAt: Date, state: State, leaseUntil: Date?,
+                throttles: Int = 0) {
         self.id = id
         self.requestId = requestId
         self.function = function
         self.qualifier = qualifier
         self.payload = payload
         self.attempts = attempts
+        self.throttles = throttles
         self.enqueuedAt = enqueuedAt
         self.nextAttemptAt = nextAttemptAt
         self.state = state

@@ -45,6 +45,16 @@ extension SQLiteStore {
         }
     }
 
+    @discardableResult
+    public func releaseClaims(now: Date) async throws -> Int {
+        try await pool.write { db in
+            try db.execute(sql: "UPDATE queuedEvent SET state = ?, nextAttemptAt = ?, leaseUntil = NULL WHERE state = ?",
+                           arguments: [QueuedEvent.State.queued.rawValue, now.timeIntervalSince1970,
+                                       QueuedEvent.State.inFlight.rawValue])
+            return db.changesCount
+        }
+    }
+
     public func complete(_ id: Int64) async throws {
         try await pool.write { db in
             try db.execute(sql: "DELETE FROM queuedEvent WHERE id = ?", arguments: [id])
@@ -52,10 +62,13 @@ extension SQLiteStore {
         }
     }
 
-    public func retry(_ id: Int64, nextAttemptAt: Date) async throws {
+    public func retry(_ id: Int64, nextAttemptAt: Date, throttled: Bool) async throws {
         try await pool.write { db in
-            try db.execute(sql: "UPDATE queuedEvent SET state = ?, nextAttemptAt = ?, leaseUntil = NULL WHERE id = ?",
-                           arguments: [QueuedEvent.State.queued.rawValue, nextAttemptAt.timeIntervalSince1970, id])
+            try db.execute(sql: """
+                UPDATE queuedEvent SET state = ?, nextAttemptAt = ?, leaseUntil = NULL, throttles = throttles + ?
+                WHERE id = ?
+                """, arguments: [QueuedEvent.State.queued.rawValue, nextAttemptAt.timeIntervalSince1970,
+                                 throttled ? 1 : 0, id])
             try Self.requireChanged(db, id)
         }
     }
@@ -105,6 +118,7 @@ extension SQLiteStore {
                            qualifier: row["qualifier"], payload: [UInt8](payload), attempts: row["attempts"],
                            enqueuedAt: Date(timeIntervalSince1970: row["enqueuedAt"]),
                            nextAttemptAt: Date(timeIntervalSince1970: row["nextAttemptAt"]),
-                           state: state, leaseUntil: lease.map(Date.init(timeIntervalSince1970:)))
+                           state: state, leaseUntil: lease.map(Date.init(timeIntervalSince1970:)),
+                           throttles: row["throttles"])
     }
 }

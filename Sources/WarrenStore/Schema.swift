@@ -7,6 +7,7 @@ enum Schema {
     static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
         migrator.registerMigration("v1", migrate: v1)
+        migrator.registerMigration("v2", migrate: v2)
         return migrator
     }
 
@@ -49,6 +50,14 @@ enum Schema {
         }
         try createSettingsTables(db)
         try createQueueTable(db)
+    }
+
+    /// Throttled claims of a queued event: they neither use up its retry
+    /// attempts nor count as invocations, and they set its back-off.
+    private static func v2(_ db: Database) throws {
+        try db.alter(table: "queuedEvent") { t in
+            t.add(column: "throttles", .integer).notNull().defaults(to: 0)
+        }
     }
 
     private static func createSettingsTables(_ db: Database) throws {

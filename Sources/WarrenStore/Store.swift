@@ -82,10 +82,17 @@ public protocol StateStore: Sendable {
     /// Claims up to `limit` due events (queued and due, or in flight with a
     /// lapsed lease), marking them in flight until `now + lease`.
     func claimDue(now: Date, limit: Int, lease: Duration) async throws -> [QueuedEvent]
+    /// Hands every in-flight claim back to the queue, due now. For start-up
+    /// of the only process that uses this store: no claimer can be alive,
+    /// so waiting for their leases to lapse would only delay the events.
+    /// - Returns: How many events were handed back.
+    @discardableResult
+    func releaseClaims(now: Date) async throws -> Int
     /// The event ran; forget it.
     func complete(_ id: Int64) async throws
-    /// The attempt failed; try again at `nextAttemptAt`.
-    func retry(_ id: Int64, nextAttemptAt: Date) async throws
+    /// The attempt failed; try again at `nextAttemptAt`. A `throttled`
+    /// attempt never reached the function and is counted in `throttles`.
+    func retry(_ id: Int64, nextAttemptAt: Date, throttled: Bool) async throws
     /// Give up on the event; it is never claimed again.
     func fail(_ id: Int64) async throws
     /// Depth and age, for `/metrics`.
@@ -97,5 +104,10 @@ extension StateStore {
     /// margin, so a live claimer never loses an event it is still running.
     public func claimDue(now: Date, limit: Int) async throws -> [QueuedEvent] {
         try await claimDue(now: now, limit: limit, lease: .seconds(960))
+    }
+
+    /// The function ran and failed; try again at `nextAttemptAt`.
+    public func retry(_ id: Int64, nextAttemptAt: Date) async throws {
+        try await retry(id, nextAttemptAt: nextAttemptAt, throttled: false)
     }
 }

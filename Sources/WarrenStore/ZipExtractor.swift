@@ -95,7 +95,29 @@ struct ZipExtractor {
                     + "oversized target.")
             }
         }
-        guard let target = String(data: data, encoding: .utf8) else {
+        if planned.entry.isCompressed {
+            // ZIPFoundation hands a link's stored bytes over as they are;
+            // a deflated target (zip(1) deflates long ones) is inflated here.
+            let raw = data
+            var inflated = Data()
+            do {
+                _ = try Data.decompress(size: Int64(raw.count), bufferSize: raw.count, skipCRC32: true, provider: { position, size in
+                    raw.subdata(in: Int(position)..<min(raw.count, Int(position) + size))
+                }, consumer: { chunk in
+                    inflated.append(chunk)
+                    if UInt64(inflated.count) > CodeLimits.symlinkTarget {
+                        throw CodeError.refused(.symlink, "Entry '\(planned.entry.path)' is a symbolic link with an "
+                            + "oversized target.")
+                    }
+                })
+            } catch let error as CodeError {
+                throw error
+            } catch {
+                throw CodeError.refused(.symlink, "Entry '\(planned.entry.path)' has an unreadable link target.")
+            }
+            data = inflated
+        }
+        guard let target = String(data: data, encoding: .utf8), !target.isEmpty else {
             throw CodeError.refused(.symlink, "Entry '\(planned.entry.path)' has an unreadable link target.")
         }
         try ZipPlan.checkSymlinkTarget(target, of: planned.components, raw: planned.entry.path)

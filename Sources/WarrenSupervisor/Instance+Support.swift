@@ -1,4 +1,5 @@
 import Foundation
+import Glibc
 import NIOCore
 import Synchronization
 import WarrenRuntimeAPI
@@ -123,5 +124,58 @@ extension Instance {
         let hundredths = Int((max(0, value) * 100).rounded())
         let fraction = hundredths % 100
         return "\(hundredths / 100)." + (fraction < 10 ? "0\(fraction)" : "\(fraction)")
+    }
+}
+
+/// The cgroup's peak memory (`memory.max_usage_in_bytes` on v1, `memory.peak` on v2) through one
+/// descriptor kept open for the instance's life. Every invocation's REPORT line needs it: opening
+/// a cgroup file walks kernfs twice (exists, then open) and cost about 20 µs of each warm invoke
+/// here, while a `pread` of the open file reads the live value in about a microsecond.
+final class PeakMemoryFile {
+    private var fd: Int32 = -1
+
+    /// Not open: ``read()`` answers nil.
+    init() {}
+
+    init(_ cgroup: any Cgroup) {
+        guard let path = Self.path(cgroup) else { return }
+        fd = open(path, O_RDONLY | O_CLOEXEC)
+    }
+
+    deinit { close() }
+
+    /// The file of the backends Warren has; nil for any other (the caller falls back).
+    static func path(_ cgroup: any Cgroup) -> String? {
+        if let v1 = cgroup as? CgroupV1 { return v1.directories["memory"].map { $0 + "/memory.max_usage_in_bytes" } }
+        if let v2 = cgroup as? CgroupV2 { return v2.path + "/memory.peak" }
+        return nil
+    }
+
+    /// The peak in bytes; nil when the file is not open or does not hold a number.
+    func read() -> UInt64? {
+        guard fd >= 0 else { return nil }
+        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 32) { buffer -> UInt64? in
+            var count: Int
+            repeat { count = pread(fd, buffer.baseAddress, buffer.count, 0) } while count < 0 && errno == EINTR
+            guard count > 0 else { return nil }
+            var value: UInt64 = 0
+            var digits = 0
+            for byte in buffer[0..<count] {
+                if byte == UInt8(ascii: "\n") { break }
+                guard (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte), digits < 20 else { return nil }
+                let (times10, overflow1) = value.multipliedReportingOverflow(by: 10)
+                let (sum, overflow2) = times10.addingReportingOverflow(UInt64(byte - UInt8(ascii: "0")))
+                guard !overflow1, !overflow2 else { return nil }
+                value = sum
+                digits += 1
+            }
+            return digits > 0 ? value : nil
+        }
+    }
+
+    /// Closes the descriptor (before the cgroup is removed); idempotent.
+    func close() {
+        if fd >= 0 { _ = Glibc.close(fd) }
+        fd = -1
     }
 }

@@ -37,6 +37,8 @@ actor Instance {
     private var server: RuntimeAPIServer?
     private var logChannel: (any Channel)?
     private var netns: PreparedNetns?
+    /// The cgroup's peak-memory file, kept open for the REPORT line of every invocation.
+    private var peakMemory = PeakMemoryFile()
     private var exitTask: Task<Termination?, Never>?
     private var deathReason: String?
 
@@ -71,6 +73,7 @@ actor Instance {
         cgroup = parts.cgroup
         netns = parts.netns
         pid = parts.process.pid
+        peakMemory = PeakMemoryFile(parts.cgroup)
         let session = session
         exitTask = Task {
             let ended = try? await parts.process.exited()
@@ -119,21 +122,27 @@ actor Instance {
         pendingInitDuration = nil
         log.begin()
         log.line("START RequestId: \(invocation.requestId) Version: \(version.version)")
-        let session = session
-        let outcome = await race(seconds: timeout) { try await session.invoke(invocation) }
+        // The session keeps the deadline on the loop that serves it: nothing to schedule or cancel
+        // per invocation, and no other thread to wake.
+        let deadline = NIODeadline.now() + .nanoseconds(Int64(max(0, timeout) * 1e9))
+        let outcome: Result<InvocationOutcome, any Error>
+        do {
+            outcome = .success(try await session.invoke(invocation, deadline: deadline, on: loop))
+        } catch {
+            outcome = .failure(error)
+        }
         let duration = Self.milliseconds(ContinuousClock.now - started)
         var result: Result<InvocationOutcome, InvocationFailure>
         switch outcome {
-        case .value(let value):
+        case .success(let value):
             result = .success(value)
-        case .timedOut:
+        case .failure(RuntimeSessionError.timedOut):
             await kill(reason: "timeout")
-            result = .failure(.platform("Sandbox.Timedout",
-                                        "Task timed out after \(Self.twoDecimals(timeout)) seconds"))
-        case .failed:
+            result = .failure(.platform("Sandbox.Timedout", "Task timed out after \(Self.twoDecimals(timeout)) seconds"))
+        case .failure:
             result = .failure(await failureAfterClose())
         }
-        let peak = (try? cgroup?.peakMemoryBytes()) ?? nil
+        let peak = peakMemory.read() ?? ((try? cgroup?.peakMemoryBytes()) ?? nil)
         log.line("END RequestId: \(invocation.requestId)\n" + Self.report(
             invocation.requestId, duration: duration, memory: config.memorySize, peakBytes: peak,
             initDuration: initDuration))
@@ -149,15 +158,20 @@ actor Instance {
 
     /// Freezes an idle instance whose runtime is parked in `/next`.
     func freezeIfIdle() async {
-        guard state == .idle, !frozen, let cgroup else { return }
+        guard let cgroup else { return }
+        // The runtime parks in /next just after its response: give it a moment.
         for _ in 0..<50 {
-            if case .idle = await session.state { break }
+            guard state == .idle, !frozen else { return }
+            if case .idle = session.currentState { break }
             try? await Task.sleep(nanoseconds: 1_000_000)
         }
-        guard state == .idle, !frozen, case .idle = await session.state else { return }
-        // The freezer is polled until FROZEN: on its own queue, not on a
-        // thread of the cooperative pool. `frozen` is set before the wait,
-        // so a dispatch that arrives meanwhile thaws.
+        // Decided in one turn of the actor, with no suspension between the checks and `frozen`: an
+        // invocation that began during an await above has made the state busy, and one that begins
+        // after this turn sees `frozen` and thaws. (Checking before an await and freezing after it
+        // froze a runtime in the middle of an invocation, which then timed out.)
+        guard state == .idle, !frozen, case .idle = session.currentState else { return }
+        // The freezer is polled until FROZEN: on its own queue, not on a thread of the cooperative
+        // pool. A dispatch that arrives meanwhile thaws on the same queue, so after the freeze.
         frozen = true
         await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
             Self.freezerQueue.async {
@@ -211,6 +225,7 @@ actor Instance {
         if awaitExit { _ = await exitTask?.value }
         await server?.shutdown()
         try? await logChannel?.close()
+        peakMemory.close()
         if let cgroup { await Self.offLoop { try? cgroup.remove() } }
         if let netns { close(netns.fd) }
         netns = nil

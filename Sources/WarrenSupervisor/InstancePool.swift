@@ -66,13 +66,19 @@ actor InstancePool {
         for instance in idleProvisioned where now - instance.createdAt >= maxLifetime {
             victims.append(instance)
         }
+        var reclaimed = 0
         for instance in victims {
+            // The awaits above let invocations take instances meanwhile: only one still idle here
+            // may go (it leaves the idle lists before the next suspension, so none can take it).
+            let count = idle.count + idleProvisioned.count
             idle.removeAll { $0 === instance }
             idleProvisioned.removeAll { $0 === instance }
+            guard idle.count + idleProvisioned.count < count else { continue }
             await instance.destroy(reason: "reclaimed")
             await forget(instance)
+            reclaimed += 1
         }
-        return victims.count
+        return reclaimed
     }
 
     /// The idle on-demand instance used longest ago (first in the stack).

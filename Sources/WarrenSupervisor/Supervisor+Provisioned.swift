@@ -55,8 +55,7 @@ extension Supervisor {
         guard let record = functions[name] else { throw notFound(name) }
         let version = try provisionedVersion(record, name: name, qualifier: qualifier)
         guard let requested = record.provisioned[version] else { return nil }
-        let alive = await pools[FunctionVersion(name, version)]?.provisionedCount ?? 0
-        let available = min(alive, requested)
+        let available = min(await readyProvisioned(FunctionVersion(name, version)), requested)
         return ProvisionedConcurrency(requested: requested, available: available, allocated: available,
                                       status: available >= requested ? .ready : .inProgress)
     }
@@ -94,6 +93,20 @@ extension Supervisor {
                 admission.setProvisioned(name, version: version, min(alive, requested))
             }
         }
+    }
+
+    /// Provisioned instances that finished init (idle or busy): what
+    /// Lambda counts as available. Ones still starting do not count.
+    func readyProvisioned(_ fv: FunctionVersion) async -> Int {
+        guard let pool = pools[fv] else { return 0 }
+        var ready = 0
+        for instance in await pool.instances where instance.provisioned {
+            switch await instance.state {
+            case .idle, .busy: ready += 1
+            default: break
+            }
+        }
+        return ready
     }
 
     /// Every instance, for `warren instances`.

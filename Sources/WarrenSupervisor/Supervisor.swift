@@ -46,6 +46,8 @@ public actor Supervisor {
     }
 
     public let configuration: Configuration
+    /// ``configuration`` without an actor hop: it never changes after `init`.
+    public nonisolated var fixedConfiguration: Configuration { configuration }
     public nonisolated let admission: Admission
     let catalog: RuntimeCatalog
     let filter: CompiledFilter
@@ -60,6 +62,8 @@ public actor Supervisor {
     /// `i-<pid>-<token>-`; the pid lets a later supervisor sweep them.
     public nonisolated let instancePrefix = "\(Supervisor.cgroupPrefix)\(getpid())-\(String(UInt32.random(in: 0...UInt32.max), radix: 36))-"
     var shuttingDown = false
+    /// Instances being spawned or initialized right now.
+    var starting = 0
     private var reclaimer: Task<Void, Never>?
 
     /// Loads the policy, probes cgroups, sweeps what a crashed supervisor
@@ -111,6 +115,10 @@ public actor Supervisor {
     public func shutdown() async {
         shuttingDown = true
         reclaimer?.cancel()
+        for pool in pools.values { await pool.destroyAll(reason: "shutdown") }
+        // A start that was spawning sees shuttingDown and discards its
+        // sandbox; one initializing was destroyed above and fails at once.
+        while starting > 0 { try? await Task.sleep(for: .milliseconds(2)) }
         for pool in pools.values { await pool.destroyAll(reason: "shutdown") }
         pools.removeAll()
         try? await group.shutdownGracefully()

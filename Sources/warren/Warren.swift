@@ -1,7 +1,8 @@
 import ArgumentParser
+import Foundation
 
 @main
-struct Warren: ParsableCommand {
+struct Warren: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "warren",
         abstract: "Run untrusted functions the way AWS Lambda does, on your own Linux host.",
@@ -9,6 +10,26 @@ struct Warren: ParsableCommand {
             Every process Warren starts is confined by new namespaces, an empty capability \
             set, no_new_privs, a seccomp filter and cgroup limits.
             """,
-        subcommands: [RunCommand.self, PolicyCommand.self]
+        subcommands: [ServeCommand.self, FunctionCommand.self, PublishCommand.self, AliasCommand.self,
+                      ConcurrencyCommand.self, ProvisionedCommand.self, InvokeCommand.self, LogsCommand.self,
+                      InstancesCommand.self, AccountCommand.self, RunCommand.self, PolicyCommand.self]
     )
+
+    /// ArgumentParser's `main`, except that a usage error exits with 2 (as
+    /// getopt tools and the operator commands' documented exit status say),
+    /// not EX_USAGE (64).
+    static func main() async {
+        do {
+            var command = try parseAsRoot()
+            if var command = command as? AsyncParsableCommand {
+                try await command.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            guard exitCode(for: error) == .validationFailure else { exit(withError: error) }
+            FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
+            exit(withError: ExitCode(2))
+        }
+    }
 }

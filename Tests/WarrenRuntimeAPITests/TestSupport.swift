@@ -11,7 +11,8 @@ enum SocketSetupError: Error { case failed(String, Int32) }
 
 /// A TCP socket bound to 127.0.0.1:0, listening unless told not to, as the supervisor would hand over.
 func makeListener(listen shouldListen: Bool = true) throws -> (fd: Int32, port: Int) {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    // Close-on-exec: programs other tests start must not keep it open.
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
     guard fd >= 0 else { throw SocketSetupError.failed("socket", errno) }
     var address = sockaddr_in()
     address.sin_family = sa_family_t(AF_INET)

@@ -35,6 +35,24 @@ import Testing
         #expect(await storeError { try await store.complete(first.id) }?.code == .notFound)
     }
 
+    @Test func releasedClaimsAreDueAtOnceAndKeepTheirAttempts() async throws {
+        let dir = try TempDirectory()
+        defer { dir.cleanup() }
+        let store = try openStore(dir)
+        try await deploy(store, "f")
+        let t0 = Date(timeIntervalSince1970: 1_700_000_000)
+        let event = try await store.enqueue(requestId: "r1", function: "f", qualifier: "$LATEST", payload: [1], at: t0)
+        _ = try await store.enqueue(requestId: "r2", function: "f", qualifier: "$LATEST", payload: [2],
+                                    at: t0.addingTimeInterval(3600))
+        #expect(try await store.claimDue(now: t0, limit: 10, lease: .seconds(960)).map(\.id) == [event.id])
+        // A new process on the same store: the claim is an orphan.
+        #expect(try await store.releaseClaims(now: t0.addingTimeInterval(1)) == 1)
+        let again = try await store.claimDue(now: t0.addingTimeInterval(1), limit: 10)
+        #expect(again.map(\.requestId) == ["r1"] && again[0].attempts == 2)
+        #expect(try await store.releaseClaims(now: t0.addingTimeInterval(2)) == 1)
+        #expect(try await store.releaseClaims(now: t0.addingTimeInterval(2)) == 0)
+    }
+
     @Test func claimsRespectLimitAndOrder() async throws {
         let dir = try TempDirectory()
         defer { dir.cleanup() }
@@ -49,6 +67,23 @@ import Testing
         #expect(try await store.claimDue(now: t0.addingTimeInterval(10), limit: 2).map(\.requestId) == ["r0", "r1"])
         #expect(try await store.claimDue(now: t0.addingTimeInterval(10), limit: 9).map(\.requestId)
             == ["r2", "r3", "r4"])
+    }
+
+    @Test func aThrottledRetryIsCountedApart() async throws {
+        let dir = try TempDirectory()
+        defer { dir.cleanup() }
+        let store = try openStore(dir)
+        try await deploy(store, "f")
+        let t0 = Date(timeIntervalSince1970: 1_700_000_000)
+        let event = try await store.enqueue(requestId: "r1", function: "f", qualifier: "$LATEST", payload: [],
+                                            at: t0)
+        _ = try await store.claimDue(now: t0, limit: 1)
+        try await store.retry(event.id, nextAttemptAt: t0.addingTimeInterval(1), throttled: true)
+        _ = try await store.claimDue(now: t0.addingTimeInterval(1), limit: 1)
+        try await store.retry(event.id, nextAttemptAt: t0.addingTimeInterval(2))
+        let third = try await store.claimDue(now: t0.addingTimeInterval(2), limit: 1)
+        #expect(third.first?.attempts == 3 && third.first?.throttles == 1)
+        #expect(try await store.queuedEvent(event.id)?.throttles == 1)
     }
 
     @Test func aCrashedClaimerLosesItsEventsAfterTheLease() async throws {

@@ -8,13 +8,13 @@ import Testing
         let dir = try TempDirectory()
         defer { dir.cleanup() }
         let store = try openStore(dir)
-        #expect(try store.appliedMigrations() == ["v1"])
+        #expect(try store.appliedMigrations() == ["v1", "v2"])
         #expect(try store.tableNames() == ["alias", "concurrency", "eventInvokeConfig", "function",
                                            "provisioned", "queuedEvent", "version"])
         #expect(FileManager.default.fileExists(atPath: dir.url.appendingPathComponent("warren.db").path))
         // Reopening runs no migration twice.
         try store.close()
-        #expect(try openStore(dir).appliedMigrations() == ["v1"])
+        #expect(try openStore(dir).appliedMigrations() == ["v1", "v2"])
     }
 
     @Test func createGetAndConflict() async throws {

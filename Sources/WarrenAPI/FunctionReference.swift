@@ -1,0 +1,89 @@
+import Foundation
+
+/// The `{FunctionName}` of a Lambda path: `NAME`, `NAME:QUALIFIER`,
+/// `ACCOUNT:function:NAME[:QUALIFIER]` or a full ARN, URL-encoded.
+///
+/// Parsed as the model's pattern reads, left to right:
+/// `(arn:(aws[a-zA-Z-]*)?:lambda:)?(REGION:)?(\d{12}:)?(function:)?([a-zA-Z0-9-_]+)(:(\$LATEST|[a-zA-Z0-9-_]+))?`.
+struct FunctionReference: Sendable, Equatable {
+    var name: String
+    /// The qualifier spelled in the name, if any.
+    var qualifier: String?
+
+    static let pattern = #"(arn:(aws[a-zA-Z-]*)?:lambda:)?([a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}:)?"#
+        + #"(\d{12}:)?(function:)?([a-zA-Z0-9-_]+)(:(\$LATEST|[a-zA-Z0-9-_]+))?"#
+
+    /// Parses a path parameter.
+    /// - Parameters:
+    ///   - raw: The parameter as it appears in the path (percent-encoded).
+    ///   - maxLength: The model's length limit (140, or 256 for namespaced names).
+    /// - Throws: ``LambdaError`` `ValidationException` for a value off the pattern.
+    init(path raw: String, maxLength: Int = 140) throws(LambdaError) {
+        try self.init(text: raw.removingPercentEncoding ?? raw, maxLength: maxLength)
+    }
+
+    /// Parses a name given in a JSON body (not percent-encoded).
+    init(text: String, maxLength: Int = 140) throws(LambdaError) {
+        var violations = Violations()
+        violations.length(text, at: "functionName", max: maxLength, min: 1)
+        try violations.check()
+        guard let parsed = Self.parse(text) else {
+            throw Violations.single(text, at: "functionName",
+                                    "Member must satisfy regular expression pattern: \(Self.pattern)")
+        }
+        self = parsed
+    }
+
+    init(name: String, qualifier: String? = nil) {
+        self.name = name
+        self.qualifier = qualifier
+    }
+
+    private static func parse(_ text: String) -> FunctionReference? {
+        let tokens = text.split(separator: ":", omittingEmptySubsequences: false)
+        var i = 0
+        if tokens.count >= 4, tokens[0] == "arn", LambdaPattern.isPartition(tokens[1]), tokens[2] == "lambda" {
+            i = 3
+        }
+        // Each optional prefix is taken only if a name still follows it.
+        if i < tokens.count - 1, LambdaPattern.isRegion(tokens[i]) { i += 1 }
+        if i < tokens.count - 1, LambdaPattern.isAccount(tokens[i]) { i += 1 }
+        if i < tokens.count - 1, tokens[i] == "function" { i += 1 }
+        guard i < tokens.count, LambdaPattern.isName(tokens[i]) else { return nil }
+        let name = String(tokens[i])
+        i += 1
+        var qualifier: String?
+        if i < tokens.count {
+            guard tokens[i] == "$LATEST" || LambdaPattern.isName(tokens[i]) else { return nil }
+            qualifier = String(tokens[i])
+            i += 1
+        }
+        return i == tokens.count ? FunctionReference(name: name, qualifier: qualifier) : nil
+    }
+
+    /// The qualifier an operation acts on: the `?Qualifier` parameter or the
+    /// one in the name; when both are given they must agree.
+    /// - Parameter query: The `Qualifier` query parameter.
+    /// - Throws: ``LambdaError``: `ValidationException` for a malformed qualifier,
+    ///   `InvalidParameterValueException` when the two disagree.
+    func qualifier(query: String?) throws(LambdaError) -> String? {
+        guard let query, !query.isEmpty else { return qualifier }
+        var violations = Violations()
+        violations.length(query, at: "qualifier", max: 128)
+        violations.pattern(query, at: "qualifier", "(|[a-zA-Z0-9$_-]+)", LambdaPattern.isQualifier)
+        try violations.check()
+        if let qualifier, qualifier != query {
+            throw .invalidParameter("The derived qualifier from the function name does not match the specified "
+                + "qualifier.")
+        }
+        return query
+    }
+
+    /// The function name of an operation that acts on the function only
+    /// (reserved concurrency, code and configuration updates).
+    /// - Throws: ``LambdaError/functionOnly`` when a qualifier is given.
+    func unqualified() throws(LambdaError) -> String {
+        guard qualifier == nil else { throw LambdaError.functionOnly }
+        return name
+    }
+}

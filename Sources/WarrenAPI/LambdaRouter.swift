@@ -1,0 +1,145 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+
+/// The Lambda REST API and Warren's own routes on one router.
+///
+/// Middleware, outermost first: Lambda's error shape and `x-amzn-RequestId`
+/// on every response; the body limits (6 MB for Invoke, a 50 MB zip in
+/// base64 for code uploads); SigV4 when `verifier` is given. Routes the
+/// caller adds afterwards get the same middleware; `/metrics` is exempt
+/// from SigV4, so `router.get("/metrics")` serves without a signature.
+/// - Parameters:
+///   - service: The service the routes call.
+///   - verifier: Checks SigV4 signatures; `nil` serves every request unsigned.
+/// - Returns: The router, ready for an `Application`.
+public func makeLambdaRouter(service: LambdaService, verifier: SigV4Verifier?) -> Router<BasicRequestContext> {
+    let router = Router()
+    router.middlewares.add(LambdaResponseMiddleware())
+    router.middlewares.add(LambdaBodyLimit())
+    if let verifier {
+        router.middlewares.add(SigV4Middleware(verifier: verifier, maxBodySize: LambdaBodyLimit<BasicRequestContext>
+            .codeUploadLimit, exemptPaths: ["/metrics"]))
+    }
+    let routes = LambdaRoutes(service: service)
+    routes.addFunctionRoutes(to: router)
+    routes.addAliasRoutes(to: router)
+    routes.addInvokeRoutes(to: router)
+    routes.addConcurrencyRoutes(to: router)
+    routes.addEventInvokeConfigRoutes(to: router)
+    routes.addWarrenRoutes(to: router)
+    return router
+}
+
+/// The handlers; one extension per operation group.
+struct LambdaRoutes: Sendable {
+    let service: LambdaService
+
+    /// The `{fn}` path parameter.
+    static func function(_ context: some RequestContext, maxLength: Int = 140) throws(LambdaError)
+        -> FunctionReference {
+        try FunctionReference(path: context.parameters.get("fn") ?? "", maxLength: maxLength)
+    }
+
+    /// A query parameter, percent-decoded.
+    static func query(_ request: Request, _ name: String) -> String? {
+        request.uri.queryParameters[name[...]].map(String.init)
+    }
+
+    /// `MaxItems` and friends.
+    static func integer(_ request: Request, _ name: String, field: String) throws(LambdaError) -> Int? {
+        guard let text = query(request, name) else { return nil }
+        guard let value = Int(text) else {
+            throw Violations.single(text, at: field, "Member must be a number")
+        }
+        return value
+    }
+
+    /// The JSON body as `T`; an empty body reads as `{}`.
+    static func body<T: Decodable>(_ request: Request, as type: T.Type) async throws -> T {
+        var request = request
+        let buffer = try await request.collectBody(upTo: LambdaBodyLimit<BasicRequestContext>.codeUploadLimit)
+        let data = buffer.readableBytes == 0 ? Data("{}".utf8) : Data(buffer: buffer)
+        do {
+            return try JSONDecoder().decode(T.self, from: data)
+        } catch {
+            throw LambdaError(error)
+        }
+    }
+
+    /// A JSON answer.
+    static func json(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.withoutEscapingSlashes]
+        let data = try encoder.encode(value)
+        return Response(status: status, headers: [.contentType: "application/json"],
+                        body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
+    }
+
+    /// An empty answer (204 for deletes).
+    static func empty(_ status: HTTPResponse.Status = .noContent) -> Response {
+        Response(status: status)
+    }
+}
+
+/// Lambda's answers for everything that fails, and `x-amzn-RequestId` on
+/// every response: thrown ``LambdaError``s and the errors of the layers
+/// below become Lambda's error shape; an unknown path is 404
+/// `UnknownOperationException`.
+struct LambdaResponseMiddleware<Context: RequestContext>: RouterMiddleware {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response)
+        async throws -> Response {
+        var response: Response
+        do {
+            response = try await next(request, context)
+        } catch let error as HTTPError where error.status == .notFound || error.status == .methodNotAllowed {
+            response = LambdaError(error.status.code, "UnknownOperationException",
+                                   "Unknown operation \(request.method) \(request.uri.path)").response()
+        } catch let error as any HTTPResponseError where !(error is LambdaError) {
+            response = try error.response(from: request, context: context)
+        } catch {
+            response = LambdaError(error).response()
+        }
+        if response.headers[.amznRequestId] == nil {
+            response.headers[.amznRequestId] = newRequestId()
+        }
+        return response
+    }
+}
+
+/// Reads the body before anything else does, within the operation's
+/// limit: Invoke 6 MB, CreateFunction and UpdateFunctionCode a 50 MB zip
+/// in base64 with its JSON, anything else 6 MB. Over it: 413
+/// `RequestEntityTooLargeException` with Lambda's message.
+struct LambdaBodyLimit<Context: RequestContext>: RouterMiddleware {
+    /// A 50 MB zip is 70 MB in base64; the rest is the JSON around it.
+    static var codeUploadLimit: Int { 72 * 1024 * 1024 }
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response)
+        async throws -> Response {
+        var request = request
+        let (limit, message) = Self.limit(method: request.method, path: request.uri.path)
+        if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > limit {
+            throw LambdaError.tooLarge(message)
+        }
+        do {
+            _ = try await request.collectBody(upTo: limit)
+        } catch is NIOTooManyBytesError {
+            throw LambdaError.tooLarge(message)
+        }
+        return try await next(request, context)
+    }
+
+    static func limit(method: HTTPRequest.Method, path: String) -> (Int, String) {
+        let path = path.hasSuffix("/") ? String(path.dropLast()) : path
+        let sync = LambdaService.maxSyncPayload
+        if method == .post, path.hasSuffix("/invocations") {
+            return (sync, "Request must be smaller than \(sync) bytes for the InvokeFunction operation")
+        }
+        if (method == .post && path == "/2015-03-31/functions") || (method == .put && path.hasSuffix("/code")) {
+            return (codeUploadLimit, "Zipped size must be smaller than 52428800 bytes")
+        }
+        return (sync, "Request must be smaller than \(sync) bytes for the operation")
+    }
+}

@@ -1,0 +1,94 @@
+import Foundation
+import WarrenStore
+import WarrenSupervisor
+
+/// Lambda's rules for provisioned concurrency (spec §7, concurrency §4):
+/// one config per version, directly or through one alias without routing;
+/// the total within reserved concurrency, or within the unreserved pool.
+extension LambdaService {
+    /// Checks a PutProvisionedConcurrencyConfig against the stored state.
+    /// Call holding the mutation lock.
+    func checkProvisionedRequest(_ name: String, qualifier: String, count: Int) async throws {
+        _ = try await store.getFunction(name)
+        if qualifier == FunctionVersion.latest {
+            throw LambdaError.invalidParameter("Provisioned Concurrency Configs cannot be applied to unpublished "
+                + "function versions.")
+        }
+        if LambdaPattern.isVersionNumber(qualifier) {
+            _ = try await existing { try await store.getVersion(name, version: qualifier) }
+            try await checkVersionTarget(name, version: qualifier)
+        } else {
+            let alias = try await existing { try await store.getAlias(name, name: qualifier) }
+            try await checkProvisionedTarget(name, alias: alias)
+        }
+        let others = try await store.listProvisionedConcurrency(name).filter { $0.qualifier != qualifier }
+            .reduce(0) { $0 + $1.requested }
+        if let reserved = try await store.getFunctionConcurrency(name) {
+            if others + count > reserved {
+                throw LambdaError.invalidParameter("Requested Provisioned Concurrency should not be greater than the "
+                    + "reservedConcurrentExecution for function")
+            }
+            return
+        }
+        let unreserved = try await unreservedConcurrency(excluding: name, qualifier: qualifier)
+        if count > unreserved - supervisor.admission.settings.unreservedMinimum {
+            throw LambdaError.invalidParameter("Specified ConcurrentExecutions for function is greater than "
+                + "account's unreserved concurrency [\(unreserved)].")
+        }
+    }
+
+    /// The account limit less every reservation and every provisioned
+    /// request of functions without one (those come out of the unreserved
+    /// pool), not counting the request being replaced.
+    private func unreservedConcurrency(excluding name: String, qualifier: String) async throws -> Int {
+        let reserved = try await store.allFunctionConcurrency()
+        let provisioned = try await store.listProvisionedConcurrency(nil)
+            .filter { reserved[$0.function] == nil && !($0.function == name && $0.qualifier == qualifier) }
+            .reduce(0) { $0 + $1.requested }
+        return supervisor.admission.settings.accountLimit - reserved.values.reduce(0, +) - provisioned
+    }
+
+    /// An alias may carry provisioned concurrency only without routing, and
+    /// only when nothing else provisions its version.
+    func checkProvisionedTarget(_ name: String, alias: AliasRecord) async throws {
+        if !alias.additionalVersionWeights.isEmpty {
+            throw LambdaError.conflict("Alias with weights can not be used with Provisioned Concurrency")
+        }
+        let targets = try await provisionedVersions(name, excluding: alias.name)
+        if targets.contains(alias.functionVersion) {
+            throw LambdaError.conflict("Alias can't be used for Provisioned Concurrency configuration on an already "
+                + "Provisioned version")
+        }
+    }
+
+    /// A version may carry provisioned concurrency only when no provisioned alias points at it.
+    private func checkVersionTarget(_ name: String, version: String) async throws {
+        let aliases = try await store.listAliases(name, functionVersion: nil)
+        let provisioned = Set(try await store.listProvisionedConcurrency(name).map(\.qualifier))
+        if aliases.contains(where: { provisioned.contains($0.name) && $0.functionVersion == version }) {
+            throw LambdaError.conflict("Version is pointed by a Provisioned Concurrency alias")
+        }
+    }
+
+    /// The versions provisioned now, directly or through an alias other than `excluded`.
+    private func provisionedVersions(_ name: String, excluding excluded: String) async throws -> Set<String> {
+        let aliases = Dictionary(uniqueKeysWithValues: try await store.listAliases(name, functionVersion: nil)
+            .map { ($0.name, $0.functionVersion) })
+        var versions = Set<String>()
+        for record in try await store.listProvisionedConcurrency(name) where record.qualifier != excluded {
+            versions.insert(aliases[record.qualifier] ?? record.qualifier)
+        }
+        return versions
+    }
+
+    /// Runs a lookup whose not-found means "no such qualifier": Lambda says
+    /// `Function not found: <qualified ARN>` then.
+    private func existing<T>(_ lookup: () async throws -> T) async throws -> T {
+        do {
+            return try await lookup()
+        } catch let error as StoreError where error.code == .notFound {
+            throw LambdaError.notFound(error.message.hasPrefix("Function not found") ? error.message
+                : error.message.replacingOccurrences(of: "Cannot find alias arn", with: "Function not found"))
+        }
+    }
+}

@@ -1,0 +1,123 @@
+import Foundation
+import Hummingbird
+import WarrenStore
+import WarrenSupervisor
+
+/// Everything `warren serve` runs, wired together: the state store and the
+/// supervisor behind ``LambdaService``, the async queue worker, metrics,
+/// and the router with SigV4 in front.
+public final class WarrenServer {
+    public struct Settings: Sendable {
+        /// Holds `rootfs/out/` and `policies/`.
+        public var home: String
+        /// `warren.db`, `code/`, `logs/`.
+        public var stateDirectory: String
+        public var region = "us-east-1"
+        public var accountLimit = 1000
+        /// MiB all instances may be configured with together; nil = no budget.
+        public var memoryBudgetMB: Int?
+        /// Keys requests must be signed with; nil = no authentication.
+        public var keys: [AccessKey]?
+        /// Tunes the async queue (tests shorten the delays).
+        public var queueTiming = EventQueue.Timing()
+
+        public init(home: String, stateDirectory: String) {
+            self.home = home
+            self.stateDirectory = stateDirectory
+        }
+
+        /// Lambda keeps 100 of 1000 unreserved; smaller hosts keep a tenth.
+        var unreservedMinimum: Int { min(100, max(1, accountLimit / 10)) }
+    }
+
+    public let service: LambdaService
+    public let queue: EventQueue
+    public let metrics: WarrenMetrics
+    public let router: Router<BasicRequestContext>
+
+    private init(service: LambdaService, queue: EventQueue, metrics: WarrenMetrics, router: Router<BasicRequestContext>) {
+        self.service = service
+        self.queue = queue
+        self.metrics = metrics
+        self.router = router
+    }
+
+    /// Opens the state, starts the supervisor, mirrors every function into
+    /// it, and starts the queue worker. Problems with single functions (a
+    /// runtime that is gone) are logged, not fatal.
+    public static func start(_ settings: Settings, log: @escaping @Sendable (String) -> Void = { line in
+        FileHandle.standardError.write(Data((line + "\n").utf8))
+    }) async throws -> WarrenServer {
+        let state = URL(fileURLWithPath: settings.stateDirectory, isDirectory: true)
+        try FileManager.default.createDirectory(at: state, withIntermediateDirectories: true)
+        var configuration = Supervisor.Configuration(
+            home: settings.home, stateDirectory: state.path,
+            admission: .init(accountLimit: settings.accountLimit, unreservedMinimum: settings.unreservedMinimum,
+                             memoryBudgetMB: settings.memoryBudgetMB))
+        configuration.region = settings.region
+        let supervisor = try Supervisor(configuration)
+        let service: LambdaService
+        do {
+            service = try LambdaService(stateDirectory: state, supervisor: supervisor)
+        } catch {
+            await supervisor.shutdown()
+            throw error
+        }
+        let metrics = WarrenMetrics()
+        service.onInvoke = { metric in
+            metrics.record(function: metric.function, result: metric.result, error: metric.error)
+        }
+        let store = service.store
+        let queue = EventQueue(
+            store: store,
+            invoke: { function, qualifier, payload, requestId in
+                do {
+                    let result = try await supervisor.invoke(
+                        function, qualifier: qualifier, payload: payload, type: .requestResponse, requestId: requestId)
+                    metrics.record(function: function, result: result, error: nil)
+                    return result
+                } catch let error as SupervisorError {
+                    metrics.record(function: function, result: nil, error: error)
+                    throw error
+                }
+            },
+            eventInvokeConfig: { function, qualifier in
+                try? await store.getEventInvokeConfig(function, qualifier: qualifier)
+            },
+            log: log, timing: settings.queueTiming, region: settings.region)
+        service.onEnqueue = { queue.wake() }
+        do {
+            for problem in try await service.load() { log("warren: not loaded: \(problem)") }
+        } catch {
+            await service.shutdown()
+            throw error
+        }
+        do {
+            // One serve process per state directory: claims left by the last
+            // one (killed, or stopped mid-invocation) are orphans; run them now.
+            let released = try await store.releaseClaims(now: Date())
+            if released > 0 { log("warren: \(released) event(s) in flight when the last run stopped are queued again") }
+        } catch {
+            await service.shutdown()
+            throw error
+        }
+        await supervisor.startReclaimer()
+        queue.start()
+
+        let verifier = settings.keys.map { SigV4Verifier(keys: $0) }
+        let router = makeLambdaRouter(service: service, verifier: verifier)
+        router.get("/metrics") { _, _ -> Response in
+            let text = await metrics.render(supervisor: supervisor, store: store)
+            return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                            body: .init(byteBuffer: ByteBuffer(bytes: text)))
+        }
+        return WarrenServer(service: service, queue: queue, metrics: metrics, router: router)
+    }
+
+    /// Stops the queue worker (events in flight stay leased in the store and
+    /// run again on the next start) and destroys every instance.
+    public func stop() async {
+        await queue.stop()
+        await service.shutdown()
+    }
+}

@@ -1,0 +1,115 @@
+import ArgumentParser
+import Foundation
+import Glibc
+
+/// `X-Amz-Invocation-Type`.
+enum InvocationType: String, ExpressibleByArgument, CaseIterable {
+    case requestResponse = "RequestResponse"
+    case event = "Event"
+    case dryRun = "DryRun"
+}
+
+/// `warren invoke FUNCTION [PAYLOAD]`.
+struct InvokeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "invoke",
+        abstract: "Invoke a function and print its response payload.",
+        discussion: OperatorHelp.discussion("""
+            The response payload goes to stdout byte for byte (a newline is added only on a \
+            terminal); with --tail the invocation's log tail goes to stderr. When the function \
+            fails the payload is its error object and warren exits with 1. Event invocations \
+            are queued and print nothing.
+
+            Examples:
+              warren invoke hello '{"name": "world"}'
+              echo '{}' | warren invoke hello --payload-file - --qualifier live --tail
+            """))
+
+    @Argument(help: ArgumentHelp("Function name or ARN.", valueName: "function"))
+    var function: String
+
+    @Argument(help: ArgumentHelp("JSON payload. [default: {}]", valueName: "payload"))
+    var payload: String?
+
+    @Option(name: .customLong("payload-file"), help: ArgumentHelp("Read the payload from a file; - for stdin.", valueName: "file"))
+    var payloadFile: String?
+
+    @Option(name: .long, help: ArgumentHelp("Version or alias. [default: $LATEST]", valueName: "qualifier"))
+    var qualifier: String?
+
+    @Option(name: .long, help: "Invocation type: RequestResponse, Event or DryRun.")
+    var type: InvocationType = .requestResponse
+
+    @Flag(name: .long, help: "Print the last 4 KB of the invocation's log to stderr.")
+    var tail = false
+
+    @OptionGroup var connection: ConnectionOptions
+
+    func validate() throws {
+        if payload != nil, payloadFile != nil { throw ValidationError("give PAYLOAD or --payload-file, not both") }
+    }
+
+    func run() async throws {
+        try await Operator.run(connection) { client in
+            let body = try readPayload()
+            var headers = [("X-Amz-Invocation-Type", type.rawValue)]
+            if tail { headers.append(("X-Amz-Log-Type", "Tail")) }
+            let response = try await client.send(
+                .POST, OperatorClient.functionPath(function) + "/invocations",
+                query: qualifier.map { [("Qualifier", $0)] } ?? [], headers: headers, body: body)
+            if let log = response.header("X-Amz-Log-Result"), let decoded = Data(base64Encoded: log) {
+                FileHandle.standardError.write(decoded)
+            }
+            Render.write(response.body)
+            if isatty(STDOUT_FILENO) == 1, let last = response.body.last, last != UInt8(ascii: "\n") {
+                Render.write([UInt8(ascii: "\n")])
+            }
+            if let error = response.header("X-Amz-Function-Error") {
+                throw OperatorError(kind: .functionError, message: "the function failed (X-Amz-Function-Error: \(error))")
+            }
+        }
+    }
+
+    private func readPayload() throws(OperatorError) -> [UInt8] {
+        if let payload { return Array(payload.utf8) }
+        guard let payloadFile else { return Array("{}".utf8) }
+        if payloadFile == "-" { return Array(FileHandle.standardInput.readDataToEndOfFile()) }
+        guard let data = FileManager.default.contents(atPath: payloadFile) else {
+            throw .input("cannot read \(payloadFile)")
+        }
+        return Array(data)
+    }
+}
+
+/// `warren logs FUNCTION [--follow]`.
+struct LogsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "logs",
+        abstract: "Print a function's log (START/END/REPORT-framed output of every invocation).",
+        discussion: OperatorHelp.discussion("With --follow warren keeps printing new lines until interrupted."))
+
+    @Argument(help: ArgumentHelp("Function name.", valueName: "function"))
+    var function: String
+
+    @Flag(name: [.short, .long], help: "Keep polling for new lines.")
+    var follow = false
+
+    @OptionGroup var connection: ConnectionOptions
+
+    func run() async throws {
+        try await Operator.run(connection) { client in
+            let path = "/warren/v1/functions/\(OperatorClient.encode(function))/logs"
+            var offset = 0
+            while true {
+                let response = try await client.send(.GET, path, query: [("Offset", String(offset))])
+                Render.write(response.body)
+                let next = response.header("X-Warren-Next-Offset").flatMap { Int($0) } ?? offset + response.body.count
+                if next == offset {
+                    guard follow else { return }
+                    try await Task.sleep(for: .milliseconds(500))
+                }
+                offset = next
+            }
+        }
+    }
+}

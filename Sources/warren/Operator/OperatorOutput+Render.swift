@@ -1,0 +1,83 @@
+import Foundation
+import Glibc
+
+/// What the operator commands print on stdout, and the progress line on stderr.
+enum Render {
+    /// Writes bytes to stdout unchanged.
+    static func write(_ bytes: [UInt8]) {
+        FileHandle.standardOutput.write(Data(bytes))
+    }
+
+    /// A JSON response as is, with a final newline.
+    static func json(_ response: APIResponse) {
+        write(response.body)
+        if response.body.last != UInt8(ascii: "\n") { write([UInt8(ascii: "\n")]) }
+    }
+
+    /// A JSON array of list items, with a final newline.
+    static func json(array items: [Any]) {
+        let data = (try? JSONSerialization.data(withJSONObject: items, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data("[]".utf8)
+        write(Array(data) + [UInt8(ascii: "\n")])
+    }
+
+    /// Columns padded to their widest cell, the first row a header.
+    static func table(_ header: [String], _ rows: [[String]]) {
+        print(PolicyText.table([header] + rows, indent: ""), terminator: "")
+    }
+
+    /// `Name  value` lines, names padded; rows with a nil value are left out.
+    static func fields(_ rows: [(String, String?)]) {
+        let present = rows.compactMap { name, value in value.map { [name, $0] } }
+        print(PolicyText.table(present, indent: ""), terminator: "")
+    }
+
+    /// A JSON value as a person reads it: strings bare, numbers without `.0`, other values as JSON.
+    static func text(_ value: Any?) -> String? {
+        switch value {
+        case nil, is NSNull: return nil
+        case let string as String: return string
+        case let number as NSNumber:
+            // JSON true/false arrive as NSNumber with the `char` type code.
+            if String(cString: number.objCType) == "c" { return number.boolValue ? "true" : "false" }
+            return number.doubleValue == number.doubleValue.rounded() ? String(number.int64Value) : "\(number.doubleValue)"
+        case let value?:
+            guard JSONSerialization.isValidJSONObject(value),
+                let data = try? JSONSerialization.data(withJSONObject: value, options: [.sortedKeys, .withoutEscapingSlashes])
+            else { return "\(value)" }
+            return String(decoding: data, as: UTF8.self)
+        }
+    }
+
+    /// `1.5 MB`-style sizes for progress and tables (powers of 1024, as `MemorySize` is).
+    static func bytes(_ count: Int) -> String {
+        if count < 1024 { return "\(count) B" }
+        if count < 1 << 20 { return String(format: "%.1f KiB", Double(count) / 1024) }
+        if count < 1 << 30 { return String(format: "%.1f MiB", Double(count) / 1_048_576) }
+        return String(format: "%.1f GiB", Double(count) / 1_073_741_824)
+    }
+
+    /// `42s`, `3m12s`, `2h05m`, `3d04h`.
+    static func age(seconds: Int) -> String {
+        let s = max(seconds, 0)
+        if s < 60 { return "\(s)s" }
+        if s < 3600 { return "\(s / 60)m\(String(format: "%02d", s % 60))s" }
+        if s < 86400 { return "\(s / 3600)h\(String(format: "%02d", s / 60 % 60))m" }
+        return "\(s / 86400)d\(String(format: "%02d", s / 3600 % 24))h"
+    }
+}
+
+/// A one-line progress message on stderr, redrawn in place; silent unless
+/// stderr is a terminal, so scripts' stderr holds only errors.
+struct StatusLine {
+    let enabled = isatty(STDERR_FILENO) == 1
+
+    func show(_ text: String) {
+        guard enabled else { return }
+        FileHandle.standardError.write(Data("\r\u{1B}[2K\(text)".utf8))
+    }
+
+    func clear() {
+        guard enabled else { return }
+        FileHandle.standardError.write(Data("\r\u{1B}[2K".utf8))
+    }
+}

@@ -1,0 +1,1 @@
+../../WarrenSupervisorTests/static/echo-runtime.c

@@ -1,0 +1,136 @@
+"""Fixtures of the integration suite: one real `warren serve` per session
+(plus private ones for tests that restart or kill a server), boto3 clients
+and a factory that creates functions and deletes them afterwards.
+
+The binary is $WARREN_BIN (default .build/debug/warren); the repository
+root is the server's --home (rootfs/out/<runtime>, policies/).
+"""
+
+from __future__ import annotations
+
+import botocore.exceptions
+import pytest
+
+from helpers import POLL_DEADLINE, REPO, ROLE, WarrenServer, bootstrap_zip, poll, python_zip, unique_name
+
+_servers: list[WarrenServer] = []
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory):
+    """The shared server. At the end it must stop on SIGTERM with exit 0, leaving no instance."""
+    for runtime in ("python3.11", "provided.al2023"):
+        assert (REPO / "rootfs" / "out" / runtime).is_dir(), f"rootfs/out/{runtime} is missing: run `make rootfs`"
+    root = tmp_path_factory.mktemp("warren")
+    instance = WarrenServer(state_dir=root / "state", workdir=root).start()
+    _servers.append(instance)
+    yield instance
+    _servers.remove(instance)
+    instance.stop(check=True)
+
+
+@pytest.fixture
+def make_server(tmp_path):
+    """Starts private servers (`make_server(state_dir=None, extra_args=[])`); stops them at the end."""
+    started: list[WarrenServer] = []
+
+    def start(state_dir=None, extra_args=None) -> WarrenServer:
+        instance = WarrenServer(state_dir=state_dir or tmp_path / "state", workdir=tmp_path / f"s{len(started)}",
+                                extra_args=extra_args)
+        instance.start()
+        started.append(instance)
+        _servers.append(instance)
+        return instance
+
+    yield start
+    for instance in started:
+        _servers.remove(instance)
+        if instance.process.poll() is None:
+            instance.stop(check=True)
+
+
+@pytest.fixture(scope="session")
+def lam(server):
+    """boto3 Lambda client of the shared server (retries off)."""
+    return server.client()
+
+
+@pytest.fixture(scope="session")
+def lam_raw(server):
+    """Like `lam` but without botocore's client-side parameter validation, so the server sees bad input."""
+    return server.client(validate=False)
+
+
+def wait_active(lam, name: str, qualifier: str | None = None, deadline: float = POLL_DEADLINE) -> dict:
+    """Polls GetFunctionConfiguration until State is Active and no update is in progress."""
+    def probe():
+        kwargs = {"FunctionName": name}
+        if qualifier:
+            kwargs["Qualifier"] = qualifier
+        config = lam.get_function_configuration(**kwargs)
+        assert config.get("State") != "Failed", f"function {name} failed: {config}"
+        assert config.get("LastUpdateStatus") != "Failed", f"update of {name} failed: {config}"
+        if config.get("State", "Active") == "Active" and config.get("LastUpdateStatus", "Successful") == "Successful":
+            return config
+        return None
+    return poll(f"{name} to become Active", probe, deadline=deadline)
+
+
+class Functions:
+    """Creates functions with unique names and deletes them when the test ends."""
+
+    def __init__(self, lam, prefix: str):
+        self.lam = lam
+        self.prefix = prefix
+        self.names: list[str] = []
+
+    def name(self) -> str:
+        name = unique_name(self.prefix)
+        self.names.append(name)
+        return name
+
+    def create(self, name: str | None = None, zip_file: bytes | None = None, runtime: str = "python3.11",
+               handler: str = "lambda_function.handler", wait: bool = True, lam=None, **kwargs) -> dict:
+        """CreateFunction (python3.11 echo handler unless told); waits until Active."""
+        lam = lam or self.lam
+        name = name or self.name()
+        if name not in self.names:
+            self.names.append(name)
+        response = lam.create_function(
+            FunctionName=name, Runtime=runtime, Role=ROLE, Handler=handler,
+            Code={"ZipFile": zip_file if zip_file is not None else python_zip()}, **kwargs)
+        if wait:
+            wait_active(lam, name)
+        return response
+
+    def provided(self, name: str | None = None, zip_file: bytes | None = None, **kwargs) -> dict:
+        return self.create(name=name, zip_file=zip_file or bootstrap_zip(), runtime="provided.al2023",
+                           handler="bootstrap.handler", **kwargs)
+
+    def cleanup(self):
+        for name in self.names:
+            try:
+                self.lam.delete_function(FunctionName=name)
+            except botocore.exceptions.ClientError as error:
+                if error.response["Error"]["Code"] != "ResourceNotFoundException":
+                    raise
+            except botocore.exceptions.BotoCoreError:
+                pass  # the server under test is gone; its own test reports that
+
+
+@pytest.fixture
+def functions(lam, request):
+    factory = Functions(lam, request.node.name.replace("test_", "")[:24])
+    yield factory
+    factory.cleanup()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """On a failure, append the tail of every running server's output to the report."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.failed:
+        for instance in list(_servers):
+            report.sections.append((f"warren serve (pid {instance.process.pid if instance.process else '-'})",
+                                    instance.log_tail()))

@@ -1,0 +1,242 @@
+"""Event invocations: they run, failures are retried and then go to the
+OnFailure destination, successes to OnSuccess, and accepted events survive
+a crash (SIGKILL) or a stop (SIGTERM) of the server."""
+
+import json
+import threading
+
+import botocore.exceptions
+
+from conftest import Functions, wait_active
+from helpers import (ASYNC_DEADLINE, RECORDER_HANDLER, WarrenServer, function_arn, invoke, log_blocks, metric,
+                     poll, python_zip, records, unique_name)
+
+
+def send_event(lam, name, event, **kwargs):
+    response = lam.invoke(FunctionName=name, InvocationType="Event", Payload=json.dumps(event).encode(), **kwargs)
+    assert response["StatusCode"] == 202, response
+    return response["ResponseMetadata"]["RequestId"]
+
+
+def wait_for_markers(server, name, markers, deadline=ASYNC_DEADLINE):
+    """Polls the function's log until every marker appears; returns the log."""
+    def probe():
+        log = server.logs(name)[0].decode(errors="replace")
+        missing = [m for m in markers if m not in log]
+        return log if not missing else None
+    return poll(f"{len(markers)} markers in the log of {name}", probe, deadline=deadline, interval=0.25)
+
+
+def test_event_invocations_all_run(server, lam, functions):
+    name = functions.create()["FunctionName"]
+    markers = [f"evt-{n}-{unique_name()}" for n in range(8)]
+    ids = [send_event(lam, name, {"action": "print", "text": marker}) for marker in markers]
+    assert len(set(ids)) == len(ids)
+    wait_for_markers(server, name, markers)
+    for request_id in ids:
+        poll(f"REPORT of {request_id}", lambda: log_blocks(server.logs(name)[0].decode(), request_id))
+
+
+def test_failures_are_retried_then_sent_to_on_failure(server, lam, functions):
+    sink = functions.create(zip_file=python_zip(source=RECORDER_HANDLER))["FunctionName"]
+    name = functions.create()["FunctionName"]
+    lam.put_function_event_invoke_config(
+        FunctionName=name, MaximumRetryAttempts=1,
+        DestinationConfig={"OnFailure": {"Destination": function_arn(sink)}})
+    event = {"action": "raise", "message": f"always fails {unique_name()}"}
+    request_id = send_event(lam, name, event)
+
+    def delivered():
+        found = [r for r in records(server.logs(sink)[0].decode()) if r.get("requestPayload") == event]
+        return found or None
+    [record] = poll("the failure record at the OnFailure destination", delivered, deadline=ASYNC_DEADLINE,
+                    interval=0.5)
+    context = record["requestContext"]
+    assert context["requestId"] == request_id
+    assert context["functionArn"] == function_arn(name, "$LATEST")
+    assert context["condition"] == "RetriesExhausted"
+    assert context["approximateInvokeCount"] == 2
+    assert record["responseContext"]["functionError"] == "Unhandled"
+    assert record["responsePayload"]["errorType"] == "ValueError"
+    assert record["responsePayload"]["errorMessage"] == event["message"]
+    assert record["version"] == "1.0"
+    # One first attempt and one retry, each a whole invocation in the log, with the same request id.
+    attempts = poll("two attempts in the log", lambda: (lambda b: b if len(b) >= 2 else None)(
+        log_blocks(server.logs(name)[0].decode(), request_id)))
+    assert len(attempts) == 2, attempts
+
+
+def test_no_retries_means_one_attempt(server, lam, functions):
+    sink = functions.create(zip_file=python_zip(source=RECORDER_HANDLER))["FunctionName"]
+    name = functions.create()["FunctionName"]
+    lam.put_function_event_invoke_config(
+        FunctionName=name, MaximumRetryAttempts=0,
+        DestinationConfig={"OnFailure": {"Destination": function_arn(sink)}})
+    event = {"action": "raise", "message": f"once {unique_name()}"}
+    request_id = send_event(lam, name, event)
+    [record] = poll("the failure record", lambda: [r for r in records(server.logs(sink)[0].decode())
+                                                    if r.get("requestPayload") == event] or None,
+                    deadline=ASYNC_DEADLINE, interval=0.5)
+    assert record["requestContext"]["approximateInvokeCount"] == 1
+    attempts = poll("the attempt in the log", lambda: log_blocks(server.logs(name)[0].decode(), request_id))
+    assert len(attempts) == 1, attempts
+
+
+def test_success_goes_to_on_success(server, lam, functions):
+    sink = functions.create(zip_file=python_zip(source=RECORDER_HANDLER))["FunctionName"]
+    name = functions.create(zip_file=python_zip("succeeds"))["FunctionName"]
+    lam.put_function_event_invoke_config(
+        FunctionName=name, DestinationConfig={"OnSuccess": {"Destination": function_arn(sink)}})
+    event = {"hello": unique_name()}
+    request_id = send_event(lam, name, event)
+    [record] = poll("the success record", lambda: [r for r in records(server.logs(sink)[0].decode())
+                                                    if r.get("requestPayload") == event] or None,
+                    deadline=ASYNC_DEADLINE, interval=0.5)
+    assert record["requestContext"]["condition"] == "Success"
+    assert record["requestContext"]["requestId"] == request_id
+    assert record["requestContext"]["approximateInvokeCount"] == 1
+    assert record["responseContext"]["statusCode"] == 200
+    assert record["responsePayload"]["marker"] == "succeeds"
+    assert record["responsePayload"]["event"] == event
+
+
+def build_state(lam, functions):
+    """Functions, versions, aliases and settings a restart must keep; returns what to compare."""
+    name = functions.create(Environment={"Variables": {"MARKER": "p1"}})["FunctionName"]
+    lam.publish_version(FunctionName=name)
+    lam.update_function_configuration(FunctionName=name, Environment={"Variables": {"MARKER": "p2"}})
+    wait_active(lam, name)
+    lam.publish_version(FunctionName=name)
+    lam.create_alias(FunctionName=name, Name="live", FunctionVersion="1",
+                     RoutingConfig={"AdditionalVersionWeights": {"2": 0.5}})
+    lam.create_alias(FunctionName=name, Name="beta", FunctionVersion="2")
+    lam.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=7)
+    lam.put_function_event_invoke_config(FunctionName=name, MaximumRetryAttempts=2, MaximumEventAgeInSeconds=3600)
+    return name, snapshot(lam, name)
+
+
+def snapshot(lam, name):
+    def clean(d):
+        return {k: v for k, v in d.items() if k != "ResponseMetadata"}
+    return {
+        "latest": clean(lam.get_function_configuration(FunctionName=name)),
+        "versions": [clean(v) for v in lam.list_versions_by_function(FunctionName=name)["Versions"]],
+        "aliases": sorted((clean(a) for a in lam.list_aliases(FunctionName=name)["Aliases"]),
+                          key=lambda a: a["Name"]),
+        "reserved": lam.get_function_concurrency(FunctionName=name).get("ReservedConcurrentExecutions"),
+        "event": {k: v for k, v in clean(lam.get_function_event_invoke_config(FunctionName=name)).items()
+                  if k != "LastModified"},
+    }
+
+
+#: Events the queue runs at once (EventQueue's default concurrency).
+QUEUE_CONCURRENCY = 8
+
+
+def queue_in_flight_and_waiting(server, lam, functions):
+    """A function with QUEUE_CONCURRENCY long events running (claimed, leased) and 4 short ones waiting.
+
+    Returns (function, markers of the long events, markers of the waiting events).
+    """
+    slow = functions.create(Timeout=120)["FunctionName"]
+    long = [f"long-{n}-{unique_name()}" for n in range(QUEUE_CONCURRENCY)]
+    short = [f"short-{n}-{unique_name()}" for n in range(4)]
+    for marker in long:
+        send_event(lam, slow, {"action": "sleep", "seconds": 90, "text": marker})
+    for marker in short:
+        send_event(lam, slow, {"action": "print", "text": marker})
+    poll(f"{QUEUE_CONCURRENCY} busy instances of {slow}", lambda: len(
+        [i for i in server.instances() if i["FunctionName"] == slow and i["State"] == "busy"]) == QUEUE_CONCURRENCY)
+    log = server.logs(slow)[0].decode()
+    assert not [m for m in long + short if m in log], "an event ran although the queue was full"
+    return slow, long, short
+
+
+def assert_waiting_run_and_in_flight_stay_queued(server, slow, long, short):
+    """After a restart: the waiting events run at once; the ones in flight at the stop are neither run
+    nor lost: they stay leased (EventQueue.Timing.lease, 960 s), counted in warren_async_queue_depth."""
+    wait_for_markers(server, slow, short)
+    poll(f"warren_async_queue_depth == {len(long)}",
+         lambda: metric(server, "warren_async_queue_depth") == len(long))
+    log = server.logs(slow)[0].decode()
+    assert not [m for m in long if m in log]
+
+
+def test_state_and_queued_events_survive_sigkill(make_server, tmp_path):
+    state = tmp_path / "state"
+    first = make_server(state_dir=state)
+    lam = first.client()
+    functions = Functions(lam, "persist")
+    name, before = build_state(lam, functions)
+
+    # Load: synchronous invocations in a thread while the queue is full.
+    stop = threading.Event()
+
+    def load():
+        while not stop.is_set():
+            try:
+                invoke(lam, name, {}, Qualifier="live")
+            except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError):
+                pass  # the server is killed under it
+    loader = threading.Thread(target=load, daemon=True)
+    loader.start()
+    slow, long, short = queue_in_flight_and_waiting(first, lam, functions)
+    old_prefix = first.instance_prefix
+    first.kill()
+    stop.set()
+    loader.join(30)
+
+    second = make_server(state_dir=state)
+    # Instances of the killed server die with it (or the new one sweeps them).
+    WarrenServer.assert_no_instances_left(old_prefix, deadline=30)
+    lam2 = second.client()
+    assert snapshot(lam2, name) == before
+    response, payload = invoke(lam2, name, {}, Qualifier="beta")
+    assert (response["ExecutedVersion"], payload["env"]) == ("2", "p2")
+    assert {invoke(lam2, name, {}, Qualifier="live")[0]["ExecutedVersion"] for _ in range(30)} == {"1", "2"}
+    assert_waiting_run_and_in_flight_stay_queued(second, slow, long, short)
+
+
+def test_queued_events_survive_sigterm(make_server, tmp_path):
+    state = tmp_path / "state"
+    first = make_server(state_dir=state)
+    lam = first.client()
+    functions = Functions(lam, "term")
+    slow, long, short = queue_in_flight_and_waiting(first, lam, functions)
+    first.stop(check=True)
+
+    second = make_server(state_dir=state)
+    assert_waiting_run_and_in_flight_stay_queued(second, slow, long, short)
+
+
+def test_sigterm_during_a_cold_start_leaves_nothing(make_server):
+    """SIGTERM while an Event invocation is starting its instance: exit 0, no process, no cgroup left."""
+    server = make_server()
+    lam = server.client()
+    name = Functions(lam, "cold").create()["FunctionName"]
+    send_event(lam, name, {"action": "print", "text": "cold"})
+    server.stop(check=True)
+
+
+def test_throttled_events_wait_and_run_after_a_crash(make_server, tmp_path):
+    """Events of a function with reserved concurrency 0 stay queued (throttled, never leased for long),
+    survive a SIGKILL and all run once the reservation is removed."""
+    state = tmp_path / "state"
+    first = make_server(state_dir=state)
+    lam = first.client()
+    held = Functions(lam, "held").create()["FunctionName"]
+    lam.put_function_concurrency(FunctionName=held, ReservedConcurrentExecutions=0)
+    markers = [f"held-{n}-{unique_name()}" for n in range(5)]
+    for marker in markers:
+        send_event(lam, held, {"action": "print", "text": marker})
+    poll("the throttled events to be counted in the queue",
+         lambda: metric(first, "warren_async_queue_depth") == len(markers))
+    first.kill()
+
+    second = make_server(state_dir=state)
+    lam2 = second.client()
+    assert metric(second, "warren_async_queue_depth") == len(markers)
+    assert not [m for m in markers if m.encode() in second.logs(held)[0]]
+    lam2.delete_function_concurrency(FunctionName=held)
+    wait_for_markers(second, held, markers)
+    poll("the queue to drain", lambda: metric(second, "warren_async_queue_depth") == 0)

@@ -1,0 +1,178 @@
+"""Reserved and provisioned concurrency, and GetAccountSettings."""
+
+import pytest
+
+from helpers import expect_error, function_arn, invoke, poll, status_of, unique_name
+
+UNRESERVED_MINIMUM = 100
+
+
+def account(lam):
+    settings = lam.get_account_settings()
+    return settings["AccountLimit"], settings["AccountUsage"]
+
+
+def test_account_settings_shape(lam, functions):
+    limit, usage = account(lam)
+    assert limit["TotalCodeSize"] == 80_530_636_800
+    assert limit["CodeSizeUnzipped"] == 262_144_000
+    assert limit["CodeSizeZipped"] == 52_428_800
+    assert limit["ConcurrentExecutions"] == 1000  # the default account limit
+    assert UNRESERVED_MINIMUM <= limit["UnreservedConcurrentExecutions"] <= limit["ConcurrentExecutions"]
+    assert usage["FunctionCount"] >= 0 and usage["TotalCodeSize"] >= 0
+
+    created = functions.create()
+    _, after = account(lam)
+    assert after["FunctionCount"] == usage["FunctionCount"] + 1
+    assert after["TotalCodeSize"] >= usage["TotalCodeSize"] + created["CodeSize"]
+
+
+def test_put_get_delete_function_concurrency(lam, functions):
+    name = functions.create()["FunctionName"]
+    before, _ = account(lam)
+    got = lam.get_function_concurrency(FunctionName=name)
+    assert "ReservedConcurrentExecutions" not in got
+
+    put = lam.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=5)
+    assert status_of(put) == 200
+    assert put["ReservedConcurrentExecutions"] == 5
+    assert lam.get_function_concurrency(FunctionName=name)["ReservedConcurrentExecutions"] == 5
+    assert lam.get_function(FunctionName=name)["Concurrency"] == {"ReservedConcurrentExecutions": 5}
+    during, _ = account(lam)
+    assert during["UnreservedConcurrentExecutions"] == before["UnreservedConcurrentExecutions"] - 5
+
+    # A function still runs under its reservation.
+    response, payload = invoke(lam, name, {"ok": 1})
+    assert "FunctionError" not in response and payload["event"] == {"ok": 1}
+
+    # Qualified names are refused: reserved concurrency is per function.
+    lam.publish_version(FunctionName=name)
+    expect_error("InvalidParameterValueException", 400, lam.put_function_concurrency,
+                 FunctionName=f"{name}:1", ReservedConcurrentExecutions=2)
+
+    assert status_of(lam.delete_function_concurrency(FunctionName=name)) == 204
+    assert "ReservedConcurrentExecutions" not in lam.get_function_concurrency(FunctionName=name)
+    after, _ = account(lam)
+    assert after["UnreservedConcurrentExecutions"] == before["UnreservedConcurrentExecutions"]
+
+    missing = unique_name("missing")
+    expect_error("ResourceNotFoundException", 404, lam.put_function_concurrency, FunctionName=missing,
+                 ReservedConcurrentExecutions=1)
+    expect_error("ResourceNotFoundException", 404, lam.get_function_concurrency, FunctionName=missing)
+
+
+def test_reserving_below_the_unreserved_minimum_is_refused(lam, functions):
+    name = functions.create()["FunctionName"]
+    limit, _ = account(lam)
+    unreserved = limit["UnreservedConcurrentExecutions"]
+    too_much = unreserved - UNRESERVED_MINIMUM + 1
+    error = expect_error("InvalidParameterValueException", 400, lam.put_function_concurrency,
+                         FunctionName=name, ReservedConcurrentExecutions=too_much)
+    assert "UnreservedConcurrentExecution" in error["Error"]["Message"]
+    assert "ReservedConcurrentExecutions" not in lam.get_function_concurrency(FunctionName=name)
+    expect_error("InvalidParameterValueException", 400, lam.put_function_concurrency,
+                 FunctionName=name, ReservedConcurrentExecutions=limit["ConcurrentExecutions"] + 1)
+
+    # Exactly down to the minimum is allowed.
+    exact = unreserved - UNRESERVED_MINIMUM
+    try:
+        lam.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=exact)
+        assert account(lam)[0]["UnreservedConcurrentExecutions"] == UNRESERVED_MINIMUM
+    finally:
+        lam.delete_function_concurrency(FunctionName=name)
+
+
+def test_reserved_zero_throttles(lam, functions):
+    name = functions.create()["FunctionName"]
+    lam.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=0)
+    error = expect_error("TooManyRequestsException", 429, lam.invoke, FunctionName=name, Payload=b"{}")
+    assert error["Reason"] == "ReservedFunctionConcurrentInvocationLimitExceeded", error
+    lam.delete_function_concurrency(FunctionName=name)
+    response, payload = invoke(lam, name, {"after": "throttle"})
+    assert payload["event"] == {"after": "throttle"}
+
+
+def test_provisioned_concurrency_on_a_version(server, lam, functions):
+    name = functions.create()["FunctionName"]
+    assert lam.publish_version(FunctionName=name)["Version"] == "1"
+
+    put = lam.put_provisioned_concurrency_config(FunctionName=name, Qualifier="1",
+                                                 ProvisionedConcurrentExecutions=1)
+    assert status_of(put) == 202
+    assert put["RequestedProvisionedConcurrentExecutions"] == 1
+    assert put["Status"] == "IN_PROGRESS"
+    assert put["AllocatedProvisionedConcurrentExecutions"] == 0
+
+    def ready():
+        config = lam.get_provisioned_concurrency_config(FunctionName=name, Qualifier="1")
+        assert config["Status"] != "FAILED", config
+        return config if config["Status"] == "READY" else None
+    config = poll("provisioned concurrency READY", ready)
+    assert config["RequestedProvisionedConcurrentExecutions"] == 1
+    assert config["AvailableProvisionedConcurrentExecutions"] == 1
+    assert config["AllocatedProvisionedConcurrentExecutions"] == 1
+
+    provisioned = [i for i in server.instances() if i["FunctionName"] == name and i["Provisioned"]]
+    assert [i["Version"] for i in provisioned] == ["1"], server.instances()
+    # READY means initialized: the instance has run its init and waits for work.
+    assert provisioned[0]["State"] in ("idle", "busy"), f"READY reported, but the instance is {provisioned[0]}"
+
+    listed = lam.list_provisioned_concurrency_configs(FunctionName=name)["ProvisionedConcurrencyConfigs"]
+    assert [c["FunctionArn"] for c in listed] == [function_arn(name, "1")]
+    assert listed[0]["Status"] == "READY"
+
+    response, payload = invoke(lam, name, {}, Qualifier="1")
+    assert response["ExecutedVersion"] == "1"
+    assert payload["initType"] == "provisioned-concurrency", payload
+    # $LATEST is on demand.
+    _, payload = invoke(lam, name, {})
+    assert payload["initType"] == "on-demand"
+
+    assert status_of(lam.delete_provisioned_concurrency_config(FunctionName=name, Qualifier="1")) == 204
+    expect_error(("ProvisionedConcurrencyConfigNotFoundException", "ResourceNotFoundException"), 404,
+                 lam.get_provisioned_concurrency_config, FunctionName=name, Qualifier="1")
+    assert lam.list_provisioned_concurrency_configs(FunctionName=name)["ProvisionedConcurrencyConfigs"] == []
+    poll("the provisioned instance to go", lambda: not [
+        i for i in server.instances() if i["FunctionName"] == name and i["Provisioned"]])
+
+
+def test_provisioned_concurrency_through_an_alias(lam, functions):
+    name = functions.create()["FunctionName"]
+    lam.publish_version(FunctionName=name)
+    lam.create_alias(FunctionName=name, Name="live", FunctionVersion="1")
+    put = lam.put_provisioned_concurrency_config(FunctionName=name, Qualifier="live",
+                                                 ProvisionedConcurrentExecutions=1)
+    assert status_of(put) == 202
+    poll("alias provisioned concurrency READY", lambda: lam.get_provisioned_concurrency_config(
+        FunctionName=name, Qualifier="live")["Status"] == "READY")
+    _, payload = invoke(lam, name, {}, Qualifier="live")
+    assert payload["initType"] == "provisioned-concurrency"
+    lam.delete_provisioned_concurrency_config(FunctionName=name, Qualifier="live")
+
+
+@pytest.mark.parametrize("qualifier", ["$LATEST", None])
+def test_provisioned_concurrency_on_latest_is_refused(lam, lam_raw, functions, qualifier):
+    name = functions.create()["FunctionName"]
+    kwargs = {"FunctionName": name}
+    if qualifier:
+        kwargs["Qualifier"] = qualifier
+    code = "InvalidParameterValueException" if qualifier else ("InvalidParameterValueException",
+                                                                 "ValidationException")
+    expect_error(code, 400, lam_raw.put_provisioned_concurrency_config, ProvisionedConcurrentExecutions=1, **kwargs)
+    if qualifier:
+        expect_error("InvalidParameterValueException", 400, lam.get_provisioned_concurrency_config, **kwargs)
+
+
+def test_provisioned_concurrency_bad_values(lam, lam_raw, functions):
+    name = functions.create()["FunctionName"]
+    lam.publish_version(FunctionName=name)
+    expect_error(("InvalidParameterValueException", "ValidationException"), 400,
+                 lam_raw.put_provisioned_concurrency_config, FunctionName=name, Qualifier="1",
+                 ProvisionedConcurrentExecutions=0)
+    expect_error("ResourceNotFoundException", 404, lam.put_provisioned_concurrency_config, FunctionName=name,
+                 Qualifier="7", ProvisionedConcurrentExecutions=1)
+    # More than the function's reservation.
+    lam.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=1)
+    expect_error("InvalidParameterValueException", 400, lam.put_provisioned_concurrency_config,
+                 FunctionName=name, Qualifier="1", ProvisionedConcurrentExecutions=2)
+    lam.delete_function_concurrency(FunctionName=name)

@@ -1,0 +1,297 @@
+"""CreateFunction, GetFunction, GetFunctionConfiguration, ListFunctions,
+UpdateFunctionCode, UpdateFunctionConfiguration and DeleteFunction through boto3."""
+
+import re
+
+import pytest
+
+from conftest import wait_active
+from helpers import (ROLE, code_sha256, expect_error, function_arn, invoke, python_zip, status_of,
+                     unique_name)
+
+UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+LAST_MODIFIED = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+0000$")
+
+
+def test_create_then_get_and_get_configuration(lam, functions):
+    name = functions.name()
+    package = python_zip("created")
+    created = lam.create_function(
+        FunctionName=name, Runtime="python3.11", Role=ROLE, Handler="lambda_function.handler",
+        Code={"ZipFile": package}, Description="made by the integration suite", Timeout=10, MemorySize=256,
+        Environment={"Variables": {"ALPHA": "1", "BETA": "two"}})
+    assert status_of(created) == 201
+    assert created["FunctionName"] == name
+    assert created["FunctionArn"] == function_arn(name)
+    assert created["Runtime"] == "python3.11"
+    assert created["Role"] == ROLE
+    assert created["Handler"] == "lambda_function.handler"
+    assert created["CodeSize"] == len(package)
+    assert created["CodeSha256"] == code_sha256(package)
+    assert created["Version"] == "$LATEST"
+    assert created["Description"] == "made by the integration suite"
+    assert (created["Timeout"], created["MemorySize"]) == (10, 256)
+    assert created["Environment"]["Variables"] == {"ALPHA": "1", "BETA": "two"}
+    assert created["PackageType"] == "Zip"
+    assert created["Architectures"] == ["x86_64"]
+    assert created["EphemeralStorage"] == {"Size": 512}
+    assert created["State"] in ("Pending", "Active")
+    assert UUID.match(created["RevisionId"]), created["RevisionId"]
+    assert LAST_MODIFIED.match(created["LastModified"]), created["LastModified"]
+
+    config = wait_active(lam, name)
+    for key in ("FunctionName", "FunctionArn", "Runtime", "Role", "Handler", "CodeSize", "CodeSha256", "Version",
+                "Description", "Timeout", "MemorySize", "Environment", "PackageType", "Architectures"):
+        assert config[key] == created[key], key
+
+    got = lam.get_function(FunctionName=name)
+    assert status_of(got) == 200
+    assert got["Configuration"]["FunctionArn"] == function_arn(name)
+    assert got["Configuration"]["CodeSha256"] == code_sha256(package)
+    assert got["Configuration"]["State"] == "Active"
+    assert got["Code"]["RepositoryType"] == "S3"
+    assert "Concurrency" not in got or got["Concurrency"] == {}
+
+    # The name may also be given as a full ARN or `name:$LATEST`.
+    assert lam.get_function_configuration(FunctionName=function_arn(name))["FunctionName"] == name
+    assert lam.get_function_configuration(FunctionName=f"{name}:$LATEST")["Version"] == "$LATEST"
+
+
+def test_create_defaults(lam, functions):
+    name = functions.name()
+    created = lam.create_function(FunctionName=name, Runtime="python3.11", Role=ROLE,
+                                  Handler="lambda_function.handler", Code={"ZipFile": python_zip()})
+    assert (created["Timeout"], created["MemorySize"]) == (3, 128)
+    assert created.get("Description", "") == ""
+    assert created.get("Environment", {}).get("Variables", {}) == {}
+    assert created["EphemeralStorage"] == {"Size": 512}
+    assert created["TracingConfig"] == {"Mode": "PassThrough"}
+    wait_active(lam, name)
+
+
+def test_list_functions_pages_with_max_items_and_marker(lam, functions):
+    mine = {functions.create()["FunctionName"] for _ in range(3)}
+    seen = []
+    kwargs = {"MaxItems": 1}
+    for _ in range(1000):
+        page = lam.list_functions(**kwargs)
+        assert len(page["Functions"]) <= 1, page["Functions"]
+        seen += [f["FunctionName"] for f in page["Functions"]]
+        for entry in page["Functions"]:
+            assert entry["FunctionArn"] == function_arn(entry["FunctionName"]), "unqualified ARN in ListFunctions"
+            assert entry["Version"] == "$LATEST"
+        if not page.get("NextMarker"):
+            break
+        kwargs["Marker"] = page["NextMarker"]
+    else:
+        pytest.fail("ListFunctions never ended")
+    assert len(seen) == len(set(seen)), f"a function was listed twice: {seen}"
+    assert mine <= set(seen), f"missing from the pages: {mine - set(seen)}"
+
+    everything = lam.list_functions()
+    assert mine <= {f["FunctionName"] for f in everything["Functions"]}
+    for entry in everything["Functions"]:
+        assert "State" not in entry and "LastUpdateStatus" not in entry, entry
+
+
+def test_list_functions_all_versions(lam, functions):
+    name = functions.create()["FunctionName"]
+    lam.publish_version(FunctionName=name)
+    every = []
+    kwargs = {"FunctionVersion": "ALL"}
+    while True:
+        page = lam.list_functions(**kwargs)
+        every += [f for f in page["Functions"] if f["FunctionName"] == name]
+        if not page.get("NextMarker"):
+            break
+        kwargs["Marker"] = page["NextMarker"]
+    assert sorted((f["Version"], f["FunctionArn"]) for f in every) == sorted([
+        ("$LATEST", function_arn(name, "$LATEST")), ("1", function_arn(name, "1"))])
+    latest_only = [f for f in lam.list_functions()["Functions"] if f["FunctionName"] == name]
+    assert [f["Version"] for f in latest_only] == ["$LATEST"]
+
+
+def test_update_function_code(lam, functions):
+    name = functions.create(zip_file=python_zip("old"))["FunctionName"]
+    before = lam.get_function_configuration(FunctionName=name)
+    _, payload = invoke(lam, name, {})
+    assert payload["marker"] == "old"
+
+    package = python_zip("new")
+    updated = lam.update_function_code(FunctionName=name, ZipFile=package)
+    assert status_of(updated) == 200
+    assert updated["CodeSha256"] == code_sha256(package)
+    assert updated["CodeSize"] == len(package)
+    assert updated["RevisionId"] != before["RevisionId"]
+    assert updated["Version"] == "$LATEST"
+    wait_active(lam, name)
+    _, payload = invoke(lam, name, {})
+    assert payload["marker"] == "new", "the old code still answers after UpdateFunctionCode"
+
+    published = lam.update_function_code(FunctionName=name, ZipFile=python_zip("newer"), Publish=True)
+    assert published["Version"] == "1"
+    wait_active(lam, name)
+    _, payload = invoke(lam, name, {}, Qualifier="1")
+    assert payload["marker"] == "newer"
+
+
+def test_update_function_configuration_replaces_environment(lam, functions):
+    name = functions.create(Environment={"Variables": {"MARKER": "first", "OTHER": "x"}})["FunctionName"]
+    _, payload = invoke(lam, name, {})
+    assert payload["env"] == "first"
+    before = lam.get_function_configuration(FunctionName=name)
+
+    updated = lam.update_function_configuration(
+        FunctionName=name, Environment={"Variables": {"MARKER": "second"}}, Timeout=7, MemorySize=192,
+        Description="changed")
+    assert status_of(updated) == 200
+    assert updated["Environment"]["Variables"] == {"MARKER": "second"}
+    assert (updated["Timeout"], updated["MemorySize"], updated["Description"]) == (7, 192, "changed")
+    assert updated["RevisionId"] != before["RevisionId"]
+    assert updated["CodeSha256"] == before["CodeSha256"]
+    config = wait_active(lam, name)
+    assert config["Environment"]["Variables"] == {"MARKER": "second"}
+    response, payload = invoke(lam, name, {})
+    assert payload["env"] == "second", "a warm instance with the old environment answered"
+    assert payload["memoryLimitInMB"] == "192"
+
+
+def test_revision_id_mismatch_is_412(lam, functions):
+    name = functions.create()["FunctionName"]
+    current = lam.get_function_configuration(FunctionName=name)
+    stale = "00000000-0000-4000-8000-000000000000"
+    expect_error("PreconditionFailedException", 412, lam.update_function_configuration,
+                 FunctionName=name, Description="no", RevisionId=stale)
+    expect_error("PreconditionFailedException", 412, lam.update_function_code,
+                 FunctionName=name, ZipFile=python_zip("no"), RevisionId=stale)
+    unchanged = lam.get_function_configuration(FunctionName=name)
+    assert unchanged["RevisionId"] == current["RevisionId"]
+    assert unchanged.get("Description", "") == ""
+
+    updated = lam.update_function_configuration(FunctionName=name, Description="yes",
+                                                RevisionId=current["RevisionId"])
+    assert updated["Description"] == "yes"
+    wait_active(lam, name)
+    # The old RevisionId is stale now.
+    expect_error("PreconditionFailedException", 412, lam.update_function_configuration,
+                 FunctionName=name, Description="again", RevisionId=current["RevisionId"])
+
+
+def test_duplicate_create_is_409(lam, functions):
+    name = functions.create(zip_file=python_zip("first"))["FunctionName"]
+    expect_error("ResourceConflictException", 409, lam.create_function,
+                 FunctionName=name, Runtime="python3.11", Role=ROLE, Handler="lambda_function.handler",
+                 Code={"ZipFile": python_zip("second")})
+    _, payload = invoke(lam, name, {})
+    assert payload["marker"] == "first"
+
+
+def test_missing_function_is_404(lam):
+    name = unique_name("missing")
+    for call, kwargs in [
+        (lam.get_function, {}),
+        (lam.get_function_configuration, {}),
+        (lam.delete_function, {}),
+        (lam.update_function_configuration, {"Description": "x"}),
+        (lam.update_function_code, {"ZipFile": python_zip()}),
+        (lam.invoke, {"Payload": b"{}"}),
+        (lam.publish_version, {}),
+        (lam.list_versions_by_function, {}),
+    ]:
+        response = expect_error("ResourceNotFoundException", 404, call, FunctionName=name, **kwargs)
+        assert name in response["Error"]["Message"], response["Error"]
+
+
+def test_missing_version_is_404(lam, functions):
+    name = functions.create()["FunctionName"]
+    expect_error("ResourceNotFoundException", 404, lam.get_function, FunctionName=name, Qualifier="99")
+    expect_error("ResourceNotFoundException", 404, lam.invoke, FunctionName=name, Qualifier="99", Payload=b"{}")
+    expect_error("ResourceNotFoundException", 404, lam.get_function, FunctionName=name, Qualifier="nosuchalias")
+
+
+@pytest.mark.parametrize("bad", [
+    pytest.param({"Timeout": 901}, id="timeout-901"),
+    pytest.param({"Timeout": 0}, id="timeout-0"),
+    pytest.param({"MemorySize": 64}, id="memory-64"),
+    pytest.param({"MemorySize": 10241}, id="memory-10241"),
+    pytest.param({"Runtime": "cobol85"}, id="unknown-runtime"),
+    pytest.param({"Role": "not-a-role"}, id="bad-role"),
+    pytest.param({"Role": None}, id="no-role"),
+    pytest.param({"Code": None}, id="no-code"),
+    pytest.param({"FunctionName": "bad name!"}, id="bad-name"),
+    pytest.param({"FunctionName": "x" * 65}, id="name-too-long"),
+    pytest.param({"EphemeralStorage": {"Size": 100}}, id="ephemeral-100"),
+    pytest.param({"Environment": {"Variables": {"BIG": "x" * 5000}}}, id="env-over-4kb"),
+])
+def test_bad_create_parameters_are_400(lam, lam_raw, bad):
+    name = unique_name("bad")
+    kwargs = {"FunctionName": name, "Runtime": "python3.11", "Role": ROLE, "Handler": "lambda_function.handler",
+              "Code": {"ZipFile": python_zip()}}
+    kwargs.update(bad)
+    kwargs = {k: v for k, v in kwargs.items() if v is not None}
+    expect_error(("InvalidParameterValueException", "ValidationException"), 400, lam_raw.create_function, **kwargs)
+    # Nothing was created, under either name.
+    for candidate in {name, kwargs["FunctionName"]}:
+        if len(candidate) <= 64 and re.fullmatch(r"[a-zA-Z0-9-_]+", candidate):
+            expect_error("ResourceNotFoundException", 404, lam.get_function, FunctionName=candidate)
+
+
+def test_bad_update_parameters_are_400(lam, lam_raw, functions):
+    name = functions.create()["FunctionName"]
+    before = lam.get_function_configuration(FunctionName=name)
+    for bad in ({"Timeout": 0}, {"Timeout": 901}, {"MemorySize": 127}, {"Runtime": "cobol85"}):
+        expect_error(("InvalidParameterValueException", "ValidationException"), 400,
+                     lam_raw.update_function_configuration, FunctionName=name, **bad)
+    after = lam.get_function_configuration(FunctionName=name)
+    assert after["RevisionId"] == before["RevisionId"]
+    assert (after["Timeout"], after["MemorySize"], after["Runtime"]) == (3, 128, "python3.11")
+
+
+def test_delete_with_qualifier(lam, functions):
+    name = functions.create(Environment={"Variables": {"MARKER": "one"}})["FunctionName"]
+    assert lam.publish_version(FunctionName=name)["Version"] == "1"
+    lam.update_function_configuration(FunctionName=name, Environment={"Variables": {"MARKER": "two"}})
+    wait_active(lam, name)
+    assert lam.publish_version(FunctionName=name)["Version"] == "2"
+
+    deleted = lam.delete_function(FunctionName=name, Qualifier="1")
+    assert status_of(deleted) == 204
+    expect_error("ResourceNotFoundException", 404, lam.get_function, FunctionName=name, Qualifier="1")
+    versions = [v["Version"] for v in lam.list_versions_by_function(FunctionName=name)["Versions"]]
+    assert versions == ["$LATEST", "2"]
+    _, payload = invoke(lam, name, {}, Qualifier="2")
+    assert payload["env"] == "two"
+
+    expect_error("InvalidParameterValueException", 400, lam.delete_function, FunctionName=name,
+                 Qualifier="$LATEST")
+    assert lam.get_function(FunctionName=name)["Configuration"]["Version"] == "$LATEST"
+
+    # Numbers are never reused.
+    lam.update_function_configuration(FunctionName=name, Environment={"Variables": {"MARKER": "three"}})
+    wait_active(lam, name)
+    assert lam.publish_version(FunctionName=name)["Version"] == "3"
+
+    assert status_of(lam.delete_function(FunctionName=name)) == 204
+    expect_error("ResourceNotFoundException", 404, lam.get_function, FunctionName=name)
+    expect_error("ResourceNotFoundException", 404, lam.get_function, FunctionName=name, Qualifier="2")
+    expect_error("ResourceNotFoundException", 404, lam.list_versions_by_function, FunctionName=name)
+    expect_error("ResourceNotFoundException", 404, lam.invoke, FunctionName=name, Payload=b"{}")
+
+
+def test_delete_alias_via_delete_function_is_refused(lam, functions):
+    name = functions.create()["FunctionName"]
+    lam.publish_version(FunctionName=name)
+    lam.create_alias(FunctionName=name, Name="live", FunctionVersion="1")
+    expect_error("InvalidParameterValueException", 400, lam.delete_function, FunctionName=name, Qualifier="live")
+    assert lam.get_alias(FunctionName=name, Name="live")["FunctionVersion"] == "1"
+
+
+def test_recreate_after_delete_starts_fresh(lam, functions):
+    name = functions.create(zip_file=python_zip("first"))["FunctionName"]
+    lam.publish_version(FunctionName=name)
+    lam.delete_function(FunctionName=name)
+    functions.create(name=name, zip_file=python_zip("second"))
+    versions = [v["Version"] for v in lam.list_versions_by_function(FunctionName=name)["Versions"]]
+    assert versions == ["$LATEST"]
+    _, payload = invoke(lam, name, {})
+    assert payload["marker"] == "second"

@@ -1,0 +1,211 @@
+"""Invoke: RequestResponse, function errors, LogType Tail, DryRun, Event,
+payload limits, timeouts, crashes, warm reuse and both runtimes."""
+
+import base64
+import json
+import re
+from concurrent.futures import ThreadPoolExecutor
+
+from helpers import bootstrap_zip, expect_error, function_arn, invoke, poll, status_of, unique_name
+
+SYNC_LIMIT = 6_291_456
+
+
+def padded_event(total: int) -> bytes:
+    """A JSON event {"action":"size","pad":"xx…"} of exactly `total` bytes."""
+    skeleton = json.dumps({"action": "size", "pad": ""}, separators=(",", ":"))
+    body = json.dumps({"action": "size", "pad": "x" * (total - len(skeleton))}, separators=(",", ":")).encode()
+    assert len(body) == total
+    return body
+
+
+def test_request_response_echoes_the_event(lam, functions):
+    name = functions.create(MemorySize=256)["FunctionName"]
+    event = {"hello": "world", "n": [1, 2, 3], "nested": {"ok": True}, "unicode": "grüß 🐇"}
+    response, payload = invoke(lam, name, event)
+    assert status_of(response) == 200
+    assert response["StatusCode"] == 200
+    assert "FunctionError" not in response
+    assert response["ExecutedVersion"] == "$LATEST"
+    assert payload["event"] == event
+    assert payload["functionName"] == name
+    assert payload["functionVersion"] == "$LATEST"
+    assert payload["invokedFunctionArn"] == function_arn(name)
+    assert payload["memoryLimitInMB"] == "256"
+    assert payload["requestId"] == response["ResponseMetadata"]["RequestId"]
+    assert payload["initType"] == "on-demand"
+
+    # Other JSON values are events too; a handler returning None answers null.
+    for value in ("just a string", 42, [1, "two"], None):
+        _, payload = invoke(lam, name, Payload=json.dumps(value).encode())
+        assert payload["event"] == value
+    response = lam.invoke(FunctionName=name, Payload=b'{"action": "none"}')
+    assert response["Payload"].read() == b"null"
+    # No payload at all is an empty event.
+    response = lam.invoke(FunctionName=name)
+    assert response["StatusCode"] == 200 and "FunctionError" not in response
+
+
+def test_warm_instance_is_reused(lam, functions):
+    name = functions.create()["FunctionName"]
+    # The handler counts its invocations in the instance's own /tmp.
+    counts = [invoke(lam, name, {})[1]["count"] for _ in range(3)]
+    assert counts == [1, 2, 3], counts
+
+
+def test_handler_exception_is_unhandled_function_error(lam, functions):
+    name = functions.create()["FunctionName"]
+    response, payload = invoke(lam, name, {"action": "raise", "message": "it broke"})
+    assert response["StatusCode"] == 200
+    assert response["FunctionError"] == "Unhandled"
+    assert response["ResponseMetadata"]["HTTPHeaders"]["x-amz-function-error"] == "Unhandled"
+    assert payload["errorType"] == "ValueError"
+    assert payload["errorMessage"] == "it broke"
+    assert isinstance(payload.get("stackTrace", []), list)
+    # The instance survives a handled exception and answers the next event.
+    response, payload = invoke(lam, name, {"after": "error"})
+    assert "FunctionError" not in response and payload["event"] == {"after": "error"}
+
+
+def test_log_type_tail(server, lam, functions):
+    name = functions.create()["FunctionName"]
+    response, payload = invoke(lam, name, {"action": "print", "text": "hello from the tail"}, LogType="Tail")
+    request_id = response["ResponseMetadata"]["RequestId"]
+    assert payload["requestId"] == request_id
+    tail_bytes = base64.b64decode(response["LogResult"])
+    assert len(tail_bytes) <= 4096
+    tail = tail_bytes.decode()
+    assert re.search(rf"^START RequestId: {request_id}", tail, re.M), tail
+    assert "hello from the tail" in tail
+    assert re.search(rf"^END RequestId: {request_id}", tail, re.M), tail
+    report = re.search(rf"^REPORT RequestId: {request_id}\t(.*)$", tail, re.M)
+    assert report, tail
+    for field in ("Duration:", "Billed Duration:", "Memory Size: 128 MB", "Max Memory Used:"):
+        assert field in report.group(1), report.group(1)
+    assert tail.index("START") < tail.index("hello from the tail") < tail.index("END") < tail.index("REPORT")
+
+    # Without Tail there is no LogResult; the function's log file has both invocations.
+    response, _ = invoke(lam, name, {"action": "print", "text": "second line"})
+    assert "LogResult" not in response
+    second_id = response["ResponseMetadata"]["RequestId"]
+    log = poll("both invocations in the log", lambda: (lambda text: text if f"REPORT RequestId: {second_id}" in text
+                                                       else None)(server.logs(name)[0].decode()))
+    assert "hello from the tail" in log and "second line" in log
+    assert log.index(f"START RequestId: {request_id}") < log.index(f"START RequestId: {second_id}")
+
+
+def test_logs_route_pages_by_offset(server, lam, functions):
+    name = functions.create()["FunctionName"]
+    response, _ = invoke(lam, name, {"action": "print", "text": "first"})
+    first_id = response["ResponseMetadata"]["RequestId"]
+    whole, end = poll("the first invocation in the log", lambda: (lambda d: d if f"REPORT RequestId: {first_id}"
+                                                                  .encode() in d[0] else None)(server.logs(name)))
+    assert end == len(whole) and b"first" in whole
+    invoke(lam, name, {"action": "print", "text": "second"})
+    rest = poll("the second invocation in the log", lambda: (lambda d: d if b"REPORT" in d[0] else None)(
+        server.logs(name, offset=end)))[0]
+    assert b"second" in rest and b"first" not in rest
+    missing = server.request("GET", f"/warren/v1/functions/{unique_name('nolog')}/logs?Offset=0")
+    assert missing.status == 404 and missing.error_type == "ResourceNotFoundException", missing
+
+
+def test_dry_run(lam, functions):
+    name = functions.create()["FunctionName"]
+    response = lam.invoke(FunctionName=name, InvocationType="DryRun", Payload=b'{"action": "print", "text": "no"}')
+    assert response["StatusCode"] == 204
+    assert response["Payload"].read() == b""
+    expect_error("ResourceNotFoundException", 404, lam.invoke, FunctionName=unique_name("missing"),
+                 InvocationType="DryRun")
+
+
+def test_event_invocation_runs(server, lam, functions):
+    name = functions.create()["FunctionName"]
+    marker = f"event-marker-{unique_name()}"
+    response = lam.invoke(FunctionName=name, InvocationType="Event",
+                          Payload=json.dumps({"action": "print", "text": marker}).encode())
+    assert response["StatusCode"] == 202
+    assert response["Payload"].read() == b""
+    request_id = response["ResponseMetadata"]["RequestId"]
+    log = poll(f"{marker} in the log of {name}",
+               lambda: (lambda text: text if f"REPORT RequestId: {request_id}" in text else None)(
+                   server.logs(name)[0].decode()))
+    assert marker in log
+    assert f"START RequestId: {request_id}" in log
+
+
+def test_payload_limits(lam, functions):
+    name = functions.create(MemorySize=512)["FunctionName"]
+    response = lam.invoke(FunctionName=name, Payload=padded_event(SYNC_LIMIT))
+    assert "FunctionError" not in response, response["Payload"].read()
+    assert json.loads(response["Payload"].read()) == {"size": SYNC_LIMIT}
+
+    error = expect_error(("RequestEntityTooLargeException", "RequestTooLargeException"), 413, lam.invoke,
+                         FunctionName=name, Payload=padded_event(SYNC_LIMIT + 1))
+    assert "6291456" in error["Error"]["Message"]
+
+    error = expect_error(("RequestEntityTooLargeException", "RequestTooLargeException"), 413, lam.invoke,
+                         FunctionName=name, InvocationType="Event", Payload=padded_event(1_048_576 + 1))
+    assert "Event" in error["Error"]["Message"]
+    # The server is fine afterwards.
+    _, payload = invoke(lam, name, {"after": "limits"})
+    assert payload["event"] == {"after": "limits"}
+
+
+def test_invalid_json_payload_is_400(lam, functions):
+    name = functions.create()["FunctionName"]
+    expect_error("InvalidRequestContentException", 400, lam.invoke, FunctionName=name, Payload=b"{not json")
+
+
+def test_timeout_is_sandbox_timedout(lam, functions):
+    name = functions.create(Timeout=1)["FunctionName"]
+    _, warm = invoke(lam, name, {})
+    response, payload = invoke(lam, name, {"action": "sleep", "seconds": 30})
+    assert response["StatusCode"] == 200
+    assert response["FunctionError"] == "Unhandled"
+    assert payload["errorType"] == "Sandbox.Timedout", payload
+    assert "timed out" in payload.get("errorMessage", "").lower(), payload
+    # The timed-out instance is gone: the next invocation gets a fresh one (its /tmp counter starts at 1).
+    assert warm["count"] == 1
+    _, fresh = invoke(lam, name, {})
+    assert fresh["count"] == 1, fresh
+
+
+def test_crash_is_runtime_exit_error(lam, functions):
+    name = functions.create()["FunctionName"]
+    response, payload = invoke(lam, name, {"action": "exit", "status": 3})
+    assert response["FunctionError"] == "Unhandled"
+    assert payload["errorType"] == "Runtime.ExitError", payload
+    _, fresh = invoke(lam, name, {"after": "crash"})
+    assert fresh["event"] == {"after": "crash"} and fresh["count"] == 1
+
+
+def test_parallel_invocations(lam, functions):
+    name = functions.create()["FunctionName"]
+
+    def call(n):
+        response, payload = invoke(lam, name, {"n": n})
+        assert "FunctionError" not in response, payload
+        return payload
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        results = list(pool.map(call, range(30)))
+    assert sorted(r["event"]["n"] for r in results) == list(range(30))
+    assert len({r["requestId"] for r in results}) == 30
+
+
+def test_provided_al2023_shell_bootstrap(lam, functions):
+    name = functions.provided()["FunctionName"]
+    response, payload = invoke(lam, name, {"from": "sh"})
+    assert "FunctionError" not in response, payload
+    assert payload == {"echo": {"from": "sh"}, "runtime": "provided", "handler": "bootstrap.handler"}
+    response, payload = invoke(lam, name, [1, 2])
+    assert payload["echo"] == [1, 2]
+
+
+def test_provided_al2023_bootstrap_that_exits_is_an_error(lam, functions):
+    name = functions.provided(zip_file=bootstrap_zip("#!/bin/sh\necho 'init went wrong' >&2\nexit 7\n"))[
+        "FunctionName"]
+    response, payload = invoke(lam, name, {})
+    assert response["StatusCode"] == 200
+    assert response["FunctionError"] == "Unhandled"
+    assert payload["errorType"].startswith("Runtime."), payload

@@ -1,0 +1,261 @@
+import Foundation
+import Glibc
+import Hummingbird
+import WarrenAPI
+import ZIPFoundation
+
+/// Warm invokes over HTTP: `warren serve` (release build, a separate
+/// process) with the C echo runtime as the function, driven by a small
+/// load generator with 1, 2, 16 and 64 keep-alive connections, beside a
+/// plain Hummingbird server (also its own process) answering the same
+/// path with the same bytes. One SigV4-signed request is replayed (the
+/// server accepts a signature for 5 minutes, as AWS does), like `wrk`
+/// with a fixed request would.
+func httpInvoke() async throws {
+    let payload = Array(("{\"data\":\"" + String(repeating: "x", count: 100) + "\"}").utf8)
+    let work = FileManager.default.temporaryDirectory.appendingPathComponent("warren-bench-http-\(getpid())")
+    try? FileManager.default.removeItem(at: work)
+    try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: work) }
+    let key = AccessKey(accessKeyId: "AKIDWARRENBENCH", secretAccessKey: "bench-secret")
+
+    let warrenBinary = CommandLine.arguments[0].replacingOccurrences(of: "warren-bench", with: "warren")
+    let warren = try ServerProcess(
+        [warrenBinary, "serve", "--listen", "127.0.0.1:0", "--state-dir", work.path + "/state", "--home", repo,
+         "--access-key", "\(key.accessKeyId):\(key.secretAccessKey)"])
+    defer { warren.stop() }
+    let plain = try ServerProcess([CommandLine.arguments[0], "plain-server"])
+    defer { plain.stop() }
+
+    let zip = try echoZip(in: work)
+    let create = try JSONSerialization.data(withJSONObject: [
+        "FunctionName": "echo", "Runtime": "provided.al2023", "Handler": "echo",
+        "Role": "arn:aws:iam::000000000000:role/bench", "MemorySize": 128, "Timeout": 30,
+        "Code": ["ZipFile": Data(zip).base64EncodedString()],
+    ])
+    let path = "/2015-03-31/functions/echo/invocations"
+    let created = try HTTPConnection(port: warren.port).roundTrip(
+        signed(key, method: "POST", path: "/2015-03-31/functions", body: Array(create), port: warren.port))
+    guard created.status == 201 else {
+        throw BenchError("CreateFunction answered \(created.status): \(String(decoding: created.body, as: UTF8.self))")
+    }
+    let invoke = signed(key, method: "POST", path: path, body: payload, port: warren.port)
+    let plainRequest = signed(key, method: "POST", path: path, body: payload, port: plain.port)
+    let check = try HTTPConnection(port: warren.port).roundTrip(invoke)
+    guard check.status == 200, check.body == payload else {
+        throw BenchError("Invoke answered \(check.status): \(String(decoding: check.body, as: UTF8.self))")
+    }
+
+    let seconds = Double(ProcessInfo.processInfo.environment["WARREN_BENCH_HTTP_SECONDS"] ?? "") ?? 3
+    print("\nwarm Invoke over HTTP (SigV4-signed, \(payload.count)-byte payload, C echo runtime), "
+          + String(format: "%.0f s per row, plain Hummingbird route as the peer", seconds))
+    print(String(repeating: "-", count: 96))
+    print("connections  server       requests/s   median      p99    rps vs plain   median vs plain")
+    for connections in [1, 2, 16, 64] {
+        let base = try load(port: plain.port, request: plainRequest, connections: connections, seconds: seconds)
+        let run = try load(port: warren.port, request: invoke, connections: connections, seconds: seconds)
+        for (name, result) in [("plain", base), ("warren", run)] {
+            print(String(format: "%11d  ", connections) + name.padding(toLength: 10, withPad: " ", startingAt: 0)
+                  + String(format: " %12.0f %7.0f us %7.0f us", result.rate,
+                         percentile(result.samples, 0.5) * 1000, percentile(result.samples, 0.99) * 1000)
+                  + (name == "warren"
+                     ? String(format: "   %10.2fx   %14.2fx", result.rate / base.rate,
+                              percentile(result.samples, 0.5) / percentile(base.samples, 0.5))
+                     : ""))
+        }
+    }
+    print(String(repeating: "-", count: 96))
+    print("target: warren at least 0.5x plain requests/s and at most 2x its median")
+}
+
+/// The echo runtime as `bootstrap` in a zip, executable.
+func echoZip(in work: URL) throws -> [UInt8] {
+    let dir = work.appendingPathComponent("code")
+    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    let bootstrap = dir.appendingPathComponent("bootstrap")
+    try FileManager.default.copyItem(at: Bundle.module.url(forResource: "echo-runtime", withExtension: nil)!, to: bootstrap)
+    chmod(bootstrap.path, 0o755)
+    let zipURL = work.appendingPathComponent("echo.zip")
+    let archive = try Archive(url: zipURL, accessMode: .create)
+    try archive.addEntry(with: "bootstrap", relativeTo: dir)
+    return Array(try Data(contentsOf: zipURL))
+}
+
+/// A complete HTTP/1.1 request, signed once.
+func signed(_ key: AccessKey, method: String, path: String, body: [UInt8], port: Int) -> [UInt8] {
+    let host = "127.0.0.1:\(port)"
+    let headers = [("Host", host), ("Content-Type", "application/json")]
+    let auth = SigV4Signer(key: key).authorizationHeaders(method: method, path: path, headers: headers, body: body)
+    var text = "\(method) \(path) HTTP/1.1\r\n"
+    for (name, value) in headers + auth { text += "\(name): \(value)\r\n" }
+    text += "Content-Length: \(body.count)\r\n\r\n"
+    return Array(text.utf8) + body
+}
+
+struct LoadResult {
+    var samples: [Double]
+    var rate: Double
+}
+
+/// `connections` threads, each with one keep-alive connection sending
+/// `request` back to back for `seconds` (after a warm-up of a tenth).
+func load(port: Int, request: [UInt8], connections: Int, seconds: Double) throws -> LoadResult {
+    let warmup = max(0.3, seconds / 10)
+    let start = now()
+    let measureFrom = start + UInt64(warmup * 1e9)
+    let end = measureFrom + UInt64(seconds * 1e9)
+    let results = Collected()
+    var threads: [Thread] = []
+    let done = DispatchGroup()
+    for _ in 0..<connections {
+        done.enter()
+        let thread = Thread {
+            defer { done.leave() }
+            var samples: [Double] = []
+            do {
+                let connection = try HTTPConnection(port: port)
+                while true {
+                    let t0 = now()
+                    if t0 >= end { break }
+                    let response = try connection.roundTrip(request)
+                    guard response.status == 200 else {
+                        throw BenchError("status \(response.status): \(String(decoding: response.body.prefix(200), as: UTF8.self))")
+                    }
+                    if t0 >= measureFrom { samples.append(Double(now() - t0) / 1e6) }
+                }
+            } catch {
+                results.fail(error)
+            }
+            results.add(samples)
+        }
+        thread.stackSize = 1 << 20
+        threads.append(thread)
+        thread.start()
+    }
+    done.wait()
+    let (all, failure) = results.take()
+    if let failure { throw failure }
+    return LoadResult(samples: all.sorted(), rate: Double(all.count) / seconds)
+}
+
+/// Samples and the first error of the load threads, under a lock.
+final class Collected: @unchecked Sendable {
+    private let lock = NSLock()
+    private var samples: [Double] = []
+    private var failure: Error?
+
+    func add(_ more: [Double]) { lock.withLock { samples += more } }
+    func fail(_ error: Error) { lock.withLock { failure = failure ?? error } }
+    func take() -> ([Double], Error?) { lock.withLock { (samples, failure) } }
+}
+
+/// One blocking keep-alive HTTP/1.1 client connection on loopback.
+final class HTTPConnection {
+    let fd: Int32
+    private var buffer: [UInt8] = []
+
+    init(port: Int) throws {
+        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var one: Int32 = 1
+        setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = in_port_t(UInt16(port).bigEndian)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let rc = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard rc == 0 else { close(fd); throw BenchError("connect to 127.0.0.1:\(port): errno \(errno)") }
+    }
+
+    deinit { close(fd) }
+
+    /// Sends `request`, reads one response (Content-Length framed).
+    func roundTrip(_ request: [UInt8]) throws -> (status: Int, body: [UInt8]) {
+        var sent = 0
+        while sent < request.count {
+            let n = request[sent...].withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            guard n > 0 else { throw BenchError("send: errno \(errno)") }
+            sent += n
+        }
+        let crlf: [UInt8] = [13, 10, 13, 10]
+        var headerEnd: Int?
+        while headerEnd == nil {
+            if let range = buffer.firstRange(of: crlf) { headerEnd = range.upperBound } else { try fill() }
+        }
+        let head = String(decoding: buffer[..<headerEnd!], as: UTF8.self)
+        let lines = head.split(separator: "\r\n")
+        let status = lines.first.flatMap { Int($0.split(separator: " ")[1]) } ?? 0
+        var length = 0
+        for line in lines.dropFirst() where line.lowercased().hasPrefix("content-length:") {
+            length = Int(line.split(separator: ":")[1].trimmingCharacters(in: .whitespaces)) ?? 0
+        }
+        while buffer.count < headerEnd! + length { try fill() }
+        let body = Array(buffer[headerEnd!..<(headerEnd! + length)])
+        buffer.removeFirst(headerEnd! + length)
+        return (status, body)
+    }
+
+    private func fill() throws {
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+        guard n > 0 else { throw BenchError("connection closed (recv \(n), errno \(errno))") }
+        buffer += chunk[..<n]
+    }
+}
+
+/// A server as a child process; its port comes from its
+/// "listening on http://HOST:PORT" line.
+final class ServerProcess {
+    let process = Process()
+    let port: Int
+
+    init(_ argv: [String]) throws {
+        process.executableURL = URL(fileURLWithPath: argv[0])
+        process.arguments = Array(argv.dropFirst())
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        var text = ""
+        var found: Int?
+        while found == nil {
+            let data = out.fileHandleForReading.availableData
+            guard !data.isEmpty else { throw BenchError("\(argv[0]) exited before listening") }
+            text += String(decoding: data, as: UTF8.self)
+            if let range = text.range(of: #"listening on http://127\.0\.0\.1:(\d+)"#, options: .regularExpression) {
+                found = Int(text[range].split(separator: ":").last!)
+            }
+        }
+        port = found!
+        // Keep draining its stdout so it never blocks on a full pipe.
+        out.fileHandleForReading.readabilityHandler = { _ = $0.availableData }
+    }
+
+    func stop() {
+        process.terminate()
+        process.waitUntilExit()
+    }
+}
+
+/// The peer: Hummingbird answering the invoke path with the request body,
+/// as the echo function does (no auth, no function behind it).
+func plainServer() async throws {
+    let router = Router()
+    router.post("/2015-03-31/functions/:fn/invocations") { request, _ -> Response in
+        var request = request
+        let body = try await request.collectBody(upTo: 6 * 1024 * 1024)
+        return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: body))
+    }
+    let app = Application(
+        router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+        onServerRunning: { channel in
+            FileHandle.standardOutput.write(Data("listening on http://127.0.0.1:\(channel.localAddress?.port ?? 0)\n".utf8))
+        })
+    try await app.runService()
+}
+
+struct BenchError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
