@@ -24,6 +24,7 @@ func warmInvoke() async throws {
     for freeze in [false, true] {
         var config = Supervisor.Configuration(home: repo, stateDirectory: state)
         config.freezeIdle = freeze
+        config.freezeAfter = .zero  // the frozen row measures the thaw, not the grace period
         config.idleTimeout = .zero
         let supervisor = try Supervisor(config)
         try await supervisor.createFunction(FunctionConfig(functionName: "echo", runtime: "provided.al2023",

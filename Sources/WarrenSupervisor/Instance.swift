@@ -156,9 +156,16 @@ actor Instance {
         return InvocationRecord(result: result, durationMs: duration, initDurationMs: initDuration, logTail: tail)
     }
 
-    /// Freezes an idle instance whose runtime is parked in `/next`.
-    func freezeIfIdle() async {
+    /// Freezes the instance once it has been idle for `delay`, its runtime
+    /// parked in `/next`. An instance in steady use is never frozen: each
+    /// invocation moves `lastUsed` on, and only the freeze scheduled after
+    /// the last one finds the instance idle for long enough.
+    func freezeIfIdle(after delay: Duration = .zero) async {
         guard let cgroup else { return }
+        if delay > .zero {
+            try? await Task.sleep(for: delay)
+            guard state == .idle, !frozen, ContinuousClock.now - lastUsed >= delay else { return }
+        }
         // The runtime parks in /next just after its response: give it a moment.
         for _ in 0..<50 {
             guard state == .idle, !frozen else { return }

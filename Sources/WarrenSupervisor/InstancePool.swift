@@ -35,14 +35,14 @@ actor InstancePool {
     }
 
     /// Returns an instance after its invocation: idle again, or gone.
-    func putBack(_ instance: Instance, freeze: Bool) async {
+    func putBack(_ instance: Instance, freeze: Bool, after delay: Duration = .zero) async {
         if instance.isDead {
             await forget(instance)
             return
         }
         if instance.provisioned { idleProvisioned.append(instance) } else { idle.append(instance) }
         // Off the caller's path: the response is already on its way.
-        if freeze { Task { await instance.freezeIfIdle() } }
+        if freeze { Task { await instance.freezeIfIdle(after: delay) } }
     }
 
     /// Drops a dead instance from the books.

@@ -69,7 +69,7 @@ extension Supervisor {
             deadlineMs: Int64(Date().timeIntervalSince1970 * 1000 + config.timeout * 1000),
             invokedFunctionArn: arn(name, qualifier), traceId: traceId, clientContext: clientContext)
         let ran = await instance!.invoke(invocation, timeout: config.timeout)
-        await pool.putBack(instance!, freeze: configuration.freezeIdle)
+        await pool.putBack(instance!, freeze: configuration.freezeIdle, after: configuration.freezeAfter)
         return result(ran, requestId: requestId, version: version, logTail: logTail)
     }
 

@@ -87,7 +87,7 @@ extension Supervisor {
                     guard await makeRoom(config.memorySize),
                           case .success(let instance) = await startInstance(fv, config: config, provisioned: true, pool: pool)
                     else { break }
-                    await pool.putBack(instance, freeze: configuration.freezeIdle)
+                    await pool.putBack(instance, freeze: configuration.freezeIdle, after: configuration.freezeAfter)
                     alive += 1
                 }
                 admission.setProvisioned(name, version: version, min(alive, requested))

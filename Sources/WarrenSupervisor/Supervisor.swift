@@ -22,6 +22,9 @@ public actor Supervisor {
         public var maxLifetime: Duration = .seconds(4 * 3600)
         /// Freeze idle instances with the cgroup freezer.
         public var freezeIdle = true
+        /// How long an instance stays idle before it is frozen. Busy
+        /// instances then never pay a freeze and a thaw per invocation.
+        public var freezeAfter: Duration = .milliseconds(100)
         public var initTimeout: Double = 10
         /// The seccomp policy every instance gets.
         public var policyPath: String?
