@@ -58,16 +58,20 @@ struct ServeConfiguration: Equatable {
         } catch {
             throw ServeConfigurationError("\(path): not a JSON object of Warren's settings (\(error))")
         }
-        if let listen = file.listen { try setListen(listen) }
-        if let value = file.stateDirectory { stateDirectory = value }
-        if let value = file.home { home = value }
-        if let value = file.region { region = value }
-        if let value = file.accountLimit { accountLimit = value }
-        if let value = file.memoryBudgetMB { memoryBudgetMB = value }
-        if let keys = file.accessKeys {
-            accessKeys = keys.map { AccessKey(accessKeyId: $0.accessKeyId, secretAccessKey: $0.secretAccessKey) }
+        do {
+            if let listen = file.listen { try setListen(listen) }
+            if let value = file.stateDirectory { stateDirectory = value }
+            if let value = file.home { home = value }
+            if let value = file.region { region = value }
+            if let value = file.accountLimit { accountLimit = value }
+            if let value = file.memoryBudgetMB { memoryBudgetMB = value }
+            if let keys = file.accessKeys {
+                accessKeys = keys.map { AccessKey(accessKeyId: $0.accessKeyId, secretAccessKey: $0.secretAccessKey) }
+            }
+            try validate()
+        } catch let error as ServeConfigurationError {
+            throw ServeConfigurationError("\(path): \(error.description)")
         }
-        try validate()
     }
 
     /// `HOST:PORT`, `[v6]:PORT` or `:PORT` (loopback). Port 0 picks a free one.

@@ -1,0 +1,56 @@
+import Foundation
+import Testing
+
+/// `warren serve` settings: the config file, flags over it, and clear
+/// one-line refusals of bad settings.
+@Suite(.serialized) struct ServeConfigurationTests {
+    @Test func configFileKeysAndLimitsApplyAndFlagsOverrideThem() throws {
+        let dir = try OperatorCLI.temporaryDirectory("warren-config")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let config = dir + "/warren.json"
+        try """
+            {"listen": "127.0.0.1:1", "accountLimit": 50, "region": "eu-west-1",
+             "accessKeys": [{"accessKeyId": "AKIDFROMFILE", "secretAccessKey": "file-secret"}]}
+            """.write(toFile: config, atomically: true, encoding: .utf8)
+        // --listen overrides the file's port 1 (which root could bind, but the flag wins).
+        let server = try ServeProcess(extraArguments: ["--config", config])
+        defer { _ = server.stop() }
+        #expect(server.log.contains("access key AKIDFROMFILE secret file-secret region eu-west-1"), "\(server.log)")
+        #expect(!server.log.contains("AKIDWARRENLOCAL"))
+
+        let env = ["AWS_ACCESS_KEY_ID": "AKIDFROMFILE", "AWS_SECRET_ACCESS_KEY": "file-secret"]
+        let account = try server.warren(["account", "--output", "json", "--region", "eu-west-1"], env: env)
+        #expect(account.status == 0, "\(account.stderr)")
+        let limit = try OperatorCLI.object(account)["AccountLimit"] as? [String: Any]
+        #expect(limit?["ConcurrentExecutions"] as? Int == 50)
+        // The embedded local key is not accepted once keys are configured.
+        let refused = try server.warren(["account"])
+        #expect(refused.status == 3)
+        #expect(refused.stderr.contains("UnrecognizedClientException"), "\(refused.stderr)")
+    }
+
+    @Test(arguments: [
+        (#"{"accountLimit": "many"}"#, "accountLimit"),
+        (#"{"listen": "localhost"}"#, "is not HOST:PORT"),
+        (#"{"memoryBudgetMB": 12}"#, "at least 128 MB"),
+        ("not json", "not a JSON object"),
+    ])
+    func badConfigFilesAreRefusedInOneLine(text: String, expected: String) throws {
+        let dir = try OperatorCLI.temporaryDirectory("warren-config")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let config = dir + "/warren.json"
+        try text.write(toFile: config, atomically: true, encoding: .utf8)
+        let result = try OperatorCLI.run(["serve", "--config", config, "--state-dir", dir + "/state"])
+        #expect(result.status == 2, "\(result.stdout)\(result.stderr)")
+        #expect(result.stderr.contains(expected), "\(result.stderr)")
+        #expect(result.stderr.contains(config), "\(result.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: dir + "/state"), "nothing is created for a refused config")
+    }
+
+    @Test func aMalformedAccessKeyFlagIsAUsageError() throws {
+        let result = try OperatorCLI.run(["serve", "--access-key", "no-secret-here", "--state-dir", "/nonexistent/x"])
+        #expect(result.status == 2)
+        #expect(result.stderr.contains("is not ID:SECRET"), "\(result.stderr)")
+        #expect(!result.stderr.contains("no-secret-here:"), "the secret part is never echoed")
+    }
+}
