@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import NIOPosix
 import WarrenStore
 import WarrenSupervisor
 
@@ -55,6 +56,9 @@ public final class WarrenServer {
             admission: .init(accountLimit: settings.accountLimit, unreservedMinimum: settings.unreservedMinimum,
                              memoryBudgetMB: settings.memoryBudgetMB))
         configuration.region = settings.region
+        // The Runtime API shares the HTTP server's event loops (NIO's
+        // singleton group, one thread per core): fewer threads to hand off between.
+        configuration.eventLoopGroup = .singleton
         let supervisor = try Supervisor(configuration)
         let service: LambdaService
         do {

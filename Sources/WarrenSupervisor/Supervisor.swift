@@ -28,6 +28,10 @@ public actor Supervisor {
         public var initTimeout: Double = 10
         /// The seccomp policy every instance gets.
         public var policyPath: String?
+        /// Event loops for the instances' Runtime API and log pipes; nil
+        /// makes one thread of the supervisor's own. A group given here
+        /// (e.g. the HTTP server's) is shared and not shut down.
+        public var eventLoopGroup: MultiThreadedEventLoopGroup?
         /// Namespaces kept ready ahead of cold starts.
         public var preparedNamespaces = 4
 
@@ -79,7 +83,7 @@ public actor Supervisor {
         filter = try SeccompCompiler.compile(try PolicyFile.load(path: policyPath))
         cgroups = try CgroupProbe.detect()
         netns = NetnsPool(target: configuration.preparedNamespaces, listenPort: 9001)
-        group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        group = configuration.eventLoopGroup ?? MultiThreadedEventLoopGroup(numberOfThreads: 1)
         Self.sweep(cgroups)
     }
 
@@ -124,7 +128,7 @@ public actor Supervisor {
         while starting > 0 { try? await Task.sleep(for: .milliseconds(2)) }
         for pool in pools.values { await pool.destroyAll(reason: "shutdown") }
         pools.removeAll()
-        try? await group.shutdownGracefully()
+        if configuration.eventLoopGroup == nil { try? await group.shutdownGracefully() }
     }
 
     // MARK: functions

@@ -74,7 +74,9 @@ struct ServeCommand: AsyncParsableCommand {
         do {
             settings = try resolved()
         } catch let error as ServeConfigurationError {
-            throw ValidationError(error.description)
+            // One line, exit 2 (a usage error), as the operator commands do.
+            FileHandle.standardError.write(Data("warren serve: \(error.description)\n".utf8))
+            throw ExitCode(2)
         }
         guard getuid() == 0 else {
             throw ServeFailure("warren serve must run as root (instances need namespaces, cgroups and mounts); try sudo")
