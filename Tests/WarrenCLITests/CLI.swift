@@ -1,6 +1,27 @@
 import Foundation
 import Glibc
 
+/// One directory for every temporary file of this test process, removed
+/// when the process exits, so no run leaves anything in /tmp.
+enum TestTemporary {
+    static let root: URL = {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("warren-cli-tests-\(getpid())")
+        try? FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        atexit {
+            let dir = FileManager.default.temporaryDirectory.appendingPathComponent("warren-cli-tests-\(getpid())")
+            try? FileManager.default.removeItem(at: dir)
+        }
+        return dir
+    }()
+
+    /// A new directory under ``root``.
+    static func directory(_ prefix: String) throws -> URL {
+        let dir = root.appendingPathComponent("\(prefix)-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        return dir
+    }
+}
+
 /// Runs the built `warren` binary and collects what a user would see.
 enum CLI {
     /// The build's products directory (the test bundle sits in it).

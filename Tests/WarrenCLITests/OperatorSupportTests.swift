@@ -33,9 +33,7 @@ enum OperatorCLI {
 
     /// A fresh temporary directory.
     static func temporaryDirectory(_ prefix: String) throws -> String {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("\(prefix)-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        return dir
+        try TestTemporary.directory(prefix).path
     }
 
     /// Writes `files` (relative path → contents, mode) under a new directory.

@@ -10,8 +10,7 @@ import Testing
 
     /// Writes `json` to a temporary file and returns its path.
     static func file(_ json: String, _ name: String = "policy.json") throws -> String {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("warren-pol-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let dir = try TestTemporary.directory("warren-pol")
         let path = dir.appendingPathComponent(name).path
         try json.write(toFile: path, atomically: true, encoding: .utf8)
         return path
