@@ -59,12 +59,14 @@ public struct SigV4Request: Sendable {
 /// Verifies AWS Signature Version 4 (`AWS4-HMAC-SHA256`) on incoming requests,
 /// in the `Authorization` header or as a presigned query string.
 ///
-/// Any region is accepted; the service in the credential scope must match.
+/// The service in the credential scope must match, and so must the region
+/// when one is configured (without one, any region is accepted).
 /// Checks run in the order AWS reports them: form, scope, key, clock, payload,
 /// signature, so a client sees the same exception it would see from AWS.
 public struct SigV4Verifier: Sendable {
     private let secrets: [String: String]
     private let service: String
+    private let region: String?
     private let maxSkewSeconds: Int64
     private let now: @Sendable () -> Date
 
@@ -73,14 +75,16 @@ public struct SigV4Verifier: Sendable {
     /// - Parameters:
     ///   - keys: The accepted key pairs; a later duplicate id replaces an earlier one.
     ///   - service: The SigV4 service name clients sign for (`lambda`).
+    ///   - region: The region requests must be scoped to; nil accepts any.
     ///   - maxSkew: How far `X-Amz-Date` may be from the local clock, either way.
     ///   - now: The clock; tests pass a fixed one.
     public init(
-        keys: [AccessKey], service: String = "lambda", maxSkew: Duration = .seconds(300),
+        keys: [AccessKey], service: String = "lambda", region: String? = nil, maxSkew: Duration = .seconds(300),
         now: @escaping @Sendable () -> Date = Date.init
     ) {
         self.secrets = Dictionary(keys.map { ($0.accessKeyId, $0.secretAccessKey) }, uniquingKeysWith: { $1 })
         self.service = service
+        self.region = region
         self.maxSkewSeconds = max(0, maxSkew.components.seconds)
         self.now = now
     }
@@ -150,6 +154,9 @@ public struct SigV4Verifier: Sendable {
     private func checkScope(_ parameters: SigV4Parameters) throws(SigV4Error) {
         guard parameters.service == service else {
             throw .invalid("Credential should be scoped to correct service: '\(service)'. ")
+        }
+        if let region, parameters.region != region {
+            throw .invalid("Credential should be scoped to a valid region. ")
         }
         guard parameters.terminator == "aws4_request" else {
             throw .invalid(

@@ -108,7 +108,7 @@ public final class WarrenServer {
         await supervisor.startReclaimer()
         queue.start()
 
-        let verifier = settings.keys.map { SigV4Verifier(keys: $0) }
+        let verifier = settings.keys.map { SigV4Verifier(keys: $0, region: settings.region) }
         let router = makeLambdaRouter(service: service, verifier: verifier)
         router.get("/metrics") { _, _ -> Response in
             let text = await metrics.render(supervisor: supervisor, store: store)

@@ -36,6 +36,8 @@ actor Instance {
     private var cgroup: (any Cgroup)?
     private var server: RuntimeAPIServer?
     private var logChannel: (any Channel)?
+    /// The read end of the runtime's stdout+stderr pipe (owned by `logChannel`).
+    private var logFD: Int32 = -1
     private var netns: PreparedNetns?
     /// The cgroup's peak-memory file, kept open for the REPORT line of every invocation.
     private var peakMemory = PeakMemoryFile()
@@ -83,6 +85,7 @@ actor Instance {
         }
         do {
             logChannel = try await log.attach(pipe: parts.logPipe, group: loop)
+            logFD = parts.logPipe
             server = try await RuntimeAPIServer.start(listeningSocket: parts.netns.listener, session: session, group: loop)
         } catch {
             if server == nil { close(parts.netns.listener) }
@@ -142,6 +145,7 @@ actor Instance {
         case .failure:
             result = .failure(await failureAfterClose())
         }
+        await drainLog()
         let peak = peakMemory.read() ?? ((try? cgroup?.peakMemoryBytes()) ?? nil)
         log.line("END RequestId: \(invocation.requestId)\n" + Self.report(
             invocation.requestId, duration: duration, memory: config.memorySize, peakBytes: peak,
@@ -232,6 +236,7 @@ actor Instance {
         if awaitExit { _ = await exitTask?.value }
         await server?.shutdown()
         try? await logChannel?.close()
+        logFD = -1
         peakMemory.close()
         if let cgroup { await Self.offLoop { try? cgroup.remove() } }
         if let netns { close(netns.fd) }
@@ -256,6 +261,18 @@ actor Instance {
     private func failureAfterClose() async -> InvocationFailure {
         if let deathReason { return .platform("Sandbox.Failure", "instance destroyed: \(deathReason)") }
         return Self.exitFailure(await exitTask?.value)
+    }
+
+    /// Gives the log reader its turn while the runtime's pipe still holds
+    /// output: what a handler printed just before its response can reach the
+    /// loop in the same wake-up as the response, and belongs before END.
+    private func drainLog() async {
+        guard let logChannel, logFD >= 0 else { return }
+        for _ in 0..<8 {
+            var ready = pollfd(fd: logFD, events: Int16(POLLIN), revents: 0)
+            guard poll(&ready, 1, 0) > 0, ready.revents & Int16(POLLIN) != 0 else { return }
+            try? await logChannel.eventLoop.submit {}.get()
+        }
     }
 
     /// Bytes the cgroup uses now (nil once the instance is gone).

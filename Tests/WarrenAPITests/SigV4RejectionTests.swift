@@ -118,6 +118,16 @@ struct SigV4RejectionTests {
         }
     }
 
+    @Test("a scope for another region is refused once the server has one")
+    func wrongRegion() throws {
+        let verifier = SigV4Verifier(keys: [Self.key], region: "us-east-1", now: { Self.signedAt })
+        #expect(throws: SigV4Error.invalid("Credential should be scoped to a valid region. ")) {
+            try verifier.verify(Self.signed())  // scoped to eu-west-3
+        }
+        let matching = SigV4Verifier(keys: [Self.key], region: "eu-west-3", now: { Self.signedAt })
+        #expect(try matching.verify(Self.signed()) == "AKIDWARREN")
+    }
+
     @Test("host must be signed")
     func hostUnsigned() {
         let headers = [("X-Amz-Meta", "1")]

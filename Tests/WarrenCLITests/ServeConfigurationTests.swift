@@ -23,10 +23,14 @@ import Testing
         #expect(account.status == 0, "\(account.stderr)")
         let limit = try OperatorCLI.object(account)["AccountLimit"] as? [String: Any]
         #expect(limit?["ConcurrentExecutions"] as? Int == 50)
-        // The embedded local key is not accepted once keys are configured.
-        let refused = try server.warren(["account"])
+        // The embedded local key is not accepted once keys are configured,
+        let refused = try server.warren(["account", "--region", "eu-west-1"])
         #expect(refused.status == 3)
         #expect(refused.stderr.contains("UnrecognizedClientException"), "\(refused.stderr)")
+        // and a signature for another region than the server's is refused.
+        let wrongRegion = try server.warren(["account"], env: env)
+        #expect(wrongRegion.status == 3)
+        #expect(wrongRegion.stderr.contains("Credential should be scoped to a valid region"), "\(wrongRegion.stderr)")
     }
 
     @Test(arguments: [

@@ -9,7 +9,7 @@ from unittest import mock
 import botocore.auth
 import botocore.compat
 
-from helpers import (ROLE, SECRET_KEY, expect_error, invoke, lambda_client, poll, python_zip, send, signed_headers,
+from helpers import (ACCESS_KEY, ROLE, SECRET_KEY, expect_error, invoke, lambda_client, poll, python_zip, send, signed_headers,
                      unique_name)
 
 
@@ -117,8 +117,22 @@ def test_tampered_method_is_403(server, lam, functions):
     assert lam.get_function(FunctionName=name)["Configuration"]["FunctionName"] == name
 
 
+def test_another_region_in_scope_is_403(server, lam):
+    # The server runs in us-east-1; a client configured for another region is refused, as AWS does.
+    import boto3
+    from botocore.config import Config
+    other = boto3.session.Session().client(
+        "lambda", endpoint_url=server.endpoint, region_name="eu-west-1", aws_access_key_id=ACCESS_KEY,
+        aws_secret_access_key=SECRET_KEY, config=Config(retries={"max_attempts": 0, "mode": "standard"}))
+    name = unique_name("region")
+    error = expect_error("InvalidSignatureException", 403, other.create_function, FunctionName=name,
+                         Runtime="python3.11", Role=ROLE, Handler="lambda_function.handler",
+                         Code={"ZipFile": python_zip()})
+    assert "region" in error["Error"]["Message"], error
+    assert_not_created(lam, name)
+
+
 def test_wrong_service_in_scope_is_403(server, lam):
-    # (Any region in the scope is accepted by design: see SigV4Verifier.)
     name = unique_name("scope")
     response = server.request("POST", "/2015-03-31/functions", body=create_body(name),
                               headers={"Content-Type": "application/json"}, service="s3")
