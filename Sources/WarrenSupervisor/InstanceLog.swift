@@ -35,16 +35,51 @@ public final class FunctionLog: Sendable {
 
 /// Routes one instance's output to its function's log and to the buffer of
 /// the invocation in progress (for `LogType: Tail`).
+///
+/// Several instances share one file, so only whole lines go to it: a
+/// runtime's output is held back up to its last newline (at most 64 KB), and
+/// Warren's own lines first flush what is held, so no line of one instance
+/// is ever cut by another's.
 final class InstanceLog: Sendable {
     private let log: FunctionLog
     private let current = Mutex<[UInt8]?>(nil)
+    /// Output after the last newline, not yet in the file.
+    private let partial = Mutex<[UInt8]>([])
+    static let maxPartialLine = 64 * 1024
 
     init(_ log: FunctionLog) {
         self.log = log
     }
 
+    /// The runtime's output, as the pipe delivers it.
     func write(_ bytes: [UInt8]) {
-        log.append(bytes)
+        // Appended under the lock, so the file keeps the order of write() and line().
+        partial.withLock { held in
+            held.append(contentsOf: bytes)
+            if let last = held.lastIndex(of: UInt8(ascii: "\n")) {
+                log.append(Array(held[...last]))
+                held.removeSubrange(...last)
+            } else if held.count > Self.maxPartialLine {
+                log.append(held + [UInt8(ascii: "\n")])
+                held.removeAll()
+            }
+        }
+        collect(bytes)
+    }
+
+    /// One of Warren's lines (START, END, REPORT): after what the runtime
+    /// left without a newline, which then ends the runtime's line.
+    func line(_ text: String) {
+        let line = Array((text + "\n").utf8)
+        partial.withLock { held in
+            log.append(held.isEmpty ? line : held + [UInt8(ascii: "\n")] + line)
+            held.removeAll()
+        }
+        collect(line)
+    }
+
+    /// Adds to the tail of the invocation in progress.
+    private func collect(_ bytes: [UInt8]) {
         current.withLock { buffer in
             guard buffer != nil else { return }
             buffer!.append(contentsOf: bytes)
@@ -52,8 +87,6 @@ final class InstanceLog: Sendable {
             if buffer!.count > 64 * 1024 { buffer!.removeFirst(buffer!.count - 8 * 1024) }
         }
     }
-
-    func line(_ text: String) { write(Array((text + "\n").utf8)) }
 
     /// Starts collecting this invocation's output.
     func begin() { current.withLock { $0 = [] } }
