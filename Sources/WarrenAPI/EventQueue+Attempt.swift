@@ -132,7 +132,7 @@ extension EventQueue {
         let store = store
         do {
             _ = try await Self.uncancelled {
-                try await store.enqueue(requestId: UUID().uuidString.lowercased(), function: target.function,
+                try await store.enqueue(requestId: newRequestId(), function: target.function,
                                         qualifier: target.qualifier, payload: record, at: Date())
             }
         } catch {

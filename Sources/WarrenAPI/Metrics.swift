@@ -1,5 +1,6 @@
 import Foundation
 import Prometheus
+import Synchronization
 import WarrenStore
 import WarrenSupervisor
 
@@ -26,13 +27,38 @@ public final class WarrenMetrics: Sendable {
     /// The states an instance moves through; each is exported, zeros too.
     static let instanceStates = ["provisioning", "initializing", "idle", "busy"]
 
+    /// The series every run of a function touches, looked up in the
+    /// registry once per function rather than on every invocation.
+    private struct FunctionSeries: Sendable {
+        let invocations: Counter
+        let duration: DurationHistogram
+    }
+    private let perFunction = Mutex<[String: FunctionSeries]>([:])
+
     public init() {}
+
+    private func series(_ function: String) -> FunctionSeries {
+        perFunction.withLock { cache in
+            if let known = cache[function] { return known }
+            let fn = [("function", function)]
+            let made = FunctionSeries(
+                invocations: registry.makeCounter(
+                    descriptor: descriptor("invocations", "total", "Synchronous and asynchronous invocations run."),
+                    labels: fn),
+                duration: registry.makeDurationHistogram(
+                    descriptor: descriptor("invocation_duration", "seconds", "Time from dispatch to the runtime's answer."),
+                    labels: fn, buckets: Self.durationBuckets))
+            cache[function] = made
+            return made
+        }
+    }
 
     private func descriptor(_ name: String, _ unit: String? = nil, _ help: String) -> MetricNameDescriptor {
         MetricNameDescriptor(namespace: "warren", metricName: name, unitName: unit ?? "", helpText: help)
     }
 
-    /// Records one invocation attempt: its result, or the error that refused it.
+    /// Records one invocation attempt: its result, or the error that refused
+    /// it. Errors, throttles and cold starts are rarer and looked up as they come.
     public func record(function: String, result: InvokeResult?, error: SupervisorError?) {
         let fn = [("function", function)]
         if let error {
@@ -45,16 +71,13 @@ public final class WarrenMetrics: Sendable {
             return
         }
         guard let result, result.statusCode == 200 else { return }
-        registry.makeCounter(descriptor: descriptor("invocations", "total", "Synchronous and asynchronous invocations run."),
-                             labels: fn).increment()
+        let series = series(function)
+        series.invocations.increment()
+        series.duration.record(.nanoseconds(Int64(result.durationMs * 1e6)))
         if let type = result.errorType {
             registry.makeCounter(descriptor: descriptor("errors", "total", "Invocations that ended in a function or runtime error."),
                                  labels: fn + [("type", type)]).increment()
         }
-        registry.makeDurationHistogram(
-            descriptor: descriptor("invocation_duration", "seconds", "Time from dispatch to the runtime's answer."),
-            labels: fn, buckets: Self.durationBuckets
-        ).record(.nanoseconds(Int64(result.durationMs * 1e6)))
         if let initMs = result.initDurationMs {
             registry.makeCounter(descriptor: descriptor("cold_starts", "total", "Invocations that started a new instance."),
                                  labels: fn).increment()

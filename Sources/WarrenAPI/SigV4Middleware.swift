@@ -97,12 +97,8 @@ public struct SigV4Middleware<Context: RequestContext>: RouterMiddleware {
     static func errorResponse(status: HTTPResponse.Status, code: String, message: String) -> Response {
         var headers = HTTPFields()
         headers[.contentType] = "application/json"
-        if let errorType = HTTPField.Name("x-amzn-ErrorType") {
-            headers[errorType] = code
-        }
-        if let requestId = HTTPField.Name("x-amzn-RequestId") {
-            headers[requestId] = UUID().uuidString.lowercased()
-        }
+        headers[.amznErrorType] = code
+        headers[.amznRequestId] = newRequestId()
         // Encoding one String field cannot fail; the fallback only keeps this non-throwing.
         let body = (try? JSONEncoder().encode(SigV4ErrorBody(message: message))) ?? Data(#"{"message":null}"#.utf8)
         return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: body)))
