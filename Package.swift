@@ -96,6 +96,7 @@ let package = Package(
                 "WarrenSandbox", "WarrenPolicy", "WarrenSupervisor", "WarrenStore", "WarrenAPI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "ZIPFoundation", package: "ZIPFoundation"),
             ],

@@ -51,7 +51,9 @@ func httpInvoke() async throws {
           + String(format: "%.0f s per row, plain Hummingbird route as the peer", seconds))
     print(String(repeating: "-", count: 96))
     print("connections  server       requests/s   median      p99    rps vs plain   median vs plain")
-    for connections in [1, 2, 16, 64] {
+    let rows = (ProcessInfo.processInfo.environment["WARREN_BENCH_HTTP_CONNECTIONS"] ?? "")
+        .split(separator: ",").compactMap { Int($0) }
+    for connections in rows.isEmpty ? [1, 2, 16, 64] : rows {
         let base = try load(port: plain.port, request: plainRequest, connections: connections, seconds: seconds)
         let run = try load(port: warren.port, request: invoke, connections: connections, seconds: seconds)
         for (name, result) in [("plain", base), ("warren", run)] {

@@ -25,14 +25,18 @@ enum SigV4Canonical {
         method: String, path: String, query: [SigV4QueryParameter],
         headers: [(name: String, value: String)], signedHeaders: [String], payloadHash: String
     ) -> String {
-        [
-            method.uppercased(),
-            uriPath(path),
-            queryString(query),
-            canonicalHeaders(headers, signed: signedHeaders),
-            signedHeaders.joined(separator: ";"),
-            payloadHash,
-        ].joined(separator: "\n")
+        var text = method.uppercased()
+        text += "\n"
+        text += uriPath(path)
+        text += "\n"
+        text += queryString(query)
+        text += "\n"
+        text += canonicalHeaders(headers, signed: signedHeaders)
+        text += "\n"
+        text += signedHeaders.joined(separator: ";")
+        text += "\n"
+        text += payloadHash
+        return text
     }
 
     /// The string to sign over a canonical request.
@@ -56,11 +60,22 @@ enum SigV4Canonical {
     static func signature(
         secret: String, date: String, region: String, service: String, stringToSign: String
     ) -> String {
+        signature(key: signingKey(secret: secret, date: date, region: region, service: service),
+                  stringToSign: stringToSign)
+    }
+
+    /// The derived signing key of one scope (four HMACs): valid for the scope's whole day.
+    static func signingKey(secret: String, date: String, region: String, service: String) -> SymmetricKey {
         var key = SymmetricKey(data: Array("AWS4\(secret)".utf8))
         for part in [date, region, service, "aws4_request"] {
             key = SymmetricKey(data: Array(HMAC<SHA256>.authenticationCode(for: Array(part.utf8), using: key)))
         }
-        return hex(HMAC<SHA256>.authenticationCode(for: Array(stringToSign.utf8), using: key))
+        return key
+    }
+
+    /// The lowercase hex signature of `stringToSign` under a derived signing key.
+    static func signature(key: SymmetricKey, stringToSign: String) -> String {
+        hex(HMAC<SHA256>.authenticationCode(for: Array(stringToSign.utf8), using: key))
     }
 
     /// The canonical URI of a non-S3 service: dot segments and empty segments removed
@@ -69,19 +84,27 @@ enum SigV4Canonical {
     ///
     /// - Parameter path: The raw path as sent.
     static func uriPath(_ path: String) -> String {
-        guard !path.isEmpty else { return "/" }
-        var segments: [Substring] = []
-        for segment in path.split(separator: "/", omittingEmptySubsequences: true) where segment != "." {
-            if segment == ".." {
+        let bytes = path.utf8
+        guard !bytes.isEmpty else { return "/" }
+        let slash = UInt8(ascii: "/"), dot = UInt8(ascii: ".")
+        var segments: [Substring.UTF8View] = []
+        for segment in bytes.split(separator: slash, omittingEmptySubsequences: true) {
+            if segment.count == 1, segment.first == dot { continue }
+            if segment.count == 2, segment.allSatisfy({ $0 == dot }) {
                 _ = segments.popLast()
             } else {
-                segments.append(segment)
+                segments.append(Substring(segment).utf8)
             }
         }
-        let leading = path.hasPrefix("/") ? "/" : ""
-        let trailing = path.hasSuffix("/") && !segments.isEmpty ? "/" : ""
-        let normalised = leading + segments.joined(separator: "/") + trailing
-        return percentEncode(normalised.utf8, keepSlash: true)
+        var normalised: [UInt8] = []
+        normalised.reserveCapacity(bytes.count + 1)
+        if bytes.first == slash { normalised.append(slash) }
+        for (index, segment) in segments.enumerated() {
+            if index > 0 { normalised.append(slash) }
+            normalised.append(contentsOf: segment)
+        }
+        if bytes.last == slash, !segments.isEmpty { normalised.append(slash) }
+        return percentEncode(normalised, keepSlash: true)
     }
 
     /// Splits a raw query string into decoded name/value pairs, in order.
@@ -120,8 +143,15 @@ enum SigV4Canonical {
     static func canonicalHeaders(_ headers: [(name: String, value: String)], signed: [String]) -> String {
         var text = ""
         for name in signed {
-            let values = headers.lazy.filter { $0.name == name }.map { trimAll($0.value) }
-            text += "\(name):\(values.joined(separator: ","))\n"
+            text += name
+            text += ":"
+            var first = true
+            for header in headers where header.name == name {
+                if !first { text += "," }
+                first = false
+                text += trimAll(header.value)
+            }
+            text += "\n"
         }
         return text
     }
@@ -214,6 +244,15 @@ enum SigV4Canonical {
 
     /// Trims and collapses ASCII whitespace runs (Python `' '.join(value.split())`).
     private static func trimAll(_ value: String) -> String {
+        // Most values have nothing to trim or collapse: hand them back as they are.
+        let utf8 = value.utf8
+        let isSpace = { (byte: UInt8) in byte == 0x20 || (0x09...0x0D).contains(byte) }
+        if let first = utf8.first, let last = utf8.last, !isSpace(first), !isSpace(last),
+            !utf8.contains(where: { $0 != 0x20 && isSpace($0) }),
+            !zip(utf8, utf8.dropFirst()).contains(where: { $0 == 0x20 && $1 == 0x20 })
+        {
+            return value
+        }
         let words = value.utf8.split(omittingEmptySubsequences: true) { byte in
             byte == 0x20 || (0x09...0x0D).contains(byte)
         }

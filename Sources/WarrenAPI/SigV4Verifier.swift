@@ -1,4 +1,6 @@
+import Crypto
 import Foundation
+import Synchronization
 
 /// One access key pair from the operator's config file.
 public struct AccessKey: Sendable, Equatable {
@@ -69,6 +71,8 @@ public struct SigV4Verifier: Sendable {
     private let region: String?
     private let maxSkewSeconds: Int64
     private let now: @Sendable () -> Date
+    /// Derived keys by scope: each client reuses one scope all day.
+    private let signingKeys = SigningKeyCache()
 
     /// Creates a verifier.
     ///
@@ -121,9 +125,10 @@ public struct SigV4Verifier: Sendable {
         )
         let stringToSign = SigV4Canonical.stringToSign(
             timestamp: timestamp, scope: parameters.scope, canonicalRequest: canonical)
-        let expected = SigV4Canonical.signature(
-            secret: secret, date: parameters.scopeDate, region: parameters.region, service: parameters.service,
-            stringToSign: stringToSign)
+        let key = signingKeys.key(
+            accessKeyId: parameters.accessKeyId, secret: secret, date: parameters.scopeDate,
+            region: parameters.region, service: parameters.service)
+        let expected = SigV4Canonical.signature(key: key, stringToSign: stringToSign)
         guard SigV4Canonical.constantTimeEqual(expected, parameters.signature) else { throw .signatureMismatch }
         return (parameters.accessKeyId, parameters.region)
     }
@@ -238,5 +243,24 @@ public struct SigV4Verifier: Sendable {
     /// `5 min.` or `90 sec.`, as AWS prints the allowed window.
     private static func describe(_ seconds: Int64) -> String {
         seconds % 60 == 0 ? "\(seconds / 60) min" : "\(seconds) sec"
+    }
+}
+
+/// Signing keys already derived, by access key and scope. Bounded: a flood of
+/// scopes (each must still name a known key and today's date) empties it.
+final class SigningKeyCache: Sendable {
+    private let keys = Mutex<[String: [UInt8]]>([:])
+    private static let capacity = 256
+
+    func key(accessKeyId: String, secret: String, date: String, region: String, service: String) -> SymmetricKey {
+        let scope = accessKeyId + "/" + date + "/" + region + "/" + service
+        if let bytes = keys.withLock({ $0[scope] }) { return SymmetricKey(data: bytes) }
+        let key = SigV4Canonical.signingKey(secret: secret, date: date, region: region, service: service)
+        let bytes = key.withUnsafeBytes { Array($0) }
+        keys.withLock { keys in
+            if keys.count >= Self.capacity { keys.removeAll(keepingCapacity: true) }
+            keys[scope] = bytes
+        }
+        return key
     }
 }

@@ -162,14 +162,41 @@ actor Instance {
 
     /// Freezes the instance once it has been idle for `delay`, its runtime
     /// parked in `/next`. An instance in steady use is never frozen: each
-    /// invocation moves `lastUsed` on, and only the freeze scheduled after
-    /// the last one finds the instance idle for long enough.
-    func freezeIfIdle(after delay: Duration = .zero) async {
-        guard let cgroup else { return }
-        if delay > .zero {
-            try? await Task.sleep(for: delay)
-            guard state == .idle, !frozen, ContinuousClock.now - lastUsed >= delay else { return }
+    /// invocation moves `lastUsed` on.
+    ///
+    /// One timer on the instance's loop at a time: while one is pending,
+    /// arming again costs nothing; when it fires it re-arms for `lastUsed +
+    /// delay` if the instance was used since. So under steady load an instance
+    /// costs one timer per `delay`, not one per invocation.
+    func armFreeze(after delay: Duration) {
+        guard !freezeTimerPending, state != .dead, !frozen else { return }
+        freezeTimerPending = true
+        let wait = max(.zero, lastUsed + delay - ContinuousClock.now)
+        let nanoseconds = wait.components.seconds * 1_000_000_000 + wait.components.attoseconds / 1_000_000_000
+        loop.scheduleTask(in: .nanoseconds(nanoseconds)) {
+            Task { await self.freezeTimerFired(delay) }
         }
+    }
+
+    private var freezeTimerPending = false
+
+    private func freezeTimerFired(_ delay: Duration) async {
+        freezeTimerPending = false
+        switch state {
+        // Busy: the pool arms again when the invocation ends.
+        case .dead, .provisioning, .initializing, .busy: return
+        case .idle:
+            if ContinuousClock.now - lastUsed < delay {
+                armFreeze(after: delay)
+            } else {
+                await freezeIfIdle()
+            }
+        }
+    }
+
+    /// Freezes the instance now if it is idle, its runtime parked in `/next`.
+    func freezeIfIdle() async {
+        guard let cgroup else { return }
         // The runtime parks in /next just after its response: give it a moment.
         for _ in 0..<50 {
             guard state == .idle, !frozen else { return }

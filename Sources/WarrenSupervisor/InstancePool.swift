@@ -41,8 +41,13 @@ actor InstancePool {
             return
         }
         if instance.provisioned { idleProvisioned.append(instance) } else { idle.append(instance) }
-        // Off the caller's path: the response is already on its way.
-        if freeze { Task { await instance.freezeIfIdle(after: delay) } }
+        guard freeze else { return }
+        if delay > .zero {
+            await instance.armFreeze(after: delay)
+        } else {
+            // Off the caller's path: the response is already on its way.
+            Task { await instance.freezeIfIdle() }
+        }
     }
 
     /// Drops a dead instance from the books.

@@ -1,5 +1,7 @@
 import ArgumentParser
 import Foundation
+import NIOCore
+import NIOPosix
 
 @main
 struct Warren: AsyncParsableCommand {
@@ -21,6 +23,12 @@ struct Warren: AsyncParsableCommand {
     static func main() async {
         do {
             var command = try parseAsRoot()
+            if command is ServeCommand {
+                // The server's tasks run on its event loops, not on a pool of their own: an invoke
+                // then stays on the thread that read its request instead of crossing between
+                // Swift Concurrency's pool and NIO's loops several times per request.
+                NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
+            }
             if var command = command as? AsyncParsableCommand {
                 try await command.run()
             } else {
