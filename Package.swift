@@ -108,6 +108,7 @@ let package = Package(
             dependencies: [
                 "WarrenSandbox", "WarrenPolicy", "WarrenSupervisor", "WarrenAPI",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ZIPFoundation", package: "ZIPFoundation"),
             ],
             path: "bench",

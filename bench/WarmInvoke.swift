@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import NIOPosix
 import WarrenSupervisor
 
 /// Warm and cold invokes through the supervisor's in-process API, with
@@ -23,6 +24,7 @@ func warmInvoke() async throws {
     var rate: [String: Double] = [:]
     for freeze in [false, true] {
         var config = Supervisor.Configuration(home: repo, stateDirectory: state)
+        config.eventLoopGroup = .singleton  // as `warren serve`
         config.freezeIdle = freeze
         config.freezeAfter = .zero  // the frozen row measures the thaw, not the grace period
         config.idleTimeout = .zero

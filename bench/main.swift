@@ -2,6 +2,12 @@
 // measured in the same run on the same machine. See README.md here.
 //   warren-bench [cold|warm|http]...   (default: all)
 import Foundation
+import NIOCore
+import NIOPosix
+
+// As `warren serve` runs: Swift Concurrency's jobs on NIO's event loops (the
+// plain peer server, this same binary, runs so too).
+NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
 
 let repo = ProcessInfo.processInfo.environment["WARREN_HOME"] ?? FileManager.default.currentDirectoryPath
 let rootfs = repo + "/rootfs/out/provided.al2023"

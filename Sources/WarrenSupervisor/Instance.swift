@@ -44,8 +44,13 @@ actor Instance {
     private var exitTask: Task<Termination?, Never>?
     private var deathReason: String?
 
-    /// Keeps this instance's deadlines and serves its Runtime API.
+    /// Keeps this instance's deadlines, serves its Runtime API and runs this actor: the runtime's
+    /// `/response` resumes the invocation on the thread that read it, with no hand-off between
+    /// threads on either side of the runtime. Nothing here may block (cgroup polling goes to
+    /// the freezer's queue).
     nonisolated let loop: any EventLoop
+
+    nonisolated var unownedExecutor: UnownedSerialExecutor { loop.executor.asUnownedSerialExecutor() }
 
     init(id: String, version: FunctionVersion, config: FunctionConfig, provisioned: Bool, log: InstanceLog,
          loop: any EventLoop) {

@@ -1,4 +1,5 @@
 import Foundation
+import NIOCore
 
 /// The instances of one function version: the idle ones to reuse (last
 /// used first, so the warmest runs), and all of them for reclaim and
@@ -18,16 +19,21 @@ actor InstancePool {
     }
 
     /// An idle instance of the kind, if one is warm (skipping any that
-    /// died while idle).
-    func takeIdle(provisioned: Bool) async -> Instance? {
-        while let instance = provisioned ? idleProvisioned.popLast() : idle.popLast() {
+    /// died while idle): the most recently used one served by `loop` if
+    /// there is one (its invocation then never leaves the caller's thread),
+    /// else the most recently used.
+    func takeIdle(provisioned: Bool, near loop: (any EventLoop)? = nil) async -> Instance? {
+        while true {
+            let list = provisioned ? idleProvisioned : idle
+            guard !list.isEmpty else { return nil }
+            let index = loop.flatMap { loop in list.lastIndex { $0.loop === loop } } ?? list.count - 1
+            let instance = provisioned ? idleProvisioned.remove(at: index) : idle.remove(at: index)
             if instance.isDead {
                 await forget(instance)
                 continue
             }
             return instance
         }
-        return nil
     }
 
     func add(_ instance: Instance) {

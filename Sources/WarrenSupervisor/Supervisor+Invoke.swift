@@ -1,5 +1,7 @@
 import Foundation
 import Glibc
+import NIOCore
+import NIOPosix
 import WarrenRuntimeAPI
 import WarrenSandbox
 
@@ -53,12 +55,13 @@ extension Supervisor {
         let fv = FunctionVersion(name, version)
         let pool = pool(for: fv)
         let provisioned = lease.kind == .provisioned
-        var instance = await pool.takeIdle(provisioned: provisioned)
+        let here = localLoop()
+        var instance = await pool.takeIdle(provisioned: provisioned, near: here)
         if instance == nil {
             guard await makeRoom(config.memorySize) else {
                 throw SupervisorError(.tooManyRequests, "Rate Exceeded.", reason: "ConcurrentInvocationLimitExceeded")
             }
-            switch await startInstance(fv, config: config, provisioned: provisioned, pool: pool) {
+            switch await startInstance(fv, config: config, provisioned: provisioned, pool: pool, loop: here) {
             case .success(let started): instance = started
             case .failure(let failure):
                 return failed(failure, requestId: requestId, version: version, log: record.log, logTail: logTail)
@@ -142,9 +145,20 @@ extension Supervisor {
         return pool
     }
 
-    /// Starts an instance and waits until its runtime is ready.
+    /// The supervisor's event loop this code runs on, if it runs on one: when Swift Concurrency
+    /// runs on the server's loops (`warren serve`), an invocation prefers an instance served by
+    /// the loop that read its request.
+    func localLoop() -> (any EventLoop)? {
+        guard let current = MultiThreadedEventLoopGroup.currentEventLoop,
+            loops.contains(where: { $0 === current })
+        else { return nil }
+        return current
+    }
+
+    /// Starts an instance on `loop` (else the group's next) and waits until its runtime is ready.
     func startInstance(
-        _ fv: FunctionVersion, config: FunctionConfig, provisioned: Bool, pool: InstancePool
+        _ fv: FunctionVersion, config: FunctionConfig, provisioned: Bool, pool: InstancePool,
+        loop: (any EventLoop)? = nil
     ) async -> Result<Instance, InvocationFailure> {
         instanceCounter += 1
         starting += 1
@@ -152,7 +166,7 @@ extension Supervisor {
         let id = "\(instancePrefix)\(instanceCounter)"
         let log = InstanceLog(functions[fv.functionName]!.log)
         let instance = Instance(id: id, version: fv, config: config, provisioned: provisioned, log: log,
-                                loop: group.next())
+                                loop: loop ?? group.next())
         await pool.add(instance)
         let uid = uidSlots.take()
         await instance.setUID(uid)

@@ -61,6 +61,8 @@ public actor Supervisor {
     let cgroups: any CgroupBackend
     let netns: NetnsPool
     let group: MultiThreadedEventLoopGroup
+    /// The group's loops, to recognise the one a caller runs on.
+    let loops: [any EventLoop]
     var functions: [String: FunctionRecord] = [:]
     var pools: [FunctionVersion: InstancePool] = [:]
     let uidSlots = UIDSlots()
@@ -84,6 +86,7 @@ public actor Supervisor {
         cgroups = try CgroupProbe.detect()
         netns = NetnsPool(target: configuration.preparedNamespaces, listenPort: 9001)
         group = configuration.eventLoopGroup ?? MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        loops = Array(group.makeIterator())
         Self.sweep(cgroups)
     }
 

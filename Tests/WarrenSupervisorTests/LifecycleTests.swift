@@ -64,6 +64,35 @@ struct LifecycleTests {
         }
     }
 
+    @Test func anInstanceInSteadyUseIsNotFrozenUntilItRestsForFreezeAfter() async throws {
+        try await F.with(tweak: { $0.freezeAfter = .milliseconds(300) }) { supervisor, code in
+            try await supervisor.createFunction(F.function("steady", code: code))
+            var count = 0
+            // Invocations 30 ms apart for 900 ms: the freeze timer armed after each one finds the
+            // instance used since, re-arms, and never freezes it.
+            let until = ContinuousClock.now + .milliseconds(900)
+            while ContinuousClock.now < until {
+                let r = try await supervisor.invoke("steady", payload: Array(#"{"count":0}"#.utf8))
+                count += 1
+                #expect(F.json(r.payload)["count"] as? Int == count, "one warm instance serves them all")
+                let id = try #require(await supervisor.instances().first).id
+                #expect(!F.cgroupFrozen(id), "frozen while in steady use, after \(count) invocations")
+                try await Task.sleep(for: .milliseconds(30))
+            }
+            #expect(try #require(await supervisor.instances().first).frozen == false)
+            // At rest: frozen within freezeAfter plus the timer's slack.
+            var frozen = false
+            let deadline = ContinuousClock.now + .seconds(3)
+            while !frozen, ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(20))
+                frozen = F.cgroupFrozen(try #require(await supervisor.instances().first).id)
+            }
+            #expect(frozen, "an instance at rest was never frozen")
+            let r = try await supervisor.invoke("steady", payload: Array(#"{"count":0}"#.utf8))
+            #expect(F.json(r.payload)["count"] as? Int == count + 1, "thawed, same instance")
+        }
+    }
+
     @Test func idleInstancesAreReclaimed() async throws {
         try await F.with(tweak: { $0.idleTimeout = .milliseconds(200) }) { supervisor, code in
             try await supervisor.createFunction(F.function("idle", code: code))
