@@ -40,6 +40,12 @@ func httpInvoke() async throws {
         throw BenchError("CreateFunction answered \(created.status): \(String(decoding: created.body, as: UTF8.self))")
     }
     let invoke = signed(key, method: "POST", path: path, body: payload, port: warren.port)
+    // WARREN_BENCH_HTTP_TYPE=DryRun replays a DryRun Invoke instead: the API layer alone (SigV4,
+    // routing, admission checks), without the runtime.
+    let type = ProcessInfo.processInfo.environment["WARREN_BENCH_HTTP_TYPE"]
+    let loadRequest = type.map {
+        signed(key, method: "POST", path: path, body: payload, port: warren.port, extra: [("X-Amz-Invocation-Type", $0)])
+    } ?? invoke
     let plainRequest = signed(key, method: "POST", path: path, body: payload, port: plain.port)
     let check = try HTTPConnection(port: warren.port).roundTrip(invoke)
     guard check.status == 200, check.body == payload else {
@@ -55,7 +61,7 @@ func httpInvoke() async throws {
         .split(separator: ",").compactMap { Int($0) }
     for connections in rows.isEmpty ? [1, 2, 16, 64] : rows {
         let base = try load(port: plain.port, request: plainRequest, connections: connections, seconds: seconds)
-        let run = try load(port: warren.port, request: invoke, connections: connections, seconds: seconds)
+        let run = try load(port: warren.port, request: loadRequest, connections: connections, seconds: seconds)
         for (name, result) in [("plain", base), ("warren", run)] {
             print(String(format: "%11d  ", connections) + name.padding(toLength: 10, withPad: " ", startingAt: 0)
                   + String(format: " %12.0f %7.0f us %7.0f us", result.rate,
@@ -84,9 +90,10 @@ func echoZip(in work: URL) throws -> [UInt8] {
 }
 
 /// A complete HTTP/1.1 request, signed once.
-func signed(_ key: AccessKey, method: String, path: String, body: [UInt8], port: Int) -> [UInt8] {
+func signed(_ key: AccessKey, method: String, path: String, body: [UInt8], port: Int,
+            extra: [(String, String)] = []) -> [UInt8] {
     let host = "127.0.0.1:\(port)"
-    let headers = [("Host", host), ("Content-Type", "application/json")]
+    let headers = [("Host", host), ("Content-Type", "application/json")] + extra
     let auth = SigV4Signer(key: key).authorizationHeaders(method: method, path: path, headers: headers, body: body)
     var text = "\(method) \(path) HTTP/1.1\r\n"
     for (name, value) in headers + auth { text += "\(name): \(value)\r\n" }
@@ -120,7 +127,7 @@ func load(port: Int, request: [UInt8], connections: Int, seconds: Double) throws
                     let t0 = now()
                     if t0 >= end { break }
                     let response = try connection.roundTrip(request)
-                    guard response.status == 200 else {
+                    guard response.status == 200 || response.status == 204 else {  // 204: DryRun
                         throw BenchError("status \(response.status): \(String(decoding: response.body.prefix(200), as: UTF8.self))")
                     }
                     if t0 >= measureFrom { samples.append(Double(now() - t0) / 1e6) }

@@ -90,6 +90,15 @@ extension EventQueue {
 
     private func throttled(_ event: QueuedEvent, _ error: any Error, invokeCount: Int, deadline: Date,
                            policy: Policy) async {
+        // Reserved concurrency 0 throttles everything: Lambda sends the event to the failure
+        // destination at once, without retries.
+        if let error = error as? SupervisorError,
+            error.reason == "ReservedFunctionConcurrentInvocationLimitExceeded",
+            (try? await store.getFunctionConcurrency(event.function)) == 0
+        {
+            return await giveUp(event, .zeroReservedConcurrency, invokeCount: invokeCount, response: nil,
+                                reason: "the function's reserved concurrency is 0", policy: policy)
+        }
         // 1 s, 2 s, 4 s … up to the maximum; `throttles` counts the earlier ones.
         let doublings = min(event.throttles, 30)
         let delay = min(timing.throttleBackoff * (1 << doublings), timing.maxThrottleBackoff)

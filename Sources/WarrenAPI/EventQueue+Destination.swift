@@ -19,6 +19,7 @@ extension EventQueue {
             case success = "Success"
             case retriesExhausted = "RetriesExhausted"
             case eventAgeExceeded = "EventAgeExceeded"
+            case zeroReservedConcurrency = "ZeroReservedConcurrency"
         }
 
         var requestId: String

@@ -99,7 +99,13 @@ struct EventQueueTests {
         try await QueueHarness.with { h in
             try await h.deploy("throttled")
             try await h.deploy("sink")
-            try await h.supervisor.putFunctionConcurrency("throttled", 0)
+            // Reserved concurrency 1, held by a synchronous invocation for 3 s: every attempt of
+            // the event in that time is throttled.
+            try await h.supervisor.putFunctionConcurrency("throttled", 1)
+            try await h.store.putFunctionConcurrency("throttled", reserved: 1)
+            let supervisor = h.supervisor
+            let holder = Task { try await supervisor.invoke("throttled", payload: Array(#"{"sleep":3}"#.utf8)) }
+            try await h.eventually("the holder to run") { h.supervisor.admission.concurrentExecutions == 1 }
             try await h.store.putEventInvokeConfig(EventInvokeConfigRecord(
                 function: "throttled", qualifier: "$LATEST", maximumRetryAttempts: 0, maximumEventAgeInSeconds: 1,
                 onFailure: h.arn("sink")))
@@ -108,6 +114,7 @@ struct EventQueueTests {
             let event = try await h.enqueue(queue, "throttled", #"{"n":1}"#)
             let record = try await h.destinationRecord(for: event)
             await queue.stop()
+            _ = try await holder.value
 
             // Throttles use up no attempts (MaximumRetryAttempts is 0): only the age ends them.
             let failed = try #require(try await h.store.queuedEvent(event.id))
@@ -118,6 +125,33 @@ struct EventQueueTests {
             #expect(context["condition"] as? String == "EventAgeExceeded")
             #expect(context["approximateInvokeCount"] as? Int == 0)
             #expect(record["responseContext"] == nil && record["responsePayload"] == nil)
+        }
+    }
+
+    @Test func reservedConcurrencyZeroSendsTheEventToItsFailureDestinationAtOnce() async throws {
+        try await QueueHarness.with { h in
+            try await h.deploy("zero")
+            try await h.deploy("sink")
+            try await h.supervisor.putFunctionConcurrency("zero", 0)
+            try await h.store.putFunctionConcurrency("zero", reserved: 0)
+            // Lambda's defaults otherwise: 2 retries, 6 hours. None of it applies.
+            try await h.store.putEventInvokeConfig(EventInvokeConfigRecord(
+                function: "zero", qualifier: "$LATEST", onFailure: h.arn("sink")))
+            let queue = h.queue()
+            queue.start()
+            let event = try await h.enqueue(queue, "zero", #"{"n":1}"#)
+            let record = try await h.destinationRecord(for: event)
+            await queue.stop()
+
+            let failed = try #require(try await h.store.queuedEvent(event.id))
+            #expect(failed.state == .failed && failed.attempts == 1, "one claim, no retries: \(failed)")
+            #expect(await h.starts("zero", event.requestId) == 0)
+            let context = try #require(record["requestContext"] as? Record)
+            #expect(context["condition"] as? String == "ZeroReservedConcurrency")
+            #expect(context["approximateInvokeCount"] as? Int == 0)
+            #expect((record["requestPayload"] as? Record)?["n"] as? Int == 1)
+            #expect(record["responseContext"] == nil && record["responsePayload"] == nil)
+            #expect(h.logLines.isEmpty, "a delivered event is not dropped: \(h.logLines)")
         }
     }
 

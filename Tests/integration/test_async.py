@@ -4,6 +4,7 @@ a crash (SIGKILL) or a stop (SIGTERM) of the server."""
 
 import json
 import threading
+import time
 
 import botocore.exceptions
 
@@ -219,24 +220,53 @@ def test_sigterm_during_a_cold_start_leaves_nothing(make_server):
 
 
 def test_throttled_events_wait_and_run_after_a_crash(make_server, tmp_path):
-    """Events of a function with reserved concurrency 0 stay queued (throttled, never leased for long),
-    survive a SIGKILL and all run once the reservation is removed."""
+    """Events of a function whose reserved concurrency (1) is in use stay queued (throttled, retried with
+    back-off, never run), survive a SIGKILL and all run after the restart."""
     state = tmp_path / "state"
     first = make_server(state_dir=state)
     lam = first.client()
-    held = Functions(lam, "held").create()["FunctionName"]
-    lam.put_function_concurrency(FunctionName=held, ReservedConcurrentExecutions=0)
+    held = Functions(lam, "held").create(Timeout=120)["FunctionName"]
+    lam.put_function_concurrency(FunctionName=held, ReservedConcurrentExecutions=1)
+
+    def hold():
+        try:  # Ends with the server's SIGKILL.
+            first.client().invoke(FunctionName=held, Payload=json.dumps({"action": "sleep", "seconds": 100}))
+        except Exception:
+            pass
+    threading.Thread(target=hold, daemon=True).start()
+    poll("the holder to run", lambda: [i for i in first.instances()
+                                       if i["FunctionName"] == held and i["State"] == "busy"] or None)
     markers = [f"held-{n}-{unique_name()}" for n in range(5)]
     for marker in markers:
         send_event(lam, held, {"action": "print", "text": marker})
     poll("the throttled events to be counted in the queue",
          lambda: metric(first, "warren_async_queue_depth") == len(markers))
+    time.sleep(1)  # The queue's first attempts (and back-off retries) meet the held reservation.
+    assert not [m for m in markers if m.encode() in first.logs(held)[0]]
     first.kill()
 
     second = make_server(state_dir=state)
-    lam2 = second.client()
-    assert metric(second, "warren_async_queue_depth") == len(markers)
-    assert not [m for m in markers if m.encode() in second.logs(held)[0]]
-    lam2.delete_function_concurrency(FunctionName=held)
     wait_for_markers(second, held, markers)
     poll("the queue to drain", lambda: metric(second, "warren_async_queue_depth") == 0)
+
+
+def test_reserved_concurrency_zero_sends_events_to_on_failure_at_once(server, lam, functions):
+    """Reserved concurrency 0: an Event goes straight to the OnFailure destination, no retries, with
+    condition ZeroReservedConcurrency and approximateInvokeCount 0 (as Lambda)."""
+    sink = functions.create(zip_file=python_zip(source=RECORDER_HANDLER))["FunctionName"]
+    name = functions.create()["FunctionName"]
+    lam.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=0)
+    lam.put_function_event_invoke_config(
+        FunctionName=name, DestinationConfig={"OnFailure": {"Destination": function_arn(sink)}})
+    event = {"action": "print", "text": f"never runs {unique_name()}"}
+    request_id = send_event(lam, name, event)
+    [record] = poll("the ZeroReservedConcurrency record", lambda: [
+        r for r in records(server.logs(sink)[0].decode()) if r.get("requestPayload") == event] or None,
+        deadline=ASYNC_DEADLINE, interval=0.25)
+    context = record["requestContext"]
+    assert context["condition"] == "ZeroReservedConcurrency"
+    assert context["requestId"] == request_id
+    assert context["approximateInvokeCount"] == 0
+    assert "responseContext" not in record and "responsePayload" not in record
+    assert event["text"].encode() not in server.logs(name)[0]
+    poll("the queue to drain", lambda: metric(server, "warren_async_queue_depth") == 0)
