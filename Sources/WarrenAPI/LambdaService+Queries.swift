@@ -34,12 +34,12 @@ extension LambdaService {
     }
 
     /// GetFunction: configuration, where the code is, reserved concurrency.
-    func getFunction(_ name: String, qualifier: String?) async throws -> GetFunctionResponse {
+    func getFunction(_ name: String, qualifier: String?, host: String) async throws -> GetFunctionResponse {
         let (configuration, record) = try await configuration(name, qualifier: qualifier)
         let reserved = try await store.getFunctionConcurrency(name)
         return GetFunctionResponse(
             configuration: configuration,
-            code: .init(location: code.directory(for: record.codeSha256).absoluteString),
+            code: .init(location: codeLocation(record.codeSha256, host: host)),
             concurrency: reserved.map { ConcurrencyShape(reservedConcurrentExecutions: $0) })
     }
 

@@ -45,6 +45,7 @@ public final class LambdaService: Sendable {
     private struct Hooks {
         var onEnqueue: (@Sendable () -> Void)?
         var onInvoke: (@Sendable (InvocationMetric) -> Void)?
+        var presign: (@Sendable (_ path: String, _ host: String) -> String)?
     }
 
     /// Opens (creating) the SQLite store in `stateDirectory`.
@@ -84,6 +85,21 @@ public final class LambdaService: Sendable {
     public var onInvoke: (@Sendable (InvocationMetric) -> Void)? {
         get { hooks.withLock { $0.onInvoke } }
         set { hooks.withLock { $0.onInvoke = newValue } }
+    }
+
+    /// Makes the query string that signs a `GET` of `path` at `host` (a presigned URL, as the S3
+    /// URL of Lambda's `Code.Location`); nil: URLs go unsigned (a server without auth).
+    public var presign: (@Sendable (_ path: String, _ host: String) -> String)? {
+        get { hooks.withLock { $0.presign } }
+        set { hooks.withLock { $0.presign = newValue } }
+    }
+
+    /// Where `GetFunction` says a package can be downloaded: Warren's code route on the host the
+    /// client used, presigned (valid 10 minutes, as Lambda's) when the server checks signatures.
+    func codeLocation(_ sha256: String, host: String) -> String {
+        let path = "/warren/v1/code/\(sha256)"
+        guard let presign else { return "http://\(host)\(path)" }
+        return "http://\(host)\(path)?" + presign(path, host)
     }
 
     /// Mirrors the whole store into the supervisor: functions, versions

@@ -23,7 +23,8 @@ extension LambdaRoutes {
         router.get(RouterPath("\(functions)/{fn}")) { request, context in
             let fn = try Self.function(context, maxLength: 256)
             return try Self.json(try await service.getFunction(
-                fn.name, qualifier: fn.qualifier(query: Self.query(request, "Qualifier"))))
+                fn.name, qualifier: fn.qualifier(query: Self.query(request, "Qualifier")),
+                host: request.head.authority ?? "localhost"))
         }
         router.get(RouterPath("\(functions)/{fn}/configuration")) { request, context in
             let fn = try Self.function(context, maxLength: 256)

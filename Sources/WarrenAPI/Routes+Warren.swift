@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import NIOCore
+import WarrenStore
 import WarrenSupervisor
 
 /// Warren's own routes (signed like the rest): what runs now, and a
@@ -28,6 +29,22 @@ extension LambdaRoutes {
             let (bytes, next) = try Self.readLog(path: path, from: offset)
             let headers: HTTPFields = [.contentType: "text/plain; charset=utf-8", .warrenNextOffset: String(next)]
             return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))
+        }
+        addCodeRoute(to: router)
+    }
+
+    /// `GET /warren/v1/code/{sha256}`: a function's package as it was uploaded (where
+    /// `GetFunction`'s `Code.Location` points).
+    func addCodeRoute(to router: Router<BasicRequestContext>) {
+        let code = service.code
+        router.get("/warren/v1/code/{sha256}") { _, context in
+            let sha256 = context.parameters.get("sha256") ?? ""
+            let path = code.zipFile(for: sha256).path
+            guard CodeStore.isDigest(sha256), FileManager.default.fileExists(atPath: path) else {
+                throw LambdaError.notFound("No code package \(sha256) is stored here.")
+            }
+            let body = try await FileIO().loadFile(path: path, context: context)
+            return Response(status: .ok, headers: [.contentType: "application/zip"], body: body)
         }
     }
 

@@ -109,6 +109,13 @@ public final class WarrenServer {
         queue.start()
 
         let verifier = settings.keys.map { SigV4Verifier(keys: $0, region: settings.region) }
+        if let key = settings.keys?.first {
+            // Code.Location URLs are presigned with the first key, valid 10 minutes (as Lambda's).
+            let signer = SigV4Signer(key: key, region: settings.region)
+            service.presign = { path, host in
+                signer.presignedQuery(method: "GET", path: path, host: host, expires: 600)
+            }
+        }
         let router = makeLambdaRouter(service: service, verifier: verifier)
         router.get("/metrics") { _, _ -> Response in
             let text = await metrics.render(supervisor: supervisor, store: store)

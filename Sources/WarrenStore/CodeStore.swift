@@ -58,7 +58,11 @@ public struct CodeStore: Sendable {
         let hex = digest.map { String(format: "%02x", $0) }.joined()
         let artifact = CodeArtifact(sha256: hex, sha256Base64: Data(digest).base64EncodedString(), size: zip.count,
                                     directory: directory(for: hex))
-        if contains(hex) { return artifact }
+        if contains(hex) {
+            // Stored before packages were kept (or a crash came between the two): keep it now.
+            if !FileManager.default.fileExists(atPath: zipFile(for: hex).path) { try keep(zip, as: hex) }
+            return artifact
+        }
         let archive: Archive
         do {
             archive = try Archive(data: Data(zip), accessMode: .read)
@@ -66,8 +70,41 @@ public struct CodeStore: Sendable {
             throw CodeError(.notAZip, CodeError.unzipFailed)
         }
         let plan = try ZipPlan(archive: archive, zipSize: zip.count)
-        try install(plan, archive: archive, at: artifact.directory)
+        // The package first: a code directory never lacks its zip after a crash (an orphan zip is
+        // garbage-collected like an orphan directory).
+        try keep(zip, as: hex)
+        do {
+            try install(plan, archive: archive, at: artifact.directory)
+        } catch {
+            // Refused mid-extraction (a size that lied, say): nothing of it stays.
+            unlink(zipFile(for: hex).path)
+            throw error
+        }
         return artifact
+    }
+
+    /// Where a digest's original package is kept (`GetFunction`'s `Code.Location` serves it).
+    public func zipFile(for sha256: String) -> URL {
+        directory.appendingPathComponent(sha256 + ".zip")
+    }
+
+    /// Writes the package as `<sha256>.zip`, read-only: staged, flushed, then renamed into place.
+    private func keep(_ zip: [UInt8], as hex: String) throws {
+        let staging = directory.appendingPathComponent(".tmp-\(UUID().uuidString.lowercased()).zip")
+        let fd = try systemCall("open", staging.path) {
+            open(staging.path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o444)
+        }
+        do {
+            try writeAll(fd, Data(zip), path: staging.path)
+            try systemCall("fsync", staging.path) { fsync(fd) }
+            close(fd)
+            try systemCall("rename", staging.path) { rename(staging.path, zipFile(for: hex).path) }
+            try syncDirectory(directory.path)
+        } catch {
+            close(fd)
+            unlink(staging.path)
+            throw error
+        }
     }
 
     /// Extracts into a staging directory and renames it into place.
@@ -119,13 +156,17 @@ public struct CodeStore: Sendable {
             } else if Self.isDigest(name), !referenced.contains(name) {
                 try removeTree(directory.appendingPathComponent(name))
                 removed.append(name)
+            } else if name.hasSuffix(".zip"), Self.isDigest(String(name.dropLast(4))),
+                !referenced.contains(String(name.dropLast(4)))
+            {
+                try removeTree(directory.appendingPathComponent(name))
             }
         }
         return removed
     }
 
     /// 64 lower-case hex digits: anything else never names a directory here.
-    static func isDigest(_ text: String) -> Bool {
+    public static func isDigest(_ text: String) -> Bool {
         text.utf8.count == 64 && text.utf8.allSatisfy { (48...57).contains($0) || (97...102).contains($0) }
     }
 }

@@ -47,7 +47,23 @@ import Testing
             == "../bootstrap")
         // Extracted once: the same zip again is the same artifact, no second tree.
         #expect(try store.code.add(zip: zip) == artifact)
-        #expect(try codeEntries(store) == [artifact.sha256])
+        #expect(try codeEntries(store) == [artifact.sha256, artifact.sha256 + ".zip"])
+        // The package is kept as uploaded, read-only, for GetFunction's Code.Location.
+        let kept = store.code.zipFile(for: artifact.sha256)
+        #expect(try [UInt8](Data(contentsOf: kept)) == zip)
+        #expect(mode(kept) == 0o444)
+    }
+
+    @Test func aPackageStoredWithoutItsZipGetsItOnTheNextUpload() throws {
+        let dir = try TempDirectory()
+        defer { dir.cleanup() }
+        let store = try openStore(dir)
+        let zip = try makeZip([.file("bootstrap", "#!/bin/sh\n", permissions: 0o755)])
+        let artifact = try store.code.add(zip: zip)
+        // As a state directory from before packages were kept.
+        #expect(unlink(store.code.zipFile(for: artifact.sha256).path) == 0)
+        #expect(try store.code.add(zip: zip) == artifact)
+        #expect(try [UInt8](Data(contentsOf: store.code.zipFile(for: artifact.sha256))) == zip)
     }
 
     @Test func deflatedContentAndDefaultPermissions() throws {

@@ -128,13 +128,20 @@ import Testing
         let used = try await deploy(store, "f")
         // A crash after writing code but before the row: orphan artifact.
         let orphan = try store.code.add(zip: try bootstrapZip("orphan"))
-        // A crash mid-extraction: staging directory.
+        // A crash mid-extraction: staging directory; mid-write of a package: a staged zip.
         let staging = store.code.directory.appendingPathComponent(".tmp-crashed")
         try FileManager.default.createDirectory(at: staging, withIntermediateDirectories: true)
+        #expect(FileManager.default.createFile(
+            atPath: store.code.directory.appendingPathComponent(".tmp-crashed.zip").path, contents: Data([1])))
+        // A crash after the package was kept but before its extraction: a zip without a directory.
+        let lone = String(repeating: "ab", count: 32)
+        #expect(FileManager.default.createFile(
+            atPath: store.code.zipFile(for: lone).path, contents: Data([2])))
         try store.close()
         store = try openStore(dir)
-        #expect(try codeEntries(store) == [used.codeSha256])
+        #expect(try codeEntries(store) == [used.codeSha256, used.codeSha256 + ".zip"])
         #expect(!store.code.contains(orphan.sha256))
+        #expect(!FileManager.default.fileExists(atPath: store.code.zipFile(for: orphan.sha256).path))
     }
 
     @Test func concurrentWritersStayConsistent() async throws {

@@ -2,6 +2,8 @@
 UpdateFunctionCode, UpdateFunctionConfiguration and DeleteFunction through boto3."""
 
 import re
+import urllib.error
+import urllib.request
 
 import pytest
 
@@ -55,6 +57,37 @@ def test_create_then_get_and_get_configuration(lam, functions):
     # The name may also be given as a full ARN or `name:$LATEST`.
     assert lam.get_function_configuration(FunctionName=function_arn(name))["FunctionName"] == name
     assert lam.get_function_configuration(FunctionName=f"{name}:$LATEST")["Version"] == "$LATEST"
+
+
+def test_get_function_code_location_downloads_the_package(server, lam, functions):
+    """Code.Location is a presigned URL (10 minutes) that serves the package as uploaded, per version;
+    without the signature, or with a tampered one, it is refused."""
+    first, second = python_zip("first"), python_zip("second")
+    name = functions.create(zip_file=first)["FunctionName"]
+    version = lam.publish_version(FunctionName=name)["Version"]
+    lam.update_function_code(FunctionName=name, ZipFile=second)
+    wait_active(lam, name)
+
+    for qualifier, package in ((version, first), ("$LATEST", second)):
+        location = lam.get_function(FunctionName=name, Qualifier=qualifier)["Code"]["Location"]
+        assert "X-Amz-Signature=" in location and "X-Amz-Expires=600" in location, location
+        with urllib.request.urlopen(location, timeout=30) as response:
+            assert response.status == 200
+            assert response.headers["Content-Type"] == "application/zip"
+            body = response.read()
+        assert body == package
+        assert code_sha256(body) == lam.get_function_configuration(
+            FunctionName=name, Qualifier=qualifier)["CodeSha256"]
+
+    location = lam.get_function(FunctionName=name)["Code"]["Location"]
+    unsigned = location.split("?")[0]
+    tampered = location[:-1] + ("0" if location[-1] != "0" else "1")
+    for url in (unsigned, tampered):
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(url, timeout=30)
+        assert refused.value.code == 403, url
+    missing = server.request("GET", "/warren/v1/code/" + "0" * 64)
+    assert (missing.status, missing.error_type) == (404, "ResourceNotFoundException"), missing
 
 
 def test_create_defaults(lam, functions):
