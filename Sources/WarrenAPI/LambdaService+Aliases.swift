@@ -49,7 +49,8 @@ extension LambdaService {
             if provisioned != nil { try await supervisor.deleteProvisionedConcurrency(name, qualifier: aliasName) }
             try await supervisor.putAlias(name, supervisorAlias(updated))
             if let provisioned {
-                try await supervisor.putProvisionedConcurrency(name, qualifier: aliasName, provisioned)
+                try await supervisor.putProvisionedConcurrency(name, qualifier: aliasName, provisioned, wait: false)
+                startProvisionedInstances()
             }
             return updated
         }

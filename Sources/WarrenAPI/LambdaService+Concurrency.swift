@@ -61,29 +61,29 @@ extension LambdaService {
         violations.range(count, at: "provisionedConcurrentExecutions", 1...Int.max)
         try violations.check()
         let (qualifier, count) = (qualifier ?? "", count ?? 0)
-        await mutations.acquire()
-        let record: ProvisionedConcurrencyRecord
-        do {
+        let record = try await mutations.serialized {
             try await checkProvisionedRequest(name, qualifier: qualifier, count: count)
-            record = ProvisionedConcurrencyRecord(function: name, qualifier: qualifier, requested: count)
+            let record = ProvisionedConcurrencyRecord(function: name, qualifier: qualifier, requested: count)
             try await store.putProvisionedConcurrency(record)
             clearProvisionedFailures(name, qualifier: qualifier)
-        } catch {
-            mutations.release()
-            throw error
-        }
-        // A request handler must not wait minutes for instances: the mirror
-        // runs on, and releases the lock when it is done.
-        Task {
             do {
-                try await supervisor.putProvisionedConcurrency(name, qualifier: qualifier, count)
+                try await supervisor.putProvisionedConcurrency(name, qualifier: qualifier, count, wait: false)
             } catch {
                 provisionedFailures.withLock { $0["\(name):\(qualifier)"] = "\(LambdaError(error).message)" }
             }
-            mutations.release()
+            return record
         }
+        startProvisionedInstances()
         return ProvisionedConcurrencyConfig(requested: count, available: 0, allocated: 0, status: "IN_PROGRESS",
                                             lastModified: record.lastModified)
+    }
+
+    /// Starts missing provisioned instances in the background: a request handler must not wait
+    /// for them, nor hold up other management calls (they may take minutes in all). The status
+    /// moves from IN_PROGRESS to READY as they finish init; a delete meanwhile is honoured.
+    func startProvisionedInstances() {
+        let supervisor = supervisor
+        Task { await supervisor.replenishProvisioned() }
     }
 
     /// GetProvisionedConcurrencyConfig, with the status the supervisor reports.

@@ -72,7 +72,7 @@ extension Supervisor {
             deadlineMs: Int64(Date().timeIntervalSince1970 * 1000 + config.timeout * 1000),
             invokedFunctionArn: arn(name, qualifier), traceId: traceId, clientContext: clientContext)
         let ran = await instance!.invoke(invocation, timeout: config.timeout)
-        await pool.putBack(instance!, freeze: configuration.freezeIdle, after: configuration.freezeAfter)
+        await keepOrDestroy(instance!, pool: pool, fv: fv)
         return result(ran, requestId: requestId, version: version, logTail: logTail)
     }
 
@@ -160,11 +160,15 @@ extension Supervisor {
         _ fv: FunctionVersion, config: FunctionConfig, provisioned: Bool, pool: InstancePool,
         loop: (any EventLoop)? = nil
     ) async -> Result<Instance, InvocationFailure> {
+        guard let record = functions[fv.functionName], pools[fv] === pool else {
+            admission.returnMemory(config.memorySize)  // claimed by makeRoom for this instance
+            return .failure(.platform("Sandbox.Failure", "the function was deleted"))
+        }
         instanceCounter += 1
         starting += 1
         defer { starting -= 1 }
         let id = "\(instancePrefix)\(instanceCounter)"
-        let log = InstanceLog(functions[fv.functionName]!.log)
+        let log = InstanceLog(record.log)
         let instance = Instance(id: id, version: fv, config: config, provisioned: provisioned, log: log,
                                 loop: loop ?? group.next())
         await pool.add(instance)
@@ -172,12 +176,13 @@ extension Supervisor {
         await instance.setUID(uid)
         do {
             let parts = try await spawn(id: id, uid: uid, config: config, version: fv.version, provisioned: provisioned)
-            if shuttingDown || instance.isDead {
+            if shuttingDown || instance.isDead || pools[fv] !== pool {
                 // shutdown() (or a delete) ran while this sandbox was being
                 // made: nothing owns it yet, so take it down here, cgroup and all.
                 await Self.discard(parts)
                 await pool.forget(instance)
-                return .failure(.platform("Sandbox.Failure", "Warren is shutting down"))
+                return .failure(.platform("Sandbox.Failure",
+                                          shuttingDown ? "Warren is shutting down" : "the function was deleted"))
             }
             if let failure = await instance.start(parts, group: group, initTimeout: configuration.initTimeout) {
                 await pool.forget(instance)

@@ -26,9 +26,11 @@ public struct InstanceInfo: Sendable {
 }
 
 extension Supervisor {
-    /// Sets provisioned concurrency on a published version or an alias; the
-    /// instances start in the background (IN_PROGRESS → READY).
-    public func putProvisionedConcurrency(_ name: String, qualifier: String, _ count: Int) async throws {
+    /// Sets provisioned concurrency on a published version or an alias (IN_PROGRESS → READY as
+    /// its instances finish init). With `wait`, returns once the instances are started; without,
+    /// at once: the caller starts them with ``replenishProvisioned()`` when it is ready to wait.
+    public func putProvisionedConcurrency(_ name: String, qualifier: String, _ count: Int,
+                                          wait: Bool = true) async throws {
         guard var record = functions[name] else { throw notFound(name) }
         let version = try provisionedVersion(record, name: name, qualifier: qualifier)
         guard count >= 1 else { throw SupervisorError(.invalidParameterValue, "ProvisionedConcurrentExecutions must be >= 1") }
@@ -39,7 +41,7 @@ extension Supervisor {
         record.provisioned[version] = count
         functions[name] = record
         admission.setProvisioned(name, version: version, 0)
-        await replenishProvisioned()
+        if wait { await replenishProvisioned() }
     }
 
     public func deleteProvisionedConcurrency(_ name: String, qualifier: String) async throws {
@@ -76,22 +78,54 @@ extension Supervisor {
 
     /// Starts the provisioned instances that are missing (first start, or
     /// replacements of ones that died or aged out) and marks them ready.
-    func replenishProvisioned() async {
+    ///
+    /// One pass at a time (a put and the reclaimer's pass would otherwise
+    /// both start the missing instances). The function may change or go
+    /// while instances start: each start re-reads what is wanted.
+    public func replenishProvisioned() async {
+        while let running = replenishing { await running.value }
+        let pass = Task { await self.replenishOnce() }
+        replenishing = pass
+        await pass.value
+        if replenishing == pass { replenishing = nil }
+    }
+
+    private func replenishOnce() async {
         for (name, record) in functions {
-            for (version, requested) in record.provisioned {
+            for version in record.provisioned.keys {
                 let fv = FunctionVersion(name, version)
-                let pool = pool(for: fv)
-                let config = record.versions[version] ?? record.latest
-                var alive = await pool.provisionedCount
-                while alive < requested, !shuttingDown {
+                var alive = 0
+                while !shuttingDown {
+                    // Re-read after every await: a delete or a new count may have come in between.
+                    guard let current = functions[name], let requested = current.provisioned[version] else { break }
+                    let pool = pool(for: fv)
+                    alive = await pool.provisionedCount
+                    guard alive < requested else { break }
+                    let config = current.versions[version] ?? current.latest
                     guard await makeRoom(config.memorySize),
                           case .success(let instance) = await startInstance(fv, config: config, provisioned: true, pool: pool)
                     else { break }
-                    await pool.putBack(instance, freeze: configuration.freezeIdle, after: configuration.freezeAfter)
-                    alive += 1
+                    await keepOrDestroy(instance, pool: pool, fv: fv)
                 }
-                admission.setProvisioned(name, version: version, min(alive, requested))
+                if let requested = functions[name]?.provisioned[version] {
+                    admission.setProvisioned(name, version: version, min(await pool(for: fv).provisionedCount, requested))
+                }
             }
+        }
+    }
+
+    /// Returns an instance to its pool after an invocation or a start, or
+    /// destroys it when its pool is no longer the version's (the function
+    /// was deleted meanwhile: an orphaned pool is seen by no reclaim and no
+    /// shutdown) or it is a provisioned instance whose configuration was
+    /// removed while it started.
+    func keepOrDestroy(_ instance: Instance, pool: InstancePool, fv: FunctionVersion) async {
+        let wanted = !instance.provisioned || functions[fv.functionName]?.provisioned[fv.version] != nil
+        if pools[fv] === pool, !shuttingDown, wanted {
+            await pool.putBack(instance, freeze: configuration.freezeIdle, after: configuration.freezeAfter)
+        } else {
+            await instance.destroy(reason: "function deleted")
+            await pool.forget(instance)
         }
     }
 

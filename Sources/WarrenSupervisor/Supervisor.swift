@@ -74,6 +74,8 @@ public actor Supervisor {
     /// Instances being spawned or initialized right now.
     var starting = 0
     private var reclaimer: Task<Void, Never>?
+    /// The provisioned-concurrency pass running now, if any.
+    var replenishing: Task<Void, Never>?
 
     /// Loads the policy, probes cgroups, sweeps what a crashed supervisor
     /// left, and starts the namespace pool and the reclaimer.

@@ -120,6 +120,30 @@ extension LambdaAPI {
                 #expect(await service.supervisor.instances().filter(\.provisioned).isEmpty)
             }
         }
+
+        @Test("provisioned instances start in the background: other management calls do not wait for them")
+        func provisionedStartsDoNotHoldUpManagement() async throws {
+            try await Fixture.withAPI { service, client in
+                // Three instances of 300 ms init each, started one after another.
+                try await client.createEcho("slow", extra: ["Publish": true, "Handler": "init-slow"])
+                try await client.createEcho("other")
+                let path = "/2019-09-30/functions/slow/provisioned-concurrency?Qualifier=1"
+                let put = try await client.call(.put, path, json: ["ProvisionedConcurrentExecutions": 3])
+                #expect(put.status == .accepted, "\(put.text)")
+                // A mutation of another function completes while the instances are still starting.
+                let reserve = try await client.call(.put, "/2017-10-31/functions/other/concurrency",
+                                                    json: ["ReservedConcurrentExecutions": 2])
+                #expect(reserve.status == .ok, "\(reserve.text)")
+                #expect(try await client.call(.get, path).json["Status"] as? String == "IN_PROGRESS")
+                var status = ""
+                for _ in 0..<600 where status != "READY" {
+                    try await Task.sleep(for: .milliseconds(50))
+                    status = try await client.call(.get, path).json["Status"] as? String ?? ""
+                }
+                #expect(status == "READY")
+                #expect(await service.supervisor.instances().filter(\.provisioned).count == 3)
+            }
+        }
     }
 
     @Suite("Event invoke config")

@@ -47,6 +47,29 @@ struct LifecycleTests {
         }
     }
 
+    /// Provisioned instances start one after another (300 ms of init each here); the function is
+    /// deleted during the first init, between starts, or during a later one. Nothing may be left:
+    /// no instance, no cgroup, no claimed memory (an instance finished for a deleted function
+    /// used to go back to a pool nobody reclaims or shuts down).
+    @Test(arguments: [100, 450, 750])
+    func deletingAFunctionWhileItsProvisionedInstancesStartLeavesNothing(afterMs: Int) async throws {
+        try await F.with(tweak: { $0.admission.memoryBudgetMB = 4096 }) { supervisor, code in
+            try await supervisor.createFunction(F.function("racing", code: code, handler: "init-slow"))
+            let version = try await supervisor.publishVersion("racing")
+            try await supervisor.putProvisionedConcurrency("racing", qualifier: version, 4, wait: false)
+            let starting = Task { await supervisor.replenishProvisioned() }
+            try await Task.sleep(for: .milliseconds(afterMs))
+            try await supervisor.deleteFunction("racing")
+            await starting.value
+            #expect(await supervisor.instances().isEmpty)
+            #expect(F.instanceCgroups(supervisor).isEmpty)
+            #expect(supervisor.admission.memoryInUse == 0)
+            // The next pass (the reclaimer's) has nothing to start.
+            await supervisor.replenishProvisioned()
+            #expect(await supervisor.instances().isEmpty)
+        }
+    }
+
     @Test func idleInstancesAreFrozenAndThawedOnDispatch() async throws {
         try await F.with { supervisor, code in
             try await supervisor.createFunction(F.function("frozen", code: code))

@@ -192,6 +192,7 @@ int main(void)
     const char *handler = getenv("_HANDLER");
     if (handler && !strcmp(handler, "init-crash")) return 2;
     if (handler && !strcmp(handler, "init-hang")) for (;;) pause();
+    if (handler && !strcmp(handler, "init-slow")) usleep(300 * 1000); /* init takes 300 ms */
     connect_api();
     if (handler && !strcmp(handler, "init-error")) {
         const char *e = "{\"errorMessage\":\"init failed\",\"errorType\":\"InitError\"}";
