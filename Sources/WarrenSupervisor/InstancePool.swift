@@ -113,6 +113,15 @@ actor InstancePool {
         }
     }
 
+    /// Destroys idle provisioned instances beyond `count` (a lowered
+    /// provisioned concurrency); busy ones end when their invocation does.
+    func trimProvisioned(to count: Int) async {
+        while all.values.filter(\.provisioned).count > count, let instance = idleProvisioned.popLast() {
+            await instance.destroy(reason: "provisioned concurrency lowered")
+            await forget(instance)
+        }
+    }
+
     /// Provisioned instances alive (idle or busy).
     var provisionedCount: Int {
         all.values.filter(\.provisioned).count

@@ -41,6 +41,7 @@ extension Supervisor {
         record.provisioned[version] = count
         functions[name] = record
         admission.setProvisioned(name, version: version, 0)
+        await pools[FunctionVersion(name, version)]?.trimProvisioned(to: count)
         if wait { await replenishProvisioned() }
     }
 
@@ -117,10 +118,15 @@ extension Supervisor {
     /// Returns an instance to its pool after an invocation or a start, or
     /// destroys it when its pool is no longer the version's (the function
     /// was deleted meanwhile: an orphaned pool is seen by no reclaim and no
-    /// shutdown) or it is a provisioned instance whose configuration was
-    /// removed while it started.
+    /// shutdown) or it is a provisioned instance no longer wanted (its
+    /// configuration removed or its count lowered meanwhile).
     func keepOrDestroy(_ instance: Instance, pool: InstancePool, fv: FunctionVersion) async {
-        let wanted = !instance.provisioned || functions[fv.functionName]?.provisioned[fv.version] != nil
+        var wanted = true
+        if instance.provisioned {
+            // Still configured, and not beyond the count (which may have been lowered meanwhile).
+            let requested = functions[fv.functionName]?.provisioned[fv.version] ?? 0
+            wanted = await pool.provisionedCount <= requested
+        }
         if pools[fv] === pool, !shuttingDown, wanted {
             await pool.putBack(instance, freeze: configuration.freezeIdle, after: configuration.freezeAfter)
         } else {

@@ -70,6 +70,20 @@ struct LifecycleTests {
         }
     }
 
+    @Test func loweringProvisionedConcurrencyEndsTheExtraInstances() async throws {
+        try await F.with { supervisor, code in
+            try await supervisor.createFunction(F.function("lowered", code: code))
+            let version = try await supervisor.publishVersion("lowered")
+            try await supervisor.putProvisionedConcurrency("lowered", qualifier: version, 3)
+            #expect(await supervisor.instances().filter(\.provisioned).count == 3)
+            try await supervisor.putProvisionedConcurrency("lowered", qualifier: version, 1)
+            #expect(await supervisor.instances().filter(\.provisioned).count == 1)
+            #expect(F.instanceCgroups(supervisor).count == 1)
+            let status = try #require(try await supervisor.provisionedConcurrency("lowered", qualifier: version))
+            #expect(status.requested == 1 && status.available == 1 && status.status == .ready)
+        }
+    }
+
     @Test func idleInstancesAreFrozenAndThawedOnDispatch() async throws {
         try await F.with { supervisor, code in
             try await supervisor.createFunction(F.function("frozen", code: code))
