@@ -127,10 +127,12 @@ extension Supervisor {
             let requested = functions[fv.functionName]?.provisioned[fv.version] ?? 0
             wanted = await pool.provisionedCount <= requested
         }
-        if pools[fv] === pool, !shuttingDown, wanted {
+        let current = pools[fv] === pool
+        if current, !shuttingDown, wanted {
             await pool.putBack(instance, freeze: configuration.freezeIdle, after: configuration.freezeAfter)
         } else {
-            await instance.destroy(reason: "function deleted")
+            let reason = !current ? "function deleted" : shuttingDown ? "shutting down" : "provisioned concurrency lowered"
+            await instance.destroy(reason: reason)
             await pool.forget(instance)
         }
     }
