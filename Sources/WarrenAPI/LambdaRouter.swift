@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import NIOCore
+import NIOPosix
 
 /// The Lambda REST API and Warren's own routes on one router.
 ///
@@ -57,12 +58,13 @@ struct LambdaRoutes: Sendable {
     }
 
     /// The JSON body as `T`; an empty body reads as `{}`.
-    static func body<T: Decodable>(_ request: Request, as type: T.Type) async throws -> T {
+    static func body<T: Decodable & Sendable>(_ request: Request, as type: T.Type) async throws -> T {
         var request = request
         let buffer = try await request.collectBody(upTo: LambdaBodyLimit<BasicRequestContext>.codeUploadLimit)
         let data = buffer.readableBytes == 0 ? Data("{}".utf8) : Data(buffer: buffer)
         do {
-            return try JSONDecoder().decode(T.self, from: data)
+            // A code upload is up to ~70 MB of base64: decoded off the event loop.
+            return try await offLoop(bytes: data.count) { try JSONDecoder().decode(T.self, from: data) }
         } catch {
             throw LambdaError(error)
         }
@@ -142,4 +144,15 @@ struct LambdaBodyLimit<Context: RequestContext>: RouterMiddleware {
         }
         return (sync, "Request must be smaller than \(sync) bytes for the operation")
     }
+}
+
+/// Bodies larger than this are hashed and decoded on NIO's thread pool.
+let largeBody = 1 << 20
+
+/// Runs CPU-heavy work on a large body (hashing, JSON decoding) on NIO's thread pool when the
+/// body is larger than ``largeBody``: under `warren serve` tasks run on the event loops, and
+/// hundreds of milliseconds of decoding would stall every connection of that loop.
+func offLoop<T: Sendable>(bytes: Int, _ work: @escaping @Sendable () throws -> T) async throws -> T {
+    guard bytes > largeBody else { return try work() }
+    return try await NIOThreadPool.singleton.runIfActive(work)
 }

@@ -4,11 +4,12 @@ and a reason, and nothing is created or written."""
 import io
 import os
 import stat
+import urllib.request
 import zipfile
 
 import pytest
 
-from helpers import ROLE, expect_error, invoke, python_zip, unique_name
+from helpers import ROLE, code_sha256, expect_error, invoke, python_zip, unique_name
 
 HANDLER = python_zip("ok")
 HANDLER_SOURCE = zipfile.ZipFile(io.BytesIO(HANDLER)).read("lambda_function.py")
@@ -137,6 +138,24 @@ def test_benign_package_with_folders_and_inner_symlink_works(lam, functions, com
     assert payload == "hello from data"
     _, payload = invoke(lam, name, {"path": "lib/up.txt"})
     assert payload == "hello from data"
+
+
+def test_a_large_package_deploys_runs_and_downloads(lam, functions):
+    """A 4 MiB package (its body hashed and decoded off the event loop): created, run, downloaded intact."""
+    blob = os.urandom(4 << 20)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
+        archive.writestr(entry("lambda_function.py"), READ_LINK_HANDLER)
+        archive.writestr("blob.bin", blob)
+        archive.writestr(entry("note.txt"), b"a large package")
+    package = buffer.getvalue()
+    created = functions.create(zip_file=package)
+    assert created["CodeSize"] == len(package) and created["CodeSha256"] == code_sha256(package)
+    _, payload = invoke(lam, created["FunctionName"], {"path": "note.txt"})
+    assert payload == "a large package"
+    location = lam.get_function(FunctionName=created["FunctionName"])["Code"]["Location"]
+    with urllib.request.urlopen(location, timeout=60) as response:
+        assert response.read() == package
 
 
 def test_oversized_zip_is_413(lam, lam_raw):
