@@ -53,7 +53,7 @@ func httpInvoke() async throws {
     }
 
     let seconds = Double(ProcessInfo.processInfo.environment["WARREN_BENCH_HTTP_SECONDS"] ?? "") ?? 3
-    print("\nwarm Invoke over HTTP (SigV4-signed, \(payload.count)-byte payload, C echo runtime), "
+    print("\nwarm Invoke\(type.map { " (\($0))" } ?? "") over HTTP (SigV4-signed, \(payload.count)-byte payload, C echo runtime), "
           + String(format: "%.0f s per row, plain Hummingbird route as the peer", seconds))
     print(String(repeating: "-", count: 96))
     print("connections  server       requests/s   median      p99    rps vs plain   median vs plain")
