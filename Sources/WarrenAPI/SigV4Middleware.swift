@@ -52,10 +52,8 @@ public struct SigV4Middleware<Context: RequestContext>: RouterMiddleware {
                 message: "Request must be smaller than \(maxBodySize) bytes for the operation")
         }
         var signed = Self.sigV4Request(request, body: body)
-        if body.readableBytes > largeBody {
-            let bytes = signed.body
-            signed.bodySHA256 = try await offLoop(bytes: bytes.count) { SigV4Canonical.hexSHA256(bytes) }
-        }
+        let bytes = signed.body
+        signed.bodySHA256 = try await offLoop(bytes: bytes.count) { SigV4Canonical.hexSHA256(bytes) }
         do throws(SigV4Error) {
             _ = try verifier.verify(signed)
         } catch {

@@ -23,17 +23,24 @@ actor InstancePool {
     /// there is one (its invocation then never leaves the caller's thread),
     /// else the most recently used.
     func takeIdle(provisioned: Bool, near loop: (any EventLoop)? = nil) async -> Instance? {
-        while true {
-            let list = provisioned ? idleProvisioned : idle
-            guard !list.isEmpty else { return nil }
-            let index = loop.flatMap { loop in list.lastIndex { $0.loop === loop } } ?? list.count - 1
-            let instance = provisioned ? idleProvisioned.remove(at: index) : idle.remove(at: index)
+        while let instance = provisioned ? Self.take(from: &idleProvisioned, near: loop)
+            : Self.take(from: &idle, near: loop)
+        {
             if instance.isDead {
                 await forget(instance)
                 continue
             }
             return instance
         }
+        return nil
+    }
+
+    /// Removes the last instance of `list` served by `loop`, else its last one (in place: no
+    /// copy of the list per invocation).
+    private static func take(from list: inout [Instance], near loop: (any EventLoop)?) -> Instance? {
+        guard !list.isEmpty else { return nil }
+        let index = loop.flatMap { loop in list.lastIndex { $0.loop === loop } } ?? list.count - 1
+        return list.remove(at: index)
     }
 
     func add(_ instance: Instance) {
