@@ -6,11 +6,13 @@ import ZIPFoundation
 
 /// Warm invokes over HTTP: `warren serve` (release build, a separate
 /// process) with the C echo runtime as the function, driven by a small
-/// load generator with 1, 2, 16 and 64 keep-alive connections, beside a
-/// plain Hummingbird server (also its own process) answering the same
-/// path with the same bytes. One SigV4-signed request is replayed (the
-/// server accepts a signature for 5 minutes, as AWS does), like `wrk`
-/// with a fixed request would.
+/// load generator with 1, 2, 16 and 64 keep-alive connections, beside two
+/// peers, each its own process: a plain Hummingbird server answering the
+/// same path with the same bytes, and `relay` (static/relay.c), the least
+/// any server speaking Lambda's Runtime API must do per invoke, in C, with
+/// the same echo runtime unconfined behind it. One SigV4-signed request is
+/// replayed (the server accepts a signature for 5 minutes, as AWS does),
+/// like `wrk` with a fixed request would.
 func httpInvoke() async throws {
     let payload = Array(("{\"data\":\"" + String(repeating: "x", count: 100) + "\"}").utf8)
     let work = FileManager.default.temporaryDirectory.appendingPathComponent("warren-bench-http-\(getpid())")
@@ -26,6 +28,13 @@ func httpInvoke() async throws {
     defer { warren.stop() }
     let plain = try ServerProcess([CommandLine.arguments[0], "plain-server"])
     defer { plain.stop() }
+    // As many runtimes as the largest row has connections, on two threads as Warren and plain have
+    // two event loops; it prints its address once every runtime waits in /next.
+    let relay = try ServerProcess([
+        Bundle.module.url(forResource: "relay", withExtension: nil)!.path,
+        Bundle.module.url(forResource: "echo-runtime", withExtension: nil)!.path, "64", "2",
+    ])
+    defer { relay.stop() }
 
     let zip = try echoZip(in: work)
     let create = try JSONSerialization.data(withJSONObject: [
@@ -47,6 +56,7 @@ func httpInvoke() async throws {
         signed(key, method: "POST", path: path, body: payload, port: warren.port, extra: [("X-Amz-Invocation-Type", $0)])
     } ?? invoke
     let plainRequest = signed(key, method: "POST", path: path, body: payload, port: plain.port)
+    let relayRequest = signed(key, method: "POST", path: path, body: payload, port: relay.port)
     let check = try HTTPConnection(port: warren.port).roundTrip(invoke)
     guard check.status == 200, check.body == payload else {
         throw BenchError("Invoke answered \(check.status): \(String(decoding: check.body, as: UTF8.self))")
@@ -54,25 +64,30 @@ func httpInvoke() async throws {
 
     let seconds = Double(ProcessInfo.processInfo.environment["WARREN_BENCH_HTTP_SECONDS"] ?? "") ?? 3
     print("\nwarm Invoke\(type.map { " (\($0))" } ?? "") over HTTP (SigV4-signed, \(payload.count)-byte payload, C echo runtime), "
-          + String(format: "%.0f s per row, plain Hummingbird route as the peer", seconds))
-    print(String(repeating: "-", count: 96))
-    print("connections  server       requests/s   median      p99    rps vs plain   median vs plain")
+          + String(format: "%.0f s per row; peers: a plain Hummingbird route, and relay (C, the Runtime API's floor)", seconds))
+    print(String(repeating: "-", count: 136))
+    print("connections  server       requests/s   median      p99   cpu/req usr+sys   rps vs plain  median vs plain    rps vs relay  median vs relay")
     let rows = (ProcessInfo.processInfo.environment["WARREN_BENCH_HTTP_CONNECTIONS"] ?? "")
         .split(separator: ",").compactMap { Int($0) }
     for connections in rows.isEmpty ? [1, 2, 16, 64] : rows {
-        let base = try load(port: plain.port, request: plainRequest, connections: connections, seconds: seconds)
-        let run = try load(port: warren.port, request: loadRequest, connections: connections, seconds: seconds)
-        for (name, result) in [("plain", base), ("warren", run)] {
+        let base = try load(plain, request: plainRequest, connections: connections, seconds: seconds)
+        let floor = try load(relay, request: relayRequest, connections: connections, seconds: seconds)
+        let run = try load(warren, request: loadRequest, connections: connections, seconds: seconds)
+        func versus(_ result: LoadResult, _ peer: LoadResult) -> String {
+            String(format: "   %10.2fx   %14.2fx", result.rate / peer.rate,
+                   percentile(result.samples, 0.5) / percentile(peer.samples, 0.5))
+        }
+        for (name, result) in [("plain", base), ("relay", floor), ("warren", run)] {
             print(String(format: "%11d  ", connections) + name.padding(toLength: 10, withPad: " ", startingAt: 0)
-                  + String(format: " %12.0f %7.0f us %7.0f us", result.rate,
-                         percentile(result.samples, 0.5) * 1000, percentile(result.samples, 0.99) * 1000)
-                  + (name == "warren"
-                     ? String(format: "   %10.2fx   %14.2fx", result.rate / base.rate,
-                              percentile(result.samples, 0.5) / percentile(base.samples, 0.5))
-                     : ""))
+                  + String(format: " %12.0f %7.0f us %7.0f us %6.0f+%-4.0f us", result.rate,
+                         percentile(result.samples, 0.5) * 1000, percentile(result.samples, 0.99) * 1000,
+                           result.userPerRequest, result.systemPerRequest)
+                  + (name == "plain" ? "" : versus(result, base))
+                  + (name == "warren" ? versus(result, floor) : ""))
         }
     }
-    print(String(repeating: "-", count: 96))
+    print(String(repeating: "-", count: 136))
+    print("cpu/req: user and system CPU of the server and its runtimes per request, from /proc, over the measured seconds")
     print("target: warren at least 0.5x plain requests/s and at most 2x its median")
 }
 
@@ -104,11 +119,50 @@ func signed(_ key: AccessKey, method: String, path: String, body: [UInt8], port:
 struct LoadResult {
     var samples: [Double]
     var rate: Double
+    /// CPU seconds the server and its descendants (the runtimes) used in the measured window.
+    var cpu: CPUTime
+    /// CPU µs per measured request.
+    var userPerRequest: Double { cpu.user * 1e6 / Double(max(1, samples.count)) }
+    var systemPerRequest: Double { cpu.system * 1e6 / Double(max(1, samples.count)) }
+}
+
+/// User and system CPU seconds.
+struct CPUTime {
+    var user = 0.0
+    var system = 0.0
+
+    static func - (a: CPUTime, b: CPUTime) -> CPUTime { CPUTime(user: a.user - b.user, system: a.system - b.system) }
+
+    /// What `root` and every process descended from it have used so far (`/proc/PID/stat`, all
+    /// threads; a runtime in its own pid namespace is still a descendant in the host's /proc).
+    static func tree(of root: pid_t) -> CPUTime {
+        let tick = Double(sysconf(Int32(_SC_CLK_TCK)))
+        var parent: [pid_t: pid_t] = [:]
+        var times: [pid_t: CPUTime] = [:]
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
+            guard let pid = pid_t(name), let stat = try? String(contentsOfFile: "/proc/\(name)/stat", encoding: .utf8),
+                  let close = stat.lastIndex(of: ")") else { continue }
+            // After "pid (comm) ": state ppid … utime (14th field) stime (15th).
+            let fields = stat[stat.index(after: close)...].split(separator: " ")
+            guard fields.count > 12, let ppid = pid_t(fields[1]), let user = Double(fields[11]),
+                  let system = Double(fields[12]) else { continue }
+            parent[pid] = ppid
+            times[pid] = CPUTime(user: user / tick, system: system / tick)
+        }
+        var total = CPUTime()
+        for (pid, time) in times {
+            var p = pid
+            while p != root, let up = parent[p], up > 1 { p = up }
+            if p == root { total.user += time.user; total.system += time.system }
+        }
+        return total
+    }
 }
 
 /// `connections` threads, each with one keep-alive connection sending
 /// `request` back to back for `seconds` (after a warm-up of a tenth).
-func load(port: Int, request: [UInt8], connections: Int, seconds: Double) throws -> LoadResult {
+func load(_ server: ServerProcess, request: [UInt8], connections: Int, seconds: Double) throws -> LoadResult {
+    let port = server.port
     let warmup = max(0.3, seconds / 10)
     let start = now()
     let measureFrom = start + UInt64(warmup * 1e9)
@@ -141,10 +195,13 @@ func load(port: Int, request: [UInt8], connections: Int, seconds: Double) throws
         threads.append(thread)
         thread.start()
     }
+    usleep(useconds_t(max(0, Double(Int64(measureFrom) - Int64(now())) / 1e3)))
+    let cpuBefore = CPUTime.tree(of: server.process.processIdentifier)
     done.wait()
+    let cpu = CPUTime.tree(of: server.process.processIdentifier) - cpuBefore
     let (all, failure) = results.take()
     if let failure { throw failure }
-    return LoadResult(samples: all.sorted(), rate: Double(all.count) / seconds)
+    return LoadResult(samples: all.sorted(), rate: Double(all.count) / seconds, cpu: cpu)
 }
 
 /// Samples and the first error of the load threads, under a lock.
