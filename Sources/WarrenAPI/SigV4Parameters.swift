@@ -41,18 +41,28 @@ struct SigV4Parameters: Sendable {
             throw .incomplete(
                 "Unsupported AWS 'algorithm': '\(Substring(algorithm))'. Use '\(SigV4Canonical.algorithm)'.")
         }
-        var fields: [String: String] = [:]
+        // The three fields by name, compared as bytes (a dictionary hashed every name and value).
+        var credential: String?
+        var signature: String?
+        var signed: String?
         for item in trimmed[algorithm.endIndex...].split(separator: UInt8(ascii: ",")) {
             // A name and a value, each at least one byte (as `split(separator: "=", maxSplits: 1)`).
             guard let equals = item.firstIndex(of: UInt8(ascii: "=")), equals != item.startIndex,
                 item.index(after: equals) != item.endIndex
             else { continue }
-            fields[Substring(item[..<equals]).trimmingSpaces] = Substring(item[item.index(after: equals)...]).trimmingSpaces
+            let name = Substring(item[..<equals]).trimmingSpaces
+            let value = Substring(item[item.index(after: equals)...]).trimmingSpaces
+            // The last of a repeated name wins, as it did.
+            switch name {
+            case "Credential": credential = value
+            case "Signature": signature = value
+            case "SignedHeaders": signed = value
+            default: continue
+            }
         }
-        let missing = ["Credential", "Signature", "SignedHeaders"].filter { fields[$0] == nil }
-        guard missing.isEmpty, let credential = fields["Credential"], let signature = fields["Signature"],
-            let signed = fields["SignedHeaders"]
-        else {
+        guard let credential, let signature, let signed else {
+            let missing = [("Credential", credential), ("Signature", signature), ("SignedHeaders", signed)]
+                .filter { $0.1 == nil }.map(\.0)
             throw .incomplete(missing.map { "Authorization header requires '\($0)' parameter." }.joined(separator: " "))
         }
         return try make(credential: credential, signedHeaders: signed, signature: signature, timestamp: nil)
@@ -100,12 +110,26 @@ struct SigV4Parameters: Sendable {
                 "Credential must have exactly 5 slash-delimited elements, e.g. keyid/date/region/service/term, "
                     + "got '\(credential)'")
         }
-        let names = signedHeaders.utf8.split(separator: UInt8(ascii: ";"))
+        var names = signedHeaders.utf8.split(separator: UInt8(ascii: ";"))
             .map { Substring($0).trimmingSpaces.lowercased() }
+        names.sort()
+        names.removeDuplicatesInSortedOrder()
         return SigV4Parameters(
             accessKeyId: scope[0], scopeDate: scope[1], region: scope[2], service: scope[3], terminator: scope[4],
-            signedHeaders: Array(Set(names)).sorted(), signature: signature, timestamp: timestamp, expires: nil
+            signedHeaders: names, signature: signature, timestamp: timestamp, expires: nil
         )
+    }
+}
+
+extension Array where Element: Equatable {
+    /// Drops each element equal to the one before it: on a sorted array, the set of its elements.
+    fileprivate mutating func removeDuplicatesInSortedOrder() {
+        var kept = 0
+        for index in indices where kept == 0 || self[index] != self[kept - 1] {
+            self[kept] = self[index]
+            kept += 1
+        }
+        removeSubrange(kept...)
     }
 }
 

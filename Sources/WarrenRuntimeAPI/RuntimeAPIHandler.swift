@@ -7,12 +7,23 @@ import NIOHTTP1
 /// A `GET /next` that has nothing to deliver parks a promise in the core and is answered when the
 /// supervisor invokes (or closes the session). There is deliberately no read timeout: the runtime
 /// long-polls, and a slow runtime only hurts its own invocation, which the supervisor times out.
+///
+/// Requests come from NIO's decoder (llhttp); responses are encoded here, each as one buffer and
+/// one write, since every one is small and whole. Responses go out in request order without
+/// NIO's pipelining handler: that one stops reading while a response is pending, which for a
+/// parked `/next` meant two `epoll_ctl` calls per invocation; here reading goes on and what a
+/// runtime sends behind a parked `/next` (nothing, for any runtime that waits for its answers) is
+/// held, up to ``maxHeldParts``, and served once the `/next` is answered.
 final class RuntimeAPIHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
-    typealias OutboundOut = HTTPServerResponsePart
+    typealias OutboundOut = ByteBuffer
+
+    /// Request parts (heads, body chunks, ends) a runtime may send behind its own parked `/next`
+    /// before the connection is closed; a body chunk is at most one read.
+    static let maxHeldParts = 64
 
     /// The request being read.
-    private struct Request {
+    struct Request {
         var route: RuntimeAPIRoute
         var version: HTTPVersion
         var keepAlive: Bool
@@ -31,20 +42,48 @@ final class RuntimeAPIHandler: ChannelInboundHandler, RemovableChannelHandler {
     private var request: Request?
     /// The core's id for this connection's parked `/next`, so a disconnect can withdraw it.
     private var parkedId: UInt64?
+    /// A `/next` is waiting for its answer: later requests on this connection wait in `held`.
+    private var awaitingAnswer = false
+    private var held = CircularBuffer<HTTPServerRequestPart>(initialCapacity: 0)
+    /// The connection is being closed: nothing more is read or answered.
+    private var isClosing = false
 
     init(core: RuntimeSessionCore) {
         self.core = core
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        switch unwrapInboundIn(data) {
+        let part = unwrapInboundIn(data)
+        guard !isClosing else { return }
+        if awaitingAnswer || !held.isEmpty {
+            guard held.count < Self.maxHeldParts else {
+                close(context)
+                return
+            }
+            held.append(part)
+            return
+        }
+        serve(part, context: context)
+    }
+
+    private func serve(_ part: HTTPServerRequestPart, context: ChannelHandlerContext) {
+        switch part {
         case .head(let head): requestHead(head)
         case .body(let part): requestBody(part, context: context)
         case .end: requestEnd(context: context)
         }
     }
 
+    /// Serves what arrived behind an answered `/next`, until another `/next` parks.
+    private func serveHeld(context: ChannelHandlerContext) {
+        while !awaitingAnswer, !isClosing, let part = held.popFirst() {
+            serve(part, context: context)
+        }
+    }
+
     func channelInactive(context: ChannelHandlerContext) {
+        isClosing = true
+        held.removeAll()
         if let id = parkedId {
             parkedId = nil
             core.cancelNext(id: id)?.fail(ChannelError.ioOnClosedChannel)
@@ -53,8 +92,19 @@ final class RuntimeAPIHandler: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        // Protocol errors were already answered by HTTPServerProtocolErrorHandler; anything else is fatal
-        // for this connection only.
+        // A request that isn't HTTP: answer 400 unless an answer is owed first, then close. Anything
+        // else is fatal for this connection only.
+        if error is HTTPParserError, !awaitingAnswer, !isClosing {
+            var out = context.channel.allocator.buffer(capacity: 80)
+            out.writeString("HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+            context.writeAndFlush(wrapOutboundOut(out), promise: nil)
+        }
+        close(context)
+    }
+
+    private func close(_ context: ChannelHandlerContext) {
+        isClosing = true
+        held.removeAll()
         context.close(promise: nil)
     }
 
@@ -191,8 +241,10 @@ final class RuntimeAPIHandler: ChannelInboundHandler, RemovableChannelHandler {
             reply(.forbidden, RuntimeAPIReply.invalidTransition(from: from, to: "Ready"), for: req, context: context)
         case .parked(let id, let promise):
             parkedId = id
+            awaitingAnswer = true
             promise.futureResult.assumeIsolated().whenComplete { result in
                 self.parkedId = nil
+                self.awaitingAnswer = false
                 switch result {
                 case .success(let invocation):
                     self.deliver(invocation, for: req, context: context)
@@ -201,8 +253,9 @@ final class RuntimeAPIHandler: ChannelInboundHandler, RemovableChannelHandler {
                     closing.keepAlive = false
                     self.reply(.internalServerError, RuntimeAPIReply.closed(reason), for: closing, context: context)
                 case .failure:
-                    break  // The connection went away; nothing to answer.
+                    return  // The connection went away; nothing to answer.
                 }
+                self.serveHeld(context: context)
             }
         }
     }
@@ -211,28 +264,20 @@ final class RuntimeAPIHandler: ChannelInboundHandler, RemovableChannelHandler {
     private func deliver(_ invocation: Invocation, for req: Request, context: ChannelHandlerContext) {
         let core = self.core
         let requestId = invocation.requestId
-        guard context.channel.isActive else {
+        guard context.channel.isActive, !isClosing else {
             core.undeliver(requestId: requestId)
             return
         }
-        var headers = HTTPHeaders()
-        headers.reserveCapacity(9)
-        headers.add(name: "Content-Type", value: invocation.contentType.flatMap(headerValue) ?? "application/json")
-        headers.add(name: "Content-Length", value: String(invocation.payload.count))
-        headers.add(name: "Lambda-Runtime-Deadline-Ms", value: String(invocation.deadlineMs))
+        var out = ResponseEncoder(.ok, for: req, capacity: 512 + invocation.payload.count, allocator: context.channel.allocator)
+        out.header("Content-Type", invocation.contentType.flatMap(headerValue) ?? "application/json")
+        out.header("Lambda-Runtime-Deadline-Ms", invocation.deadlineMs)
         // Each only when non-empty, as RAPID renders them.
-        func addIfPresent(_ name: String, _ value: String?) {
-            if let value = value.flatMap(headerValue) { headers.add(name: name, value: value) }
-        }
-        addIfPresent("Lambda-Runtime-Aws-Request-Id", invocation.requestId)
-        addIfPresent("Lambda-Runtime-Invoked-Function-Arn", invocation.invokedFunctionArn)
-        addIfPresent("Lambda-Runtime-Trace-Id", invocation.traceId)
-        addIfPresent("Lambda-Runtime-Client-Context", invocation.clientContext)
-        addIfPresent("Lambda-Runtime-Cognito-Identity", invocation.cognitoIdentity)
-        if !req.keepAlive { headers.add(name: "Connection", value: "close") }
-        var body = context.channel.allocator.buffer(capacity: invocation.payload.count)
-        body.writeBytes(invocation.payload)
-        let written = write(HTTPResponseHead(version: req.version, status: .ok, headers: headers), body, req, context)
+        out.headerIfPresent("Lambda-Runtime-Aws-Request-Id", invocation.requestId)
+        out.headerIfPresent("Lambda-Runtime-Invoked-Function-Arn", invocation.invokedFunctionArn)
+        out.headerIfPresent("Lambda-Runtime-Trace-Id", invocation.traceId)
+        out.headerIfPresent("Lambda-Runtime-Client-Context", invocation.clientContext)
+        out.headerIfPresent("Lambda-Runtime-Cognito-Identity", invocation.cognitoIdentity)
+        let written = write(out.finish(body: invocation.payload), for: req, context: context)
         written.whenFailure { _ in core.undeliver(requestId: requestId) }
     }
 
@@ -263,33 +308,74 @@ final class RuntimeAPIHandler: ChannelInboundHandler, RemovableChannelHandler {
         allow: String? = nil,
         context: ChannelHandlerContext
     ) {
-        var headers = HTTPHeaders()
-        headers.add(name: "Content-Type", value: "application/json")
-        headers.add(name: "Content-Length", value: String(json.utf8.count))
-        if let allow { headers.add(name: "Allow", value: allow) }
-        if !req.keepAlive { headers.add(name: "Connection", value: "close") }
-        let body = context.channel.allocator.buffer(string: json)
-        _ = write(HTTPResponseHead(version: req.version, status: status, headers: headers), body, req, context)
+        var out = ResponseEncoder(status, for: req, capacity: 192 + json.utf8.count, allocator: context.channel.allocator)
+        out.header("Content-Type", "application/json")
+        if let allow { out.header("Allow", allow) }
+        _ = write(out.finish(body: json.utf8), for: req, context: context)
     }
 
     /// Writes one whole response and closes afterwards unless the request is keep-alive.
-    private func write(
-        _ head: HTTPResponseHead,
-        _ body: ByteBuffer,
-        _ req: Request,
-        _ context: ChannelHandlerContext
-    ) -> EventLoopFuture<Void>.Isolated {
-        var head = head
-        if req.keepAlive, req.version.major == 1, req.version.minor == 0 {
-            head.headers.add(name: "Connection", value: "keep-alive")
-        }
-        context.write(wrapOutboundOut(.head(head)), promise: nil)
-        context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
-        let written = context.writeAndFlush(wrapOutboundOut(.end(nil))).assumeIsolated()
+    private func write(_ response: ByteBuffer, for req: Request, context: ChannelHandlerContext)
+        -> EventLoopFuture<Void>.Isolated
+    {
+        let written = context.writeAndFlush(wrapOutboundOut(response)).assumeIsolated()
         if !req.keepAlive {
+            isClosing = true
+            held.removeAll()
             written.whenComplete { _ in context.close(promise: nil) }
         }
         return written
+    }
+}
+
+/// One HTTP/1.x response in one buffer: status line, headers, `Content-Length`, the connection
+/// header the request's keep-alive calls for, then the body.
+///
+/// Header names are constants; values are numbers, constants, or passed through ``headerValue(_:)``
+/// (control characters become spaces), so none can split the response.
+private struct ResponseEncoder {
+    private var buffer: ByteBuffer
+    private let keepAlive: Bool
+    private let http10: Bool
+
+    init(_ status: HTTPResponseStatus, for req: RuntimeAPIHandler.Request, capacity: Int, allocator: ByteBufferAllocator) {
+        buffer = allocator.buffer(capacity: capacity)
+        keepAlive = req.keepAlive
+        http10 = req.version.major == 1 && req.version.minor == 0
+        buffer.writeStaticString(http10 ? "HTTP/1.0 " : "HTTP/1.1 ")
+        buffer.writeString(String(status.code))
+        buffer.writeStaticString(" ")
+        buffer.writeString(status.reasonPhrase)
+        buffer.writeStaticString("\r\n")
+    }
+
+    mutating func header(_ name: StaticString, _ value: String) {
+        buffer.writeStaticString(name)
+        buffer.writeStaticString(": ")
+        buffer.writeString(value)
+        buffer.writeStaticString("\r\n")
+    }
+
+    mutating func header(_ name: StaticString, _ value: some BinaryInteger) {
+        header(name, String(value))
+    }
+
+    /// The header, unless `value` is nil or empty.
+    mutating func headerIfPresent(_ name: StaticString, _ value: String?) {
+        if let value = value.flatMap(headerValue) { header(name, value) }
+    }
+
+    /// The finished response, with `body`.
+    consuming func finish(body: some Collection<UInt8>) -> ByteBuffer {
+        header("Content-Length", body.count)
+        if !keepAlive {
+            buffer.writeStaticString("Connection: close\r\n")
+        } else if http10 {
+            buffer.writeStaticString("Connection: keep-alive\r\n")
+        }
+        buffer.writeStaticString("\r\n")
+        buffer.writeBytes(body)
+        return buffer
     }
 }
 

@@ -48,13 +48,11 @@ public final class RuntimeAPIServer: Sendable {
                 guard connections.add(channel) else { return channel.close() }
                 channel.closeFuture.whenComplete { _ in connections.remove(channel) }
                 do {
-                    // No outbound header validation: every response header name is a constant and every
-                    // value a number, a constant or passed through `headerValue` (control characters
-                    // become spaces), so none can split a response; the validator re-checked each
-                    // header of every response on the hot path.
-                    try channel.pipeline.syncOperations.configureHTTPServerPipeline(
-                        withErrorHandling: true, withOutboundHeaderValidation: false)
-                    try channel.pipeline.syncOperations.addHandler(RuntimeAPIHandler(core: core))
+                    // NIO's request decoder (llhttp) and the handler, which encodes its own responses
+                    // and keeps them in request order (see RuntimeAPIHandler).
+                    let sync = channel.pipeline.syncOperations
+                    try sync.addHandler(ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .dropBytes)))
+                    try sync.addHandler(RuntimeAPIHandler(core: core))
                     return channel.eventLoop.makeSucceededVoidFuture()
                 } catch {
                     return channel.eventLoop.makeFailedFuture(error)

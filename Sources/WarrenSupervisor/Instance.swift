@@ -129,7 +129,7 @@ actor Instance {
         let initDuration = pendingInitDuration
         pendingInitDuration = nil
         log.begin()
-        log.line("START RequestId: \(invocation.requestId) Version: \(version.version)")
+        log.lineWithNext("START RequestId: \(invocation.requestId) Version: \(version.version)")
         // The session keeps the deadline on the loop that serves it: nothing to schedule or cancel
         // per invocation, and no other thread to wake.
         let deadline = NIODeadline.now() + .nanoseconds(Int64(max(0, timeout) * 1e9))

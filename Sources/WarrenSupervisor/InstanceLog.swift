@@ -41,10 +41,16 @@ public final class FunctionLog: Sendable {
 /// Warren's own lines first flush what is held, so no line of one instance
 /// is ever cut by another's.
 final class InstanceLog: Sendable {
+    private struct Held {
+        /// Output after the last newline, not yet in the file.
+        var partial: [UInt8] = []
+        /// A line of Warren's that goes out with the next write (see ``lineWithNext(_:)``).
+        var line: [UInt8] = []
+    }
+
     private let log: FunctionLog
     private let current = Mutex<[UInt8]?>(nil)
-    /// Output after the last newline, not yet in the file.
-    private let partial = Mutex<[UInt8]>([])
+    private let held = Mutex(Held())
     static let maxPartialLine = 64 * 1024
 
     init(_ log: FunctionLog) {
@@ -54,14 +60,16 @@ final class InstanceLog: Sendable {
     /// The runtime's output, as the pipe delivers it.
     func write(_ bytes: [UInt8]) {
         // Appended under the lock, so the file keeps the order of write() and line().
-        partial.withLock { held in
-            held.append(contentsOf: bytes)
-            if let last = held.lastIndex(of: UInt8(ascii: "\n")) {
-                log.append(Array(held[...last]))
-                held.removeSubrange(...last)
-            } else if held.count > Self.maxPartialLine {
-                log.append(held + [UInt8(ascii: "\n")])
-                held.removeAll()
+        held.withLock { held in
+            held.partial.append(contentsOf: bytes)
+            if let last = held.partial.lastIndex(of: UInt8(ascii: "\n")) {
+                log.append(held.line + held.partial[...last])
+                held.line.removeAll()
+                held.partial.removeSubrange(...last)
+            } else if held.partial.count > Self.maxPartialLine {
+                log.append(held.line + held.partial + [UInt8(ascii: "\n")])
+                held.line.removeAll()
+                held.partial.removeAll()
             }
         }
         collect(bytes)
@@ -71,9 +79,26 @@ final class InstanceLog: Sendable {
     /// left without a newline, which then ends the runtime's line.
     func line(_ text: String) {
         let line = Array((text + "\n").utf8)
-        partial.withLock { held in
-            log.append(held.isEmpty ? line : held + [UInt8(ascii: "\n")] + line)
-            held.removeAll()
+        held.withLock { held in
+            log.append(held.line + (held.partial.isEmpty ? line : held.partial + [UInt8(ascii: "\n")] + line))
+            held.line.removeAll()
+            held.partial.removeAll()
+        }
+        collect(line)
+    }
+
+    /// A line that reaches the file, in its place, with the next write: the runtime's next whole
+    /// line or Warren's next line. START goes so: for an invocation that prints nothing, START,
+    /// END and REPORT are one write instead of two.
+    func lineWithNext(_ text: String) {
+        let line = Array((text + "\n").utf8)
+        held.withLock { held in
+            if !held.partial.isEmpty {
+                log.append(held.line + held.partial + [UInt8(ascii: "\n")])
+                held.line.removeAll()
+                held.partial.removeAll()
+            }
+            held.line += line
         }
         collect(line)
     }

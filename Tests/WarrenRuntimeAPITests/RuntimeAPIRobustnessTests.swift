@@ -22,6 +22,51 @@ struct RuntimeAPIRobustnessTests {
         }
     }
 
+    @Test func requestsPipelinedBehindAParkedNextAreAnsweredAfterItInOrder() async throws {
+        try await withServer { h in
+            let runtime = try await h.connect()
+            // One write: a /next that parks, then two posts behind it (the second for the id the
+            // first /next will carry, which this runtime guessed), then another /next.
+            let post = "POST \(responsePath("pipelined")) HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\ndone"
+            try await runtime.send("GET \(nextPath) HTTP/1.1\r\nHost: x\r\n\r\n"
+                + "POST \(responsePath("unknown")) HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}"
+                + post + "GET \(nextPath) HTTP/1.1\r\nHost: x\r\n\r\n")
+            try await eventually("runtime parked") { await h.session.state == .idle }
+            #expect(runtime.bufferedByteCount == 0)
+
+            let outcome = try await h.session.invoke(invocation("pipelined"))
+            #expect(outcome == .response(body: Array("done".utf8), contentType: nil))
+            let event = try await runtime.readResponse()
+            #expect(event.status == 200 && event.header("Lambda-Runtime-Aws-Request-Id") == "pipelined")
+            #expect(try await runtime.readResponse().status == 400)
+            #expect(try await runtime.readResponse().status == 202)
+            // The last /next parked again behind them, and gets the next event.
+            try await eventually("parked again") { await h.session.state == .idle }
+            async let second = h.session.invoke(invocation("second"))
+            #expect(try await runtime.readResponse().header("Lambda-Runtime-Aws-Request-Id") == "second")
+            #expect(try await runtime.request("POST", responsePath("second")).status == 202)
+            _ = try await second
+        }
+    }
+
+    @Test func aRuntimeThatFloodsBehindAParkedNextIsDisconnected() async throws {
+        try await withServer { h in
+            let flood = try await h.connect()
+            var bytes = "GET \(nextPath) HTTP/1.1\r\nHost: x\r\n\r\n"
+            for _ in 0..<RuntimeAPIHandler.maxHeldParts { bytes += "GET /nowhere HTTP/1.1\r\nHost: x\r\n\r\n" }
+            try await flood.send(bytes)
+            let leftover = await flood.waitForEOF()
+            #expect(leftover.isEmpty)
+            // The session is unharmed: another connection serves the next invocation.
+            try await eventually("parked /next withdrawn") { await h.session.state != .idle }
+            let runtime = try await h.connect()
+            async let outcome = h.session.invoke(invocation("after-flood"))
+            #expect(try await runtime.request("GET", nextPath).status == 200)
+            #expect(try await runtime.request("POST", responsePath("after-flood")).status == 202)
+            _ = try await outcome
+        }
+    }
+
     @Test func closeAnswersParkedNextWith500AndFailsTheInvoke() async throws {
         try await withServer { h in
             let busy = try await h.connect()
