@@ -46,7 +46,7 @@ public actor RuntimeSession {
     /// - Returns: What the runtime posted.
     /// - Throws: ``RuntimeSessionError/busy(_:)`` if another invocation is outstanding;
     ///   ``RuntimeSessionError/closed(_:)`` if the session is or becomes closed (or init failed).
-    public nonisolated func invoke(_ invocation: Invocation) async throws -> InvocationOutcome {
+    public nonisolated(nonsending) func invoke(_ invocation: Invocation) async throws -> InvocationOutcome {
         try await core.invoke(invocation)
     }
 
@@ -61,7 +61,7 @@ public actor RuntimeSession {
     ///   - loop: The event loop that keeps the deadline (the one serving this session is cheapest).
     /// - Returns: What the runtime posted.
     /// - Throws: ``RuntimeSessionError/timedOut`` when the deadline passed first; otherwise as ``invoke(_:)``.
-    public nonisolated func invoke(
+    public nonisolated(nonsending) func invoke(
         _ invocation: Invocation, deadline: NIODeadline, on loop: any EventLoop
     ) async throws -> InvocationOutcome {
         try await core.invoke(invocation, deadline: deadline, loop: loop)

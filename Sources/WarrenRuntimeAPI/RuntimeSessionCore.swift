@@ -181,7 +181,7 @@ final class RuntimeSessionCore: Sendable {
     ///
     /// With a `deadline`, `loop` keeps it: when it passes before the outcome, the session closes with
     /// the reason ``timeoutReason`` and this throws ``RuntimeSessionError/timedOut``.
-    func invoke(
+    nonisolated(nonsending) func invoke(
         _ invocation: Invocation, deadline: NIODeadline? = nil, loop: (any EventLoop)? = nil
     ) async throws -> InvocationOutcome {
         try await withTaskCancellationHandler {
