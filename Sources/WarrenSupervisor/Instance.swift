@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import NIOCore
+import Synchronization
 import WarrenRuntimeAPI
 import WarrenSandbox
 
@@ -172,28 +173,39 @@ actor Instance {
     /// One timer on the instance's loop at a time: while one is pending,
     /// arming again costs nothing; when it fires it re-arms for `lastUsed +
     /// delay` if the instance was used since. So under steady load an instance
-    /// costs one timer per `delay`, not one per invocation.
-    func armFreeze(after delay: Duration) {
-        guard !freezeTimerPending, state != .dead, !frozen else { return }
-        freezeTimerPending = true
-        let wait = max(.zero, lastUsed + delay - ContinuousClock.now)
+    /// costs one timer per `delay`, not one per invocation. Nonisolated, so the
+    /// pool arms it as an invocation ends without a hop to the instance: the
+    /// timer is `delay` from now (the instance was just used), and what the
+    /// instance is doing is looked at when it fires.
+    nonisolated func armFreeze(after delay: Duration) {
+        guard freezeTimerPending.compareExchange(expected: false, desired: true, ordering: .relaxed).exchanged else {
+            return
+        }
+        scheduleFreezeTimer(in: delay, delay: delay)
+    }
+
+    private nonisolated func scheduleFreezeTimer(in wait: Duration, delay: Duration) {
         let nanoseconds = wait.components.seconds * 1_000_000_000 + wait.components.attoseconds / 1_000_000_000
-        loop.scheduleTask(in: .nanoseconds(nanoseconds)) {
-            Task { await self.freezeTimerFired(delay) }
+        loop.scheduleTask(in: .nanoseconds(max(0, nanoseconds))) {
+            Task { await self.freezeTimerFired(delay: delay) }
         }
     }
 
-    private var freezeTimerPending = false
+    private nonisolated let freezeTimerPending = Atomic<Bool>(false)
 
-    private func freezeTimerFired(_ delay: Duration) async {
-        freezeTimerPending = false
+    private func freezeTimerFired(delay: Duration) async {
         switch state {
         // Busy: the pool arms again when the invocation ends.
-        case .dead, .provisioning, .initializing, .busy: return
+        case .dead, .provisioning, .initializing, .busy:
+            freezeTimerPending.store(false, ordering: .relaxed)
         case .idle:
-            if ContinuousClock.now - lastUsed < delay {
-                armFreeze(after: delay)
+            let rested = ContinuousClock.now - lastUsed
+            if frozen {
+                freezeTimerPending.store(false, ordering: .relaxed)
+            } else if rested < delay {
+                scheduleFreezeTimer(in: delay - rested, delay: delay)  // still pending: one timer at a time
             } else {
+                freezeTimerPending.store(false, ordering: .relaxed)
                 await freezeIfIdle()
             }
         }

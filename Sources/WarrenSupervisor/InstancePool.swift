@@ -56,7 +56,7 @@ actor InstancePool {
         if instance.provisioned { idleProvisioned.append(instance) } else { idle.append(instance) }
         guard freeze else { return }
         if delay > .zero {
-            await instance.armFreeze(after: delay)
+            instance.armFreeze(after: delay)
         } else {
             // Off the caller's path: the response is already on its way.
             Task { await instance.freezeIfIdle() }
