@@ -68,7 +68,7 @@ final class RuntimeAPIHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     private func serve(_ part: HTTPServerRequestPart, context: ChannelHandlerContext) {
         switch part {
-        case .head(let head): requestHead(head)
+        case .head(let head): requestHead(head, context: context)
         case .body(let part): requestBody(part, context: context)
         case .end: requestEnd(context: context)
         }
@@ -110,7 +110,7 @@ final class RuntimeAPIHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     // MARK: Reading
 
-    private func requestHead(_ head: HTTPRequestHead) {
+    private func requestHead(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
         var req = Request(
             route: RuntimeAPIRoute(method: head.method, uri: head.uri),
             version: head.version,
@@ -128,6 +128,16 @@ final class RuntimeAPIHandler: ChannelInboundHandler, RemovableChannelHandler {
             } else if let length = req.declaredLength, length > RuntimeAPI.maxResponseBytes {
                 // Decide before reading a byte, so the supervisor's caller isn't kept waiting for the upload.
                 req.oversize = overflow(req.route, bytes: length)
+            }
+            // `Expect: 100-continue` (curl sends it for larger bodies): ask for the body at once, as
+            // Lambda's Go server does, rather than leave the client to wait out its timeout. Not for
+            // a body that will be refused: the answer then comes without it.
+            if req.oversize == nil, head.version == .http1_1,
+                head.headers[canonicalForm: "Expect"].contains(where: { $0.lowercased() == "100-continue" })
+            {
+                var out = context.channel.allocator.buffer(capacity: 25)
+                out.writeStaticString("HTTP/1.1 100 Continue\r\n\r\n")
+                context.writeAndFlush(wrapOutboundOut(out), promise: nil)
             }
         }
         request = req

@@ -106,6 +106,21 @@ struct RuntimeAPIInvocationTests {
         }
     }
 
+    @Test func aPostThatExpects100ContinueIsAskedForItsBody() async throws {
+        try await withServer { h in
+            let runtime = try await h.connect()
+            async let outcome = h.session.invoke(invocation("expecting"))
+            #expect(try await runtime.request("GET", nextPath).status == 200)
+            try await runtime.send("POST \(responsePath("expecting")) HTTP/1.1\r\nHost: x\r\n"
+                + "Expect: 100-continue\r\nContent-Length: 5\r\n\r\n")
+            // Without the interim answer, curl waits a second before it sends the body.
+            #expect(try await runtime.readResponse().status == 100)
+            try await runtime.send("hello")
+            #expect(try await runtime.readResponse().status == 202)
+            #expect(try await outcome == .response(body: Array("hello".utf8), contentType: nil))
+        }
+    }
+
     @Test func unknownRequestIdIsRejectedWith400AndTheInvokeStaysOpen() async throws {
         try await withServer { h in
             let runtime = try await h.connect()
