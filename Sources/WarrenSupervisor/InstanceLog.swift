@@ -67,9 +67,7 @@ final class InstanceLog: Sendable {
                 held.line.removeAll()
                 held.partial.removeSubrange(...last)
             } else if held.partial.count > Self.maxPartialLine {
-                log.append(held.line + held.partial + [UInt8(ascii: "\n")])
-                held.line.removeAll()
-                held.partial.removeAll()
+                flush(&held)
             }
         }
         collect(bytes)
@@ -79,11 +77,7 @@ final class InstanceLog: Sendable {
     /// left without a newline, which then ends the runtime's line.
     func line(_ text: String) {
         let line = Array((text + "\n").utf8)
-        held.withLock { held in
-            log.append(held.line + (held.partial.isEmpty ? line : held.partial + [UInt8(ascii: "\n")] + line))
-            held.line.removeAll()
-            held.partial.removeAll()
-        }
+        held.withLock { flush(&$0, then: line) }
         collect(line)
     }
 
@@ -93,14 +87,17 @@ final class InstanceLog: Sendable {
     func lineWithNext(_ text: String) {
         let line = Array((text + "\n").utf8)
         held.withLock { held in
-            if !held.partial.isEmpty {
-                log.append(held.line + held.partial + [UInt8(ascii: "\n")])
-                held.line.removeAll()
-                held.partial.removeAll()
-            }
+            if !held.partial.isEmpty { flush(&held) }
             held.line += line
         }
         collect(line)
+    }
+
+    /// Writes everything held, the runtime's partial line ended with a newline, then `more`.
+    private func flush(_ held: inout Held, then more: [UInt8] = []) {
+        log.append(held.line + (held.partial.isEmpty ? more : held.partial + [UInt8(ascii: "\n")] + more))
+        held.line.removeAll()
+        held.partial.removeAll()
     }
 
     /// Adds to the tail of the invocation in progress.
