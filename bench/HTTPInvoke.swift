@@ -159,8 +159,9 @@ struct CPUTime {
     }
 }
 
-/// `connections` threads, each with one keep-alive connection sending
-/// `request` back to back for `seconds` (after a warm-up of a tenth).
+/// `connections` threads, each with one keep-alive connection to `server`
+/// sending `request` back to back for `seconds` (after a warm-up of a
+/// tenth), and the CPU the server's process tree used over those seconds.
 func load(_ server: ServerProcess, request: [UInt8], connections: Int, seconds: Double) throws -> LoadResult {
     let port = server.port
     let warmup = max(0.3, seconds / 10)
