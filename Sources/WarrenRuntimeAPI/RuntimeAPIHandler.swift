@@ -23,7 +23,7 @@ final class RuntimeAPIHandler: ChannelInboundHandler, RemovableChannelHandler {
     static let maxHeldParts = 64
 
     /// The request being read.
-    struct Request {
+    fileprivate struct Request {
         var route: RuntimeAPIRoute
         var version: HTTPVersion
         var keepAlive: Bool
