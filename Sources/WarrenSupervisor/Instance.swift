@@ -194,21 +194,15 @@ actor Instance {
     private nonisolated let freezeTimerPending = Atomic<Bool>(false)
 
     private func freezeTimerFired(delay: Duration) async {
-        switch state {
-        // Busy: the pool arms again when the invocation ends.
-        case .dead, .provisioning, .initializing, .busy:
-            freezeTimerPending.store(false, ordering: .relaxed)
-        case .idle:
-            let rested = ContinuousClock.now - lastUsed
-            if frozen {
-                freezeTimerPending.store(false, ordering: .relaxed)
-            } else if rested < delay {
-                scheduleFreezeTimer(in: delay - rested, delay: delay)  // still pending: one timer at a time
-            } else {
-                freezeTimerPending.store(false, ordering: .relaxed)
-                await freezeIfIdle()
-            }
+        let rested = ContinuousClock.now - lastUsed
+        if state == .idle, !frozen, rested < delay {
+            scheduleFreezeTimer(in: delay - rested, delay: delay)  // still pending: one timer at a time
+            return
         }
+        // Busy, starting or dead: the pool arms again when an invocation ends. Idle long enough:
+        // freeze (which looks at the state again, and at `frozen`).
+        freezeTimerPending.store(false, ordering: .relaxed)
+        if state == .idle { await freezeIfIdle() }
     }
 
     /// Freezes the instance now if it is idle, its runtime parked in `/next`.

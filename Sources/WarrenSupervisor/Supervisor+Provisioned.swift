@@ -95,13 +95,11 @@ extension Supervisor {
         for (name, record) in functions {
             for version in record.provisioned.keys {
                 let fv = FunctionVersion(name, version)
-                var alive = 0
                 while !shuttingDown {
                     // Re-read after every await: a delete or a new count may have come in between.
                     guard let current = functions[name], let requested = current.provisioned[version] else { break }
                     let pool = pool(for: fv)
-                    alive = await pool.provisionedCount
-                    guard alive < requested else { break }
+                    guard await pool.provisionedCount < requested else { break }
                     let config = current.versions[version] ?? current.latest
                     guard await makeRoom(config.memorySize),
                           case .success(let instance) = await startInstance(fv, config: config, provisioned: true, pool: pool)
