@@ -19,7 +19,7 @@ struct FunctionReference: Sendable, Equatable {
     ///   - maxLength: The model's length limit (140, or 256 for namespaced names).
     /// - Throws: ``LambdaError`` `ValidationException` for a value off the pattern.
     init(path raw: String, maxLength: Int = 140) throws(LambdaError) {
-        try self.init(text: raw.removingPercentEncoding ?? raw, maxLength: maxLength)
+        try self.init(text: PathParameter.decoded(raw) ?? raw, maxLength: maxLength)
     }
 
     /// Parses a name given in a JSON body (not percent-encoded).

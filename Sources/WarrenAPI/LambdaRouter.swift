@@ -121,28 +121,33 @@ struct LambdaBodyLimit<Context: RequestContext>: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response)
         async throws -> Response {
         var request = request
-        let (limit, message) = Self.limit(method: request.method, path: request.uri.path)
+        let (limit, operation) = Self.limit(method: request.method, path: request.uri.path)
         if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > limit {
-            throw LambdaError.tooLarge(message)
+            throw LambdaError.tooLarge(Self.message(limit, operation))
         }
         do {
             _ = try await request.collectBody(upTo: limit)
         } catch is NIOTooManyBytesError {
-            throw LambdaError.tooLarge(message)
+            throw LambdaError.tooLarge(Self.message(limit, operation))
         }
         return try await next(request, context)
     }
 
-    static func limit(method: HTTPRequest.Method, path: String) -> (Int, String) {
-        let path = path.hasSuffix("/") ? String(path.dropLast()) : path
+    /// The limit of a request and the operation its 413 message names (nil: a code upload).
+    static func limit(method: HTTPRequest.Method, path: String) -> (Int, String?) {
+        let path = path.utf8.last == UInt8(ascii: "/") ? path.dropLast() : Substring(path)
         let sync = LambdaService.maxSyncPayload
-        if method == .post, path.hasSuffix("/invocations") {
-            return (sync, "Request must be smaller than \(sync) bytes for the InvokeFunction operation")
-        }
+        if method == .post, path.hasSuffix("/invocations") { return (sync, "InvokeFunction operation") }
         if (method == .post && path == "/2015-03-31/functions") || (method == .put && path.hasSuffix("/code")) {
-            return (codeUploadLimit, "Zipped size must be smaller than 52428800 bytes")
+            return (codeUploadLimit, nil)
         }
-        return (sync, "Request must be smaller than \(sync) bytes for the operation")
+        return (sync, "operation")
+    }
+
+    /// Lambda's 413 message, made only when a request is refused.
+    static func message(_ limit: Int, _ operation: String?) -> String {
+        guard let operation else { return "Zipped size must be smaller than 52428800 bytes" }
+        return "Request must be smaller than \(limit) bytes for the \(operation)"
     }
 }
 

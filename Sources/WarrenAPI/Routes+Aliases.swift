@@ -36,7 +36,7 @@ extension LambdaRoutes {
     /// The `{alias}` path parameter, checked against the model's pattern.
     private static func alias(_ context: some RequestContext) throws(LambdaError) -> String {
         let raw = context.parameters.get("alias") ?? ""
-        let alias = raw.removingPercentEncoding ?? raw
+        let alias = PathParameter.decoded(raw) ?? raw
         var violations = Violations()
         violations.length(alias, at: "name", max: 128, min: 1)
         violations.pattern(alias, at: "name", #"(?!^[0-9]+$)([a-zA-Z0-9-_]+)"#, LambdaPattern.isAlias)

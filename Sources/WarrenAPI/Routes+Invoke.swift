@@ -56,14 +56,11 @@ extension LambdaRoutes {
     /// The event: JSON, as Lambda requires; an empty body is `{}`.
     private static func payload(_ buffer: ByteBuffer) throws(LambdaError) -> [UInt8] {
         guard buffer.readableBytes > 0 else { return Array("{}".utf8) }
-        let bytes = Array(buffer: buffer)
-        do {
-            _ = try JSONSerialization.jsonObject(with: Data(bytes), options: [.fragmentsAllowed])
-        } catch {
+        if let failure = buffer.withUnsafeReadableBytes(JSONSyntax.check) {
             throw .invalidContent("Could not parse request body into json: Could not parse payload into json: "
-                + "\(error.localizedDescription)")
+                + failure.message)
         }
-        return bytes
+        return Array(buffer: buffer)
     }
 
     /// 200 with the function's bytes and Lambda's headers.

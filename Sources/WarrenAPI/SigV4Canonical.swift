@@ -25,18 +25,37 @@ enum SigV4Canonical {
         method: String, path: String, query: [SigV4QueryParameter],
         headers: [(name: String, value: String)], signedHeaders: [String], payloadHash: String
     ) -> String {
-        var text = method.uppercased()
-        text += "\n"
-        text += uriPath(path)
-        text += "\n"
-        text += queryString(query)
-        text += "\n"
-        text += canonicalHeaders(headers, signed: signedHeaders)
-        text += "\n"
-        text += signedHeaders.joined(separator: ";")
-        text += "\n"
-        text += payloadHash
-        return text
+        String(decoding: requestBytes(method: method, path: path, query: query, headers: headers,
+                                      signedHeaders: signedHeaders, payloadHash: payloadHash), as: UTF8.self)
+    }
+
+    /// ``request(method:path:query:headers:signedHeaders:payloadHash:)`` as the bytes that are
+    /// hashed, built in one buffer.
+    static func requestBytes(
+        method: String, path: String, query: [SigV4QueryParameter],
+        headers: [(name: String, value: String)], signedHeaders: [String], payloadHash: String
+    ) -> [UInt8] {
+        let newline = UInt8(ascii: "\n")
+        var out: [UInt8] = []
+        out.reserveCapacity(256 + path.utf8.count + payloadHash.utf8.count
+            + headers.reduce(0) { $0 + $1.name.utf8.count + $1.value.utf8.count + 2 })
+        for byte in method.utf8 {
+            out.append((UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte) ? byte - 0x20 : byte)
+        }
+        out.append(newline)
+        appendURIPath(path, to: &out)
+        out.append(newline)
+        if !query.isEmpty { out += queryString(query).utf8 }
+        out.append(newline)
+        appendCanonicalHeaders(headers, signed: signedHeaders, to: &out)
+        out.append(newline)
+        for (index, name) in signedHeaders.enumerated() {
+            if index > 0 { out.append(UInt8(ascii: ";")) }
+            out += name.utf8
+        }
+        out.append(newline)
+        out += payloadHash.utf8
+        return out
     }
 
     /// The string to sign over a canonical request.
@@ -46,7 +65,22 @@ enum SigV4Canonical {
     ///   - scope: `DATE/REGION/SERVICE/aws4_request`.
     ///   - canonicalRequest: The output of ``request(method:path:query:headers:signedHeaders:payloadHash:)``.
     static func stringToSign(timestamp: String, scope: String, canonicalRequest: String) -> String {
-        [algorithm, timestamp, scope, hexSHA256(Array(canonicalRequest.utf8))].joined(separator: "\n")
+        String(decoding: stringToSign(timestamp: timestamp, scope: scope, canonicalRequest: Array(canonicalRequest.utf8)),
+               as: UTF8.self)
+    }
+
+    /// The string to sign over the bytes of a canonical request.
+    static func stringToSign(timestamp: String, scope: String, canonicalRequest: [UInt8]) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(algorithm.utf8.count + timestamp.utf8.count + scope.utf8.count + 67)
+        out += algorithm.utf8
+        out.append(UInt8(ascii: "\n"))
+        out += timestamp.utf8
+        out.append(UInt8(ascii: "\n"))
+        out += scope.utf8
+        out.append(UInt8(ascii: "\n"))
+        appendHex(SHA256.hash(data: canonicalRequest), to: &out)
+        return out
     }
 
     /// The lowercase hex signature: HMAC chain `AWS4`+secret → date → region → service → `aws4_request`.
@@ -78,15 +112,45 @@ enum SigV4Canonical {
         hex(HMAC<SHA256>.authenticationCode(for: Array(stringToSign.utf8), using: key))
     }
 
+    /// The lowercase hex signature of the bytes of a string to sign.
+    static func signature(key: SymmetricKey, stringToSign: [UInt8]) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(64)
+        appendHex(HMAC<SHA256>.authenticationCode(for: stringToSign, using: key), to: &out)
+        return out
+    }
+
     /// The canonical URI of a non-S3 service: dot segments and empty segments removed
     /// (botocore `remove_dot_segments`), then every byte but unreserved ones and `/`
     /// percent-encoded again, so `%3A` as sent becomes `%253A`.
     ///
     /// - Parameter path: The raw path as sent.
     static func uriPath(_ path: String) -> String {
+        var out: [UInt8] = []
+        appendURIPath(path, to: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// ``uriPath(_:)`` appended to `out`. A path of plain segments (no `.`/`..`, no empty
+    /// segment, only unreserved bytes), as every Lambda path is, is copied as it is.
+    static func appendURIPath(_ path: String, to out: inout [UInt8]) {
         let bytes = path.utf8
-        guard !bytes.isEmpty else { return "/" }
+        guard !bytes.isEmpty else {
+            out.append(UInt8(ascii: "/"))
+            return
+        }
         let slash = UInt8(ascii: "/"), dot = UInt8(ascii: ".")
+        var plain = bytes.first == slash
+        var previous = slash
+        for byte in bytes.dropFirst() {
+            guard plain else { break }
+            plain = byte == slash ? previous != slash : isUnreserved(byte) && !(byte == dot && previous == slash)
+            previous = byte
+        }
+        if plain {
+            out += bytes
+            return
+        }
         var segments: [Substring.UTF8View] = []
         for segment in bytes.split(separator: slash, omittingEmptySubsequences: true) {
             if segment.count == 1, segment.first == dot { continue }
@@ -104,7 +168,7 @@ enum SigV4Canonical {
             normalised.append(contentsOf: segment)
         }
         if bytes.last == slash, !segments.isEmpty { normalised.append(slash) }
-        return percentEncode(normalised, keepSlash: true)
+        appendPercentEncoded(normalised, keepSlash: true, to: &out)
     }
 
     /// Splits a raw query string into decoded name/value pairs, in order.
@@ -141,19 +205,25 @@ enum SigV4Canonical {
     ///   - headers: All headers with lowercased names.
     ///   - signed: Lowercased, sorted names to include.
     static func canonicalHeaders(_ headers: [(name: String, value: String)], signed: [String]) -> String {
-        var text = ""
+        var out: [UInt8] = []
+        appendCanonicalHeaders(headers, signed: signed, to: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// ``canonicalHeaders(_:signed:)`` appended to `out`.
+    static func appendCanonicalHeaders(_ headers: [(name: String, value: String)], signed: [String],
+                                       to out: inout [UInt8]) {
         for name in signed {
-            text += name
-            text += ":"
+            out += name.utf8
+            out.append(UInt8(ascii: ":"))
             var first = true
             for header in headers where header.name == name {
-                if !first { text += "," }
+                if !first { out.append(UInt8(ascii: ",")) }
                 first = false
-                text += trimAll(header.value)
+                appendTrimmed(header.value, to: &out)
             }
-            text += "\n"
+            out.append(UInt8(ascii: "\n"))
         }
-        return text
     }
 
     /// Hex SHA-256 of `bytes`, lowercase.
@@ -167,12 +237,15 @@ enum SigV4Canonical {
     ///   - expected: The signature computed here.
     ///   - provided: The signature the client sent.
     static func constantTimeEqual(_ expected: String, _ provided: String) -> Bool {
-        let lhs = Array(expected.utf8)
-        let rhs = Array(provided.utf8)
-        guard lhs.count == rhs.count else { return false }
+        constantTimeEqual(Array(expected.utf8), provided)
+    }
+
+    /// ``constantTimeEqual(_:_:)`` with the computed signature as bytes.
+    static func constantTimeEqual(_ expected: [UInt8], _ provided: String) -> Bool {
+        guard expected.count == provided.utf8.count else { return false }
         var difference: UInt8 = 0
-        for index in lhs.indices {
-            difference |= lhs[index] ^ rhs[index]
+        for (lhs, rhs) in zip(expected, provided.utf8) {
+            difference |= lhs ^ rhs
         }
         return difference == 0
     }
@@ -182,11 +255,15 @@ enum SigV4Canonical {
 
     private static func hex(_ bytes: some Sequence<UInt8>) -> String {
         var out: [UInt8] = []
+        appendHex(bytes, to: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    private static func appendHex(_ bytes: some Sequence<UInt8>, to out: inout [UInt8]) {
         for byte in bytes {
             out.append(hexDigits[Int(byte >> 4)])
             out.append(hexDigits[Int(byte & 0x0F)])
         }
-        return String(decoding: out, as: UTF8.self)
     }
 
     private static func isUnreserved(_ byte: UInt8) -> Bool {
@@ -203,14 +280,20 @@ enum SigV4Canonical {
     /// RFC 3986 encoding: unreserved bytes (and `/` if asked) kept, all others `%XX` uppercase.
     static func percentEncode(_ bytes: some Sequence<UInt8>, keepSlash: Bool) -> String {
         var out: [UInt8] = []
+        appendPercentEncoded(bytes, keepSlash: keepSlash, to: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    static func appendPercentEncoded(_ bytes: some Sequence<UInt8>, keepSlash: Bool, to out: inout [UInt8]) {
         for byte in bytes {
             if isUnreserved(byte) || (keepSlash && byte == UInt8(ascii: "/")) {
                 out.append(byte)
             } else {
-                out += [UInt8(ascii: "%"), upperHexDigits[Int(byte >> 4)], upperHexDigits[Int(byte & 0x0F)]]
+                out.append(UInt8(ascii: "%"))
+                out.append(upperHexDigits[Int(byte >> 4)])
+                out.append(upperHexDigits[Int(byte & 0x0F)])
             }
         }
-        return String(decoding: out, as: UTF8.self)
     }
 
     /// Decodes `%XX`; a malformed escape is kept literally (and so re-encoded as `%25`).
@@ -242,21 +325,21 @@ enum SigV4Canonical {
         }
     }
 
-    /// Trims and collapses ASCII whitespace runs (Python `' '.join(value.split())`).
-    private static func trimAll(_ value: String) -> String {
-        // Most values have nothing to trim or collapse: hand them back as they are.
-        let utf8 = value.utf8
-        let isSpace = { (byte: UInt8) in byte == 0x20 || (0x09...0x0D).contains(byte) }
-        if let first = utf8.first, let last = utf8.last, !isSpace(first), !isSpace(last),
-            !utf8.contains(where: { $0 != 0x20 && isSpace($0) }),
-            !zip(utf8, utf8.dropFirst()).contains(where: { $0 == 0x20 && $1 == 0x20 })
-        {
-            return value
+    /// Appends `value` trimmed, with ASCII whitespace runs collapsed to one space
+    /// (Python `' '.join(value.split())`).
+    private static func appendTrimmed(_ value: String, to out: inout [UInt8]) {
+        var pendingSpace = false
+        var wrote = false
+        for byte in value.utf8 {
+            if byte == 0x20 || (0x09...0x0D).contains(byte) {
+                pendingSpace = wrote
+            } else {
+                if pendingSpace { out.append(0x20) }
+                pendingSpace = false
+                wrote = true
+                out.append(byte)
+            }
         }
-        let words = value.utf8.split(omittingEmptySubsequences: true) { byte in
-            byte == 0x20 || (0x09...0x0D).contains(byte)
-        }
-        return words.map { String(decoding: $0, as: UTF8.self) }.joined(separator: " ")
     }
 }
 

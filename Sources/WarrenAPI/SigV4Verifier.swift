@@ -108,7 +108,11 @@ public struct SigV4Verifier: Sendable {
     /// - Returns: The access key id and the credential scope's region.
     /// - Throws: ``SigV4Error`` as ``verify(_:)``.
     public func verifyDetailed(_ request: SigV4Request) throws(SigV4Error) -> (accessKeyId: String, region: String) {
-        let headers = request.headers.map { (name: $0.0.lowercased(), value: $0.1) }
+        // Names usually arrive lowercase already (HTTP/2, swift-http-types): copied, not re-cased.
+        let headers = request.headers.map { header in
+            (name: header.0.utf8.contains { (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains($0) }
+                ? header.0.lowercased() : header.0, value: header.1)
+        }
         var query = SigV4Canonical.queryParameters(request.query)
         var parameters = try authParameters(headers: headers, query: query)
         try checkScope(parameters)
@@ -119,7 +123,7 @@ public struct SigV4Verifier: Sendable {
             query.removeAll { $0.nameText == "X-Amz-Signature" }
         }
         let payload = try payloadHash(request, headers: headers)
-        let canonical = SigV4Canonical.request(
+        let canonical = SigV4Canonical.requestBytes(
             method: request.method, path: request.path, query: query, headers: headers,
             signedHeaders: parameters.signedHeaders, payloadHash: payload
         )
@@ -249,17 +253,20 @@ public struct SigV4Verifier: Sendable {
 /// Signing keys already derived, by access key and scope. Bounded: a flood of
 /// scopes (each must still name a known key and today's date) empties it.
 final class SigningKeyCache: Sendable {
-    private let keys = Mutex<[String: [UInt8]]>([:])
+    private let keys = Mutex<[String: SharedKey]>([:])
     private static let capacity = 256
+
+    /// A derived key is never mutated after it is made (its storage is copy-on-write), so the
+    /// one in the cache may be handed to any thread: no copy of its bytes per request.
+    private struct SharedKey: @unchecked Sendable { let key: SymmetricKey }
 
     func key(accessKeyId: String, secret: String, date: String, region: String, service: String) -> SymmetricKey {
         let scope = accessKeyId + "/" + date + "/" + region + "/" + service
-        if let bytes = keys.withLock({ $0[scope] }) { return SymmetricKey(data: bytes) }
+        if let shared = keys.withLock({ $0[scope] }) { return shared.key }
         let key = SigV4Canonical.signingKey(secret: secret, date: date, region: region, service: service)
-        let bytes = key.withUnsafeBytes { Array($0) }
         keys.withLock { keys in
             if keys.count >= Self.capacity { keys.removeAll(keepingCapacity: true) }
-            keys[scope] = bytes
+            keys[scope] = SharedKey(key: key)
         }
         return key
     }

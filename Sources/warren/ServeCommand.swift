@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Hummingbird
+import Logging
 import NIOCore
 import WarrenAPI
 import WarrenStore
@@ -108,7 +109,8 @@ struct ServeCommand: AsyncParsableCommand {
                     lines.append("warren: WARNING: --no-auth: requests are NOT authenticated; anyone who reaches this port can run code")
                 }
                 FileHandle.standardOutput.write(Data((lines.joined(separator: "\n") + "\n").utf8))
-            }
+            },
+            logger: Logger(label: "warren") { ServerLogHandler(label: $0) }
         )
         do {
             try await app.runService()
