@@ -24,6 +24,7 @@ func warmInvoke() async throws {
     var floor = try LoopbackFloor(payloadSize: payload.count).measure(runs * 2)
     var samples: [String: [Double]] = [:]
     var rate: [String: Double] = [:]
+    var cpuPerInvoke = ProcessCPU(user: 0, system: 0)
     for freeze in [false, true] {
         var config = Supervisor.Configuration(home: repo, stateDirectory: state)
         config.eventLoopGroup = .singleton  // as `warren serve`
@@ -46,9 +47,11 @@ func warmInvoke() async throws {
         }
         samples[freeze ? "frozen" : "one"] = one
         if !freeze {
+            let before = ProcessCPU.now()
             (samples["two"], rate["two"]) = try await concurrent(2, total: runs * 4) {
                 _ = try await supervisor.invoke("echo", payload: payload)
             }
+            cpuPerInvoke = (ProcessCPU.now() - before) / Double(runs * 4)
             samples["cold"] = try await timed(max(20, runs / 5), warmup: 2, before: { await supervisor.reclaim() }) {
                 _ = try await supervisor.invoke("echo", payload: payload)
             }
@@ -64,6 +67,8 @@ func warmInvoke() async throws {
         ("cold invoke (no instance yet)", samples["cold"]!),
         ("loopback HTTP round trip (floor)", floor),
     ], peer: floor, peerName: "floor", unit: "us")
+    print(String(format: "CPU per warm invoke at 2 callers, this process (supervisor, Runtime API, logs; not the runtime): "
+                 + "%.0f us user + %.0f us system", cpuPerInvoke.user * 1e6, cpuPerInvoke.system * 1e6))
     print(String(format: "thawing a frozen instance adds %.0f us per invoke (median); freezing runs after the response, off the path",
                  (percentile(samples["frozen"]!, 0.5) - warm) * 1000))
     print(String(format: "target: warm p50 at most 3x the floor: %.2fx, ", warm / percentile(floor, 0.5))
@@ -160,4 +165,25 @@ func measureSync(_ runs: Int, _ body: () -> Void) -> [Double] {
         samples.append(Double(now() - t0) / 1e6)
     }
     return samples.sorted()
+}
+
+/// User and system CPU seconds this process has used (`getrusage`).
+struct ProcessCPU {
+    var user: Double
+    var system: Double
+
+    static func now() -> ProcessCPU {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        func seconds(_ t: timeval) -> Double { Double(t.tv_sec) + Double(t.tv_usec) / 1e6 }
+        return ProcessCPU(user: seconds(usage.ru_utime), system: seconds(usage.ru_stime))
+    }
+
+    static func - (lhs: ProcessCPU, rhs: ProcessCPU) -> ProcessCPU {
+        ProcessCPU(user: lhs.user - rhs.user, system: lhs.system - rhs.system)
+    }
+
+    static func / (lhs: ProcessCPU, rhs: Double) -> ProcessCPU {
+        ProcessCPU(user: lhs.user / rhs, system: lhs.system / rhs)
+    }
 }
