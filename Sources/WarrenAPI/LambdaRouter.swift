@@ -135,10 +135,13 @@ struct LambdaBodyLimit<Context: RequestContext>: RouterMiddleware {
 
     /// The limit of a request and the operation its 413 message names (nil: a code upload).
     static func limit(method: HTTPRequest.Method, path: String) -> (Int, String?) {
-        let path = path.utf8.last == UInt8(ascii: "/") ? path.dropLast() : Substring(path)
+        // Compared as bytes: String's hasSuffix works by Character, on every request.
+        var path = Substring(path).utf8
+        if path.last == UInt8(ascii: "/") { path = path.dropLast() }
         let sync = LambdaService.maxSyncPayload
         if method == .post, path.hasSuffix("/invocations") { return (sync, "InvokeFunction operation") }
-        if (method == .post && path == "/2015-03-31/functions") || (method == .put && path.hasSuffix("/code")) {
+        if (method == .post && path.elementsEqual("/2015-03-31/functions".utf8))
+            || (method == .put && path.hasSuffix("/code")) {
             return (codeUploadLimit, nil)
         }
         return (sync, "operation")
@@ -148,6 +151,13 @@ struct LambdaBodyLimit<Context: RequestContext>: RouterMiddleware {
     static func message(_ limit: Int, _ operation: String?) -> String {
         guard let operation else { return "Zipped size must be smaller than 52428800 bytes" }
         return "Request must be smaller than \(limit) bytes for the \(operation)"
+    }
+}
+
+extension Substring.UTF8View {
+    fileprivate func hasSuffix(_ suffix: StaticString) -> Bool {
+        let tail = UnsafeBufferPointer(start: suffix.utf8Start, count: suffix.utf8CodeUnitCount)
+        return count >= tail.count && self.suffix(tail.count).elementsEqual(tail)
     }
 }
 

@@ -231,6 +231,11 @@ enum SigV4Canonical {
         hex(SHA256.hash(data: bytes))
     }
 
+    /// Hex SHA-256 of the bytes in place, lowercase.
+    static func hexSHA256(_ bytes: UnsafeRawBufferPointer) -> String {
+        hex(SHA256.hash(data: bytes))
+    }
+
     /// Compares two signatures in time that depends only on their lengths.
     ///
     /// - Parameters:

@@ -51,9 +51,11 @@ public struct SigV4Middleware<Context: RequestContext>: RouterMiddleware {
                 status: .contentTooLarge, code: "RequestEntityTooLargeException",
                 message: "Request must be smaller than \(maxBodySize) bytes for the operation")
         }
-        var signed = Self.sigV4Request(request, body: body)
-        let bytes = signed.body
-        signed.bodySHA256 = try await offLoop(bytes: bytes.count) { SigV4Canonical.hexSHA256(bytes) }
+        // The verifier needs only the body's hash: taken from the buffer, not from a copy of it.
+        var signed = Self.sigV4Request(request)
+        signed.bodySHA256 = try await offLoop(bytes: body.readableBytes) {
+            body.withUnsafeReadableBytes { SigV4Canonical.hexSHA256($0) }
+        }
         do throws(SigV4Error) {
             _ = try verifier.verify(signed)
         } catch {
@@ -67,10 +69,8 @@ public struct SigV4Middleware<Context: RequestContext>: RouterMiddleware {
     ///
     /// HTTP/1 `Host` arrives as the request's authority (swift-http-types moves it
     /// out of the header fields), so it is put back as a `host` header.
-    /// - Parameters:
-    ///   - request: The request.
-    ///   - body: Its collected body.
-    static func sigV4Request(_ request: Request, body: ByteBuffer) -> SigV4Request {
+    /// - Parameter request: The request.
+    static func sigV4Request(_ request: Request) -> SigV4Request {
         var headers: [(String, String)] = []
         headers.reserveCapacity(request.headers.count + 1)
         if let authority = request.head.authority {
@@ -81,14 +81,14 @@ public struct SigV4Middleware<Context: RequestContext>: RouterMiddleware {
         }
         let (path, query) = split(request.head.path ?? "/")
         return SigV4Request(
-            method: request.method.rawValue, path: path, query: query, headers: headers,
-            body: Array(buffer: body))
+            method: request.method.rawValue, path: path, query: query, headers: headers)
     }
 
     /// Splits a request target into raw path and raw query.
     private static func split(_ target: String) -> (path: String, query: String) {
-        guard let mark = target.firstIndex(of: "?") else { return (target, "") }
-        return (String(target[..<mark]), String(target[target.index(after: mark)...]))
+        // On the UTF-8 view: a search by Character breaks graphemes, on every request.
+        guard let mark = target.utf8.firstIndex(of: UInt8(ascii: "?")) else { return (target, "") }
+        return (String(target[..<mark]), String(target[target.utf8.index(after: mark)...]))
     }
 
     /// An AWS JSON error: status, `x-amzn-ErrorType`, `x-amzn-RequestId`, body `{"message": …}`.
