@@ -65,11 +65,13 @@ extension LambdaRoutes {
 
     /// 200 with the function's bytes and Lambda's headers.
     private static func response(_ result: InvokeResult) -> Response {
-        var headers: HTTPFields = [.contentType: result.contentType ?? "application/json"]
-        headers[.amznRequestId] = result.requestId
-        headers[.amzExecutedVersion] = result.executedVersion
-        if let error = result.functionError { headers[.amzFunctionError] = error }
-        if let tail = result.logTail { headers[.amzLogResult] = tail }
+        var headers = HTTPFields()
+        headers.reserveCapacity(5)
+        headers.append(HTTPField(name: .contentType, value: result.contentType ?? "application/json"))
+        headers.append(HTTPField(name: .amznRequestId, value: result.requestId))
+        headers.append(HTTPField(name: .amzExecutedVersion, value: result.executedVersion))
+        if let error = result.functionError { headers.append(HTTPField(name: .amzFunctionError, value: error)) }
+        if let tail = result.logTail { headers.append(HTTPField(name: .amzLogResult, value: tail)) }
         return Response(status: .ok, headers: headers,
                         body: ResponseBody(byteBuffer: ByteBuffer(bytes: result.payload)))
     }

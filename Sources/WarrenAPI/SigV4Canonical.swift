@@ -1,4 +1,5 @@
 import Crypto
+import Foundation
 
 /// The canonical request, string to sign and signature of AWS Signature Version 4.
 ///
@@ -258,16 +259,26 @@ enum SigV4Canonical {
     private static let hexDigits = Array("0123456789abcdef".utf8)
     private static let upperHexDigits = Array("0123456789ABCDEF".utf8)
 
-    private static func hex(_ bytes: some Sequence<UInt8>) -> String {
-        var out: [UInt8] = []
-        appendHex(bytes, to: &out)
-        return String(decoding: out, as: UTF8.self)
+    /// Digests are read in place (iterating one copies it into an array first).
+    private static func hex(_ bytes: some ContiguousBytes) -> String {
+        bytes.withUnsafeBytes { raw in
+            String(unsafeUninitializedCapacity: raw.count * 2) { out in
+                for (index, byte) in raw.enumerated() {
+                    out[2 * index] = hexDigits[Int(byte >> 4)]
+                    out[2 * index + 1] = hexDigits[Int(byte & 0x0F)]
+                }
+                return raw.count * 2
+            }
+        }
     }
 
-    private static func appendHex(_ bytes: some Sequence<UInt8>, to out: inout [UInt8]) {
-        for byte in bytes {
-            out.append(hexDigits[Int(byte >> 4)])
-            out.append(hexDigits[Int(byte & 0x0F)])
+    private static func appendHex(_ bytes: some ContiguousBytes, to out: inout [UInt8]) {
+        bytes.withUnsafeBytes { raw in
+            out.reserveCapacity(out.count + raw.count * 2)
+            for byte in raw {
+                out.append(hexDigits[Int(byte >> 4)])
+                out.append(hexDigits[Int(byte & 0x0F)])
+            }
         }
     }
 

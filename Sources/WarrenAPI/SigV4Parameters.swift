@@ -22,7 +22,7 @@ struct SigV4Parameters: Sendable {
     var expires: Int64?
 
     /// `DATE/REGION/SERVICE/aws4_request`, as it enters the string to sign.
-    var scope: String { [scopeDate, region, service, terminator].joined(separator: "/") }
+    var scope: String { "\(scopeDate)/\(region)/\(service)/\(terminator)" }
 
     /// The largest `X-Amz-Expires` AWS accepts: seven days.
     static let maxExpires: Int64 = 604_800
@@ -45,11 +45,11 @@ struct SigV4Parameters: Sendable {
         var credential: String?
         var signature: String?
         var signed: String?
-        for item in trimmed[algorithm.endIndex...].split(separator: UInt8(ascii: ",")) {
+        Substring(trimmed[algorithm.endIndex...]).utf8.forEachPiece(separatedBy: UInt8(ascii: ",")) { item in
             // A name and a value, each at least one byte (as `split(separator: "=", maxSplits: 1)`).
             guard let equals = item.firstIndex(of: UInt8(ascii: "=")), equals != item.startIndex,
                 item.index(after: equals) != item.endIndex
-            else { continue }
+            else { return }
             let name = Substring(item[..<equals]).trimmingSpaces
             let value = Substring(item[item.index(after: equals)...]).trimmingSpaces
             // The last of a repeated name wins, as it did.
@@ -57,7 +57,7 @@ struct SigV4Parameters: Sendable {
             case "Credential": credential = value
             case "Signature": signature = value
             case "SignedHeaders": signed = value
-            default: continue
+            default: return
             }
         }
         guard let credential, let signature, let signed else {
@@ -103,15 +103,23 @@ struct SigV4Parameters: Sendable {
     private static func make(
         credential: String, signedHeaders: String, signature: String, timestamp: String?
     ) throws(SigV4Error) -> SigV4Parameters {
-        let scope = credential.utf8.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false)
-            .map { String(Substring($0)) }
+        var scope: [String] = []
+        scope.reserveCapacity(5)
+        Substring(credential).utf8.forEachPiece(separatedBy: UInt8(ascii: "/"), omittingEmpty: false) {
+            scope.append(String(Substring($0)))
+        }
         guard scope.count == 5, scope.allSatisfy({ !$0.isEmpty }) else {
             throw .incomplete(
                 "Credential must have exactly 5 slash-delimited elements, e.g. keyid/date/region/service/term, "
                     + "got '\(credential)'")
         }
-        var names = signedHeaders.utf8.split(separator: UInt8(ascii: ";"))
-            .map { Substring($0).trimmingSpaces.lowercased() }
+        var names: [String] = []
+        names.reserveCapacity(8)
+        Substring(signedHeaders).utf8.forEachPiece(separatedBy: UInt8(ascii: ";")) { name in
+            let trimmed = Substring(name).trimmingSpaces
+            names.append(trimmed.utf8.contains { (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains($0) }
+                ? trimmed.lowercased() : trimmed)
+        }
         names.sort()
         names.removeDuplicatesInSortedOrder()
         return SigV4Parameters(
@@ -130,6 +138,22 @@ extension Array where Element: Equatable {
             kept += 1
         }
         removeSubrange(kept...)
+    }
+}
+
+extension Substring.UTF8View {
+    /// Calls `body` with each piece between separators, in order, as `split(separator:)` would
+    /// return them (empty pieces left out unless asked for), without building the array.
+    fileprivate func forEachPiece(
+        separatedBy separator: UInt8, omittingEmpty: Bool = true, _ body: (Substring.UTF8View) throws -> Void
+    ) rethrows {
+        var start = startIndex
+        while true {
+            let end = self[start...].firstIndex(of: separator) ?? endIndex
+            if !omittingEmpty || start != end { try body(self[start..<end]) }
+            guard end != endIndex else { return }
+            start = index(after: end)
+        }
     }
 }
 

@@ -111,19 +111,41 @@ extension Instance {
     /// The REPORT line: TAB-separated, ending with a TAB.
     static func report(_ requestId: String, duration: Double, memory: Int, peakBytes: UInt64?,
                        initDuration: Double?) -> String {
-        var line = "REPORT RequestId: \(requestId)\tDuration: \(twoDecimals(duration)) ms\t"
-            + "Billed Duration: \(Int(duration.rounded(.up))) ms\tMemory Size: \(memory) MB\t"
-            + "Max Memory Used: \((peakBytes ?? 0) >> 20) MB\t"
-        if let initDuration { line += "Init Duration: \(twoDecimals(initDuration)) ms\t" }
+        // One string grown in place: each `+` of the pieces was an allocation of its own.
+        var line = "REPORT RequestId: "
+        line.reserveCapacity(192)
+        line += requestId
+        line += "\tDuration: "
+        appendTwoDecimals(duration, to: &line)
+        line += " ms\tBilled Duration: "
+        line += String(Int(duration.rounded(.up)))
+        line += " ms\tMemory Size: "
+        line += String(memory)
+        line += " MB\tMax Memory Used: "
+        line += String((peakBytes ?? 0) >> 20)
+        line += " MB\t"
+        if let initDuration {
+            line += "Init Duration: "
+            appendTwoDecimals(initDuration, to: &line)
+            line += " ms\t"
+        }
         return line
     }
 
     /// `12.34`: Foundation's String(format:) costs microseconds on Linux,
     /// and this runs on every invocation.
     static func twoDecimals(_ value: Double) -> String {
+        var text = ""
+        appendTwoDecimals(value, to: &text)
+        return text
+    }
+
+    static func appendTwoDecimals(_ value: Double, to text: inout String) {
         let hundredths = Int((max(0, value) * 100).rounded())
         let fraction = hundredths % 100
-        return "\(hundredths / 100)." + (fraction < 10 ? "0\(fraction)" : "\(fraction)")
+        text += String(hundredths / 100)
+        text += fraction < 10 ? ".0" : "."
+        text += String(fraction)
     }
 }
 

@@ -257,8 +257,20 @@ extension Supervisor {
         }
         let time = UInt64(UInt32(truncatingIfNeeded: Int(Date().timeIntervalSince1970)))
         let root = (next(), next())
-        return "Root=1-" + Hex.string(time, digits: 8) + "-" + Hex.string(root.0 >> 32, digits: 8)
-            + Hex.string(root.1, digits: 16) + ";Parent=" + Hex.string(next(), digits: 16) + ";Sampled=0"
+        let parent = next()
+        // 75 bytes written in place: one allocation, not one per piece.
+        return String(unsafeUninitializedCapacity: 75) { out in
+            var at = 0
+            Hex.put("Root=1-", into: out, at: &at)
+            Hex.put(time, digits: 8, into: out, at: &at)
+            Hex.put("-", into: out, at: &at)
+            Hex.put(root.0 >> 32, digits: 8, into: out, at: &at)
+            Hex.put(root.1, digits: 16, into: out, at: &at)
+            Hex.put(";Parent=", into: out, at: &at)
+            Hex.put(parent, digits: 16, into: out, at: &at)
+            Hex.put(";Sampled=0", into: out, at: &at)
+            return at
+        }
     }
 
     /// A new request id, a trace header and an alias-routing roll (uniform in 0..<1) from 32 random
@@ -282,9 +294,19 @@ extension Supervisor {
     static func uuidString(_ high: UInt64, _ low: UInt64) -> String {
         let high = high & ~0xF000 | 0x4000
         let low = low & ~(0xC000 << 48) | (0x8000 << 48)
-        return Hex.string(high >> 32, digits: 8) + "-" + Hex.string(high >> 16, digits: 4) + "-"
-            + Hex.string(high, digits: 4) + "-" + Hex.string(low >> 48, digits: 4) + "-"
-            + Hex.string(low, digits: 12)
+        return String(unsafeUninitializedCapacity: 36) { out in
+            var at = 0
+            Hex.put(high >> 32, digits: 8, into: out, at: &at)
+            Hex.put("-", into: out, at: &at)
+            Hex.put(high >> 16, digits: 4, into: out, at: &at)
+            Hex.put("-", into: out, at: &at)
+            Hex.put(high, digits: 4, into: out, at: &at)
+            Hex.put("-", into: out, at: &at)
+            Hex.put(low >> 48, digits: 4, into: out, at: &at)
+            Hex.put("-", into: out, at: &at)
+            Hex.put(low, digits: 12, into: out, at: &at)
+            return at
+        }
     }
 }
 
@@ -294,10 +316,25 @@ enum Hex {
     /// The low `digits` hex digits of `value`, lowercase, zero-padded.
     static func string(_ value: UInt64, digits count: Int) -> String {
         String(unsafeUninitializedCapacity: count) { out in
-            for i in 0..<count {
-                out[count - 1 - i] = digits[Int((value >> (4 * UInt64(i))) & 0xF)]
-            }
-            return count
+            var at = 0
+            put(value, digits: count, into: out, at: &at)
+            return at
+        }
+    }
+
+    /// Writes the low `count` hex digits of `value` at `at` and moves `at` past them.
+    static func put(_ value: UInt64, digits count: Int, into out: UnsafeMutableBufferPointer<UInt8>, at: inout Int) {
+        for i in 0..<count {
+            out[at + count - 1 - i] = digits[Int((value >> (4 * UInt64(i))) & 0xF)]
+        }
+        at += count
+    }
+
+    /// Writes ASCII `text` at `at` and moves `at` past it.
+    static func put(_ text: StaticString, into out: UnsafeMutableBufferPointer<UInt8>, at: inout Int) {
+        for byte in UnsafeBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount) {
+            out[at] = byte
+            at += 1
         }
     }
 }

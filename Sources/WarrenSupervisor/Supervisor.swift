@@ -252,7 +252,9 @@ public actor Supervisor {
     }
 
     nonisolated func arn(_ name: String, _ qualifier: String?) -> String {
-        "arn:aws:lambda:\(configuration.region):000000000000:function:\(name)" + (qualifier.map { ":\($0)" } ?? "")
+        // One interpolation each: this runs on every invocation (the runtime's Invoked-Function-Arn).
+        guard let qualifier else { return "arn:aws:lambda:\(configuration.region):000000000000:function:\(name)" }
+        return "arn:aws:lambda:\(configuration.region):000000000000:function:\(name):\(qualifier)"
     }
 
     /// The version an invocation runs: `$LATEST`, a version, or an alias's pick.

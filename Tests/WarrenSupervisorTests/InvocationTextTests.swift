@@ -1,0 +1,46 @@
+import Foundation
+import Testing
+@testable import WarrenSupervisor
+
+/// The text made for every invocation, written into buffers in place: the request id, the
+/// X-Ray trace header and the REPORT line, in the forms Lambda uses.
+struct InvocationTextTests {
+    static func matches(_ text: String, _ pattern: String) -> Bool {
+        text.range(of: "^" + pattern + "$", options: .regularExpression) != nil
+    }
+
+    @Test func requestIdsAreVersion4UUIDsInLowercase() {
+        for _ in 0..<200 {
+            let id = Supervisor.invocationIds().requestId
+            #expect(Self.matches(id, "[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}"), "\(id)")
+            #expect(UUID(uuidString: id) != nil)
+        }
+        #expect(Supervisor.uuidString(0, 0) == "00000000-0000-4000-8000-000000000000")
+        #expect(Supervisor.uuidString(.max, .max) == "ffffffff-ffff-4fff-bfff-ffffffffffff")
+    }
+
+    @Test func traceHeadersHaveXRaysForm() {
+        let now = UInt32(truncatingIfNeeded: Int(Date().timeIntervalSince1970))
+        var seen = Set<String>()
+        for seed in 0..<200 as Range<UInt64> {
+            let trace = Supervisor.traceId(seed: seed)
+            #expect(Self.matches(trace, "Root=1-[0-9a-f]{8}-[0-9a-f]{24};Parent=[0-9a-f]{16};Sampled=0"), "\(trace)")
+            let time = UInt32(trace.dropFirst(7).prefix(8), radix: 16) ?? 0
+            #expect(time >= now && time <= now + 5, "the root's first part is the epoch second")
+            seen.insert(trace)
+        }
+        #expect(seen.count == 200, "different seeds, different traces")
+    }
+
+    @Test func reportLineAsLambdaPrintsIt() {
+        #expect(Instance.report("r-1", duration: 1.234, memory: 128, peakBytes: 35 << 20, initDuration: nil)
+            == "REPORT RequestId: r-1\tDuration: 1.23 ms\tBilled Duration: 2 ms\tMemory Size: 128 MB\t"
+            + "Max Memory Used: 35 MB\t")
+        #expect(Instance.report("r-2", duration: 100, memory: 1769, peakBytes: nil, initDuration: 12.006)
+            == "REPORT RequestId: r-2\tDuration: 100.00 ms\tBilled Duration: 100 ms\tMemory Size: 1769 MB\t"
+            + "Max Memory Used: 0 MB\tInit Duration: 12.01 ms\t")
+        #expect(Instance.twoDecimals(0.05) == "0.05")
+        #expect(Instance.twoDecimals(7) == "7.00")
+        #expect(Instance.twoDecimals(-1) == "0.00")
+    }
+}
