@@ -44,11 +44,15 @@ public final class Admission: Sendable {
         func sumProvisioned(_ function: String) -> Int { provisioned[function, default: [:]].values.reduce(0, +) }
 
         /// Concurrency claimed now: reserved functions count their whole reservation.
+        /// Summed in place: this runs on every on-demand lease, so no set of names is built.
         var used: Int {
-            let functions = Set(reserved.keys).union(provisioned.keys).union(busyOnDemand.keys)
-            return functions.reduce(0) { sum, f in
-                sum + (reserved[f] ?? (sumProvisioned(f) + busyOnDemand[f, default: 0]))
+            var total = 0
+            for count in reserved.values { total += count }
+            for (function, versions) in provisioned where reserved[function] == nil {
+                for count in versions.values { total += count }
             }
+            for (function, busy) in busyOnDemand where reserved[function] == nil { total += busy }
+            return total
         }
     }
 
