@@ -133,6 +133,14 @@ struct CPUTime {
 
     static func - (a: CPUTime, b: CPUTime) -> CPUTime { CPUTime(user: a.user - b.user, system: a.system - b.system) }
 
+    /// What this process has used so far, its children not included (`getrusage`).
+    static func ofThisProcess() -> CPUTime {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        func seconds(_ t: timeval) -> Double { Double(t.tv_sec) + Double(t.tv_usec) / 1e6 }
+        return CPUTime(user: seconds(usage.ru_utime), system: seconds(usage.ru_stime))
+    }
+
     /// What `root` and every process descended from it have used so far (`/proc/PID/stat`, all
     /// threads; a runtime in its own pid namespace is still a descendant in the host's /proc).
     static func tree(of root: pid_t) -> CPUTime {

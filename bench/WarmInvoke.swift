@@ -24,7 +24,7 @@ func warmInvoke() async throws {
     var floor = try LoopbackFloor(payloadSize: payload.count).measure(runs * 2)
     var samples: [String: [Double]] = [:]
     var rate: [String: Double] = [:]
-    var cpuPerInvoke = ProcessCPU(user: 0, system: 0)
+    var cpuPerInvoke = CPUTime()
     for freeze in [false, true] {
         var config = Supervisor.Configuration(home: repo, stateDirectory: state)
         config.eventLoopGroup = .singleton  // as `warren serve`
@@ -47,11 +47,12 @@ func warmInvoke() async throws {
         }
         samples[freeze ? "frozen" : "one"] = one
         if !freeze {
-            let before = ProcessCPU.now()
+            let before = CPUTime.ofThisProcess()
             (samples["two"], rate["two"]) = try await concurrent(2, total: runs * 4) {
                 _ = try await supervisor.invoke("echo", payload: payload)
             }
-            cpuPerInvoke = (ProcessCPU.now() - before) / Double(runs * 4)
+            let used = CPUTime.ofThisProcess() - before
+            cpuPerInvoke = CPUTime(user: used.user / Double(runs * 4), system: used.system / Double(runs * 4))
             samples["cold"] = try await timed(max(20, runs / 5), warmup: 2, before: { await supervisor.reclaim() }) {
                 _ = try await supervisor.invoke("echo", payload: payload)
             }
@@ -167,23 +168,3 @@ func measureSync(_ runs: Int, _ body: () -> Void) -> [Double] {
     return samples.sorted()
 }
 
-/// User and system CPU seconds this process has used (`getrusage`).
-struct ProcessCPU {
-    var user: Double
-    var system: Double
-
-    static func now() -> ProcessCPU {
-        var usage = rusage()
-        getrusage(RUSAGE_SELF.rawValue, &usage)
-        func seconds(_ t: timeval) -> Double { Double(t.tv_sec) + Double(t.tv_usec) / 1e6 }
-        return ProcessCPU(user: seconds(usage.ru_utime), system: seconds(usage.ru_stime))
-    }
-
-    static func - (lhs: ProcessCPU, rhs: ProcessCPU) -> ProcessCPU {
-        ProcessCPU(user: lhs.user - rhs.user, system: lhs.system - rhs.system)
-    }
-
-    static func / (lhs: ProcessCPU, rhs: Double) -> ProcessCPU {
-        ProcessCPU(user: lhs.user / rhs, system: lhs.system / rhs)
-    }
-}

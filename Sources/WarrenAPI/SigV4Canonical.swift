@@ -110,7 +110,7 @@ enum SigV4Canonical {
 
     /// The lowercase hex signature of `stringToSign` under a derived signing key.
     static func signature(key: SymmetricKey, stringToSign: String) -> String {
-        hex(HMAC<SHA256>.authenticationCode(for: Array(stringToSign.utf8), using: key))
+        String(decoding: signature(key: key, stringToSign: Array(stringToSign.utf8)), as: UTF8.self)
     }
 
     /// The lowercase hex signature of the bytes of a string to sign.
@@ -205,13 +205,6 @@ enum SigV4Canonical {
     /// - Parameters:
     ///   - headers: All headers with lowercased names.
     ///   - signed: Lowercased, sorted names to include.
-    static func canonicalHeaders(_ headers: [(name: String, value: String)], signed: [String]) -> String {
-        var out: [UInt8] = []
-        appendCanonicalHeaders(headers, signed: signed, to: &out)
-        return String(decoding: out, as: UTF8.self)
-    }
-
-    /// ``canonicalHeaders(_:signed:)`` appended to `out`.
     static func appendCanonicalHeaders(_ headers: [(name: String, value: String)], signed: [String],
                                        to out: inout [UInt8]) {
         for name in signed {
@@ -242,11 +235,6 @@ enum SigV4Canonical {
     /// - Parameters:
     ///   - expected: The signature computed here.
     ///   - provided: The signature the client sent.
-    static func constantTimeEqual(_ expected: String, _ provided: String) -> Bool {
-        constantTimeEqual(Array(expected.utf8), provided)
-    }
-
-    /// ``constantTimeEqual(_:_:)`` with the computed signature as bytes.
     static func constantTimeEqual(_ expected: [UInt8], _ provided: String) -> Bool {
         guard expected.count == provided.utf8.count else { return false }
         var difference: UInt8 = 0

@@ -39,7 +39,8 @@ public struct SigV4Middleware<Context: RequestContext>: RouterMiddleware {
     public func handle(
         _ request: Request, context: Context, next: (Request, Context) async throws -> Response
     ) async throws -> Response {
-        if !exemptPaths.isEmpty, exemptPaths.contains(Self.split(request.head.path ?? "/").path) {
+        let (path, query) = Self.split(request.head.path ?? "/")
+        if !exemptPaths.isEmpty, exemptPaths.contains(path) {
             return try await next(request, context)
         }
         var request = request
@@ -52,7 +53,7 @@ public struct SigV4Middleware<Context: RequestContext>: RouterMiddleware {
                 message: "Request must be smaller than \(maxBodySize) bytes for the operation")
         }
         // The verifier needs only the body's hash: taken from the buffer, not from a copy of it.
-        var signed = Self.sigV4Request(request)
+        var signed = Self.sigV4Request(request, path: path, query: query)
         signed.bodySHA256 = try await offLoop(bytes: body.readableBytes) {
             body.withUnsafeReadableBytes { SigV4Canonical.hexSHA256($0) }
         }
@@ -69,8 +70,11 @@ public struct SigV4Middleware<Context: RequestContext>: RouterMiddleware {
     ///
     /// HTTP/1 `Host` arrives as the request's authority (swift-http-types moves it
     /// out of the header fields), so it is put back as a `host` header.
-    /// - Parameter request: The request.
-    static func sigV4Request(_ request: Request) -> SigV4Request {
+    /// - Parameters:
+    ///   - request: The request.
+    ///   - path: Its raw path (its target split once, by the caller).
+    ///   - query: Its raw query, without the `?`.
+    static func sigV4Request(_ request: Request, path: String, query: String) -> SigV4Request {
         var headers: [(String, String)] = []
         headers.reserveCapacity(request.headers.count + 1)
         if let authority = request.head.authority {
@@ -79,7 +83,6 @@ public struct SigV4Middleware<Context: RequestContext>: RouterMiddleware {
         for field in request.headers {
             headers.append((field.name.canonicalName, field.value))
         }
-        let (path, query) = split(request.head.path ?? "/")
         return SigV4Request(
             method: request.method.rawValue, path: path, query: query, headers: headers)
     }

@@ -253,35 +253,29 @@ public struct SigV4Verifier: Sendable {
 /// Signing keys already derived, by access key and scope. Bounded: a flood of
 /// scopes (each must still name a known key and today's date) empties it.
 final class SigningKeyCache: Sendable {
-    private let keys = Mutex<[String: SharedKey]>([:])
-    private static let capacity = 256
-    /// The scope asked for last and its key: a client signs with one scope all day, so most
-    /// requests are answered here without building the dictionary's key.
-    private let last = Mutex<(accessKeyId: String, date: String, region: String, service: String, key: SharedKey)?>(nil)
+    /// Keyed by the scope's parts as they are: no key string built per request.
+    private struct Scope: Hashable {
+        let accessKeyId: String
+        let date: String
+        let region: String
+        let service: String
+    }
 
     /// A derived key is never mutated after it is made (its storage is copy-on-write), so the
     /// one in the cache may be handed to any thread: no copy of its bytes per request.
     private struct SharedKey: @unchecked Sendable { let key: SymmetricKey }
 
+    private let keys = Mutex<[Scope: SharedKey]>([:])
+    private static let capacity = 256
+
     func key(accessKeyId: String, secret: String, date: String, region: String, service: String) -> SymmetricKey {
-        if let hit = last.withLock({ last in
-            last.flatMap { $0.accessKeyId == accessKeyId && $0.date == date && $0.region == region
-                && $0.service == service ? $0.key : nil }
-        }) {
-            return hit.key
+        let scope = Scope(accessKeyId: accessKeyId, date: date, region: region, service: service)
+        if let shared = keys.withLock({ $0[scope] }) { return shared.key }
+        let key = SigV4Canonical.signingKey(secret: secret, date: date, region: region, service: service)
+        keys.withLock { keys in
+            if keys.count >= Self.capacity { keys.removeAll(keepingCapacity: true) }
+            keys[scope] = SharedKey(key: key)
         }
-        let scope = "\(accessKeyId)/\(date)/\(region)/\(service)"
-        let shared: SharedKey
-        if let known = keys.withLock({ $0[scope] }) {
-            shared = known
-        } else {
-            shared = SharedKey(key: SigV4Canonical.signingKey(secret: secret, date: date, region: region, service: service))
-            keys.withLock { keys in
-                if keys.count >= Self.capacity { keys.removeAll(keepingCapacity: true) }
-                keys[scope] = shared
-            }
-        }
-        last.withLock { $0 = (accessKeyId, date, region, service, shared) }
-        return shared.key
+        return key
     }
 }

@@ -258,8 +258,8 @@ extension Supervisor {
         let time = UInt64(UInt32(truncatingIfNeeded: Int(Date().timeIntervalSince1970)))
         let root = (next(), next())
         let parent = next()
-        // 75 bytes written in place: one allocation, not one per piece.
-        return String(unsafeUninitializedCapacity: 75) { out in
+        // 74 bytes written in place: one allocation, not one per piece.
+        return String(unsafeUninitializedCapacity: 74) { out in
             var at = 0
             Hex.put("Root=1-", into: out, at: &at)
             Hex.put(time, digits: 8, into: out, at: &at)
@@ -312,15 +312,6 @@ extension Supervisor {
 
 enum Hex {
     private static let digits = Array("0123456789abcdef".utf8)
-
-    /// The low `digits` hex digits of `value`, lowercase, zero-padded.
-    static func string(_ value: UInt64, digits count: Int) -> String {
-        String(unsafeUninitializedCapacity: count) { out in
-            var at = 0
-            put(value, digits: count, into: out, at: &at)
-            return at
-        }
-    }
 
     /// Writes the low `count` hex digits of `value` at `at` and moves `at` past them.
     static func put(_ value: UInt64, digits count: Int, into out: UnsafeMutableBufferPointer<UInt8>, at: inout Int) {
