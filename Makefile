@@ -11,7 +11,7 @@ RUNTIME ?= provided.al2023 python3.11
 DEPS     := libseccomp-dev libcap-dev pkg-config libc6-dev gcc busybox-static bubblewrap ca-certificates python3-pip
 OPT_DEPS := hyperfine
 # The integration suite's clients (PyPI): the real boto3 and aws CLI.
-PY_DEPS  := boto3 awscli pytest
+PY_DEPS  := boto3 awscli pytest pytest-timeout
 PYTHON   ?= python3
 
 # Targets run their steps in the order written, even under -j.

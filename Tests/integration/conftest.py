@@ -8,12 +8,23 @@ root is the server's --home (rootfs/out/<runtime>, policies/).
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
 import botocore.exceptions
 import pytest
 
 from helpers import POLL_DEADLINE, REPO, ROLE, WarrenServer, bootstrap_zip, poll, python_zip, unique_name
 
 _servers: list[WarrenServer] = []
+
+#: The whole session's budget in seconds ($WARREN_TEST_BUDGET): once spent, no further test starts
+#: and the session ends with its report, instead of running into CI's own limit with nothing said.
+SESSION_BUDGET = float(os.environ.get("WARREN_TEST_BUDGET", "2400"))
+_session_start = time.monotonic()
 
 
 @pytest.fixture(scope="session")
@@ -125,12 +136,49 @@ def functions(lam, request):
     factory.cleanup()
 
 
+def pytest_runtest_setup(item):
+    spent = time.monotonic() - _session_start
+    if spent > SESSION_BUDGET:
+        pytest.exit(f"the session's budget of {SESSION_BUDGET:.0f} s is spent ({spent:.0f} s): "
+                    f"{item.nodeid} and the tests after it did not run", returncode=1)
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
-    """On a failure, append the tail of every running server's output to the report."""
+    """On a failure, append the tail of every running server's output to the report; on a
+    timeout (pytest-timeout), also where each of its threads waits, to tell a wedged server."""
     outcome = yield
     report = outcome.get_result()
     if report.failed:
+        timed_out = "Timeout" in str(report.longrepr)
         for instance in list(_servers):
-            report.sections.append((f"warren serve (pid {instance.process.pid if instance.process else '-'})",
-                                    instance.log_tail()))
+            pid = instance.process.pid if instance.process else None
+            report.sections.append((f"warren serve (pid {pid or '-'})", instance.log_tail()))
+            if timed_out and pid and instance.process.poll() is None:
+                report.sections.append((f"warren serve (pid {pid}) threads", thread_dump(pid)))
+
+
+def thread_dump(pid: int) -> str:
+    """Each thread's name, state and kernel wait channel; with gdb present, every thread's stack."""
+    lines = []
+    for task in sorted(Path(f"/proc/{pid}/task").glob("*"), key=lambda p: int(p.name)):
+        try:
+            name = (task / "comm").read_text().strip()
+            state = (task / "stat").read_text().rsplit(")", 1)[1].split()[0]
+            wchan = (task / "wchan").read_text().strip()
+        except OSError:
+            continue
+        lines.append(f"{task.name:>8} {name:<24} {state} {wchan}")
+    gdb = shutil.which("gdb")
+    if gdb:
+        try:
+            stacks = subprocess.run([gdb, "-p", str(pid), "-batch", "-ex", "thread apply all bt 24"],
+                                    capture_output=True, text=True, timeout=120).stdout
+            demangle = shutil.which("swift-demangle")
+            if demangle:
+                stacks = subprocess.run([demangle, "--simplified"], input=stacks, capture_output=True,
+                                        text=True, timeout=60).stdout
+            lines += [line[:240] for line in stacks.splitlines() if line.startswith(("#", "Thread "))]
+        except subprocess.TimeoutExpired:
+            lines.append("gdb took over 120 s")
+    return "\n".join(lines)
