@@ -80,12 +80,20 @@ extension Supervisor {
     /// Starts the provisioned instances that are missing (first start, or
     /// replacements of ones that died or aged out) and marks them ready.
     ///
-    /// One pass at a time (a put and the reclaimer's pass would otherwise
-    /// both start the missing instances). The function may change or go
-    /// while instances start: each start re-reads what is wanted.
+    /// One pass at a time, in call order: each pass first waits for the one
+    /// before it (a put and the reclaimer's pass would otherwise both start
+    /// the missing instances). The function may change or go while instances
+    /// start: each start re-reads what is wanted.
+    ///
+    /// Chained, never polled: a waiter looping on `replenishing` would spin on
+    /// the actor once the pass ended (awaiting a finished task does not
+    /// suspend), before the pass's owner could clear it.
     public func replenishProvisioned() async {
-        while let running = replenishing { await running.value }
-        let pass = Task { await self.replenishOnce() }
+        let previous = replenishing
+        let pass = Task {
+            await previous?.value
+            await self.replenishOnce()
+        }
         replenishing = pass
         await pass.value
         if replenishing == pass { replenishing = nil }

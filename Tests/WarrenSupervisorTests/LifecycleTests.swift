@@ -70,6 +70,31 @@ struct LifecycleTests {
         }
     }
 
+    /// A put's pass, the reclaimer's and more overlap while instances start (300 ms of init
+    /// each): each waits for the one before it and all of them return, with exactly the
+    /// requested instances up. Waiters used to spin on the supervisor once a pass ended, which
+    /// wedged the server; should that come back, the test stops the process with the reason
+    /// after 60 s rather than hang the run.
+    @Test func overlappingProvisionedPassesAllReturn() async throws {
+        try await F.with(tweak: { $0.admission.memoryBudgetMB = 4096 }) { supervisor, code in
+            try await supervisor.createFunction(F.function("overlap", code: code, handler: "init-slow"))
+            let version = try await supervisor.publishVersion("overlap")
+            try await supervisor.putProvisionedConcurrency("overlap", qualifier: version, 2, wait: false)
+            let passes = Task {
+                await withTaskGroup(of: Void.self) { group in
+                    for _ in 0..<4 { group.addTask { await supervisor.replenishProvisioned() } }
+                    group.addTask { await supervisor.reclaim() }
+                }
+            }
+            guard await F.finishes(within: 60, passes) else {
+                fatalError("overlapping provisioned-concurrency passes did not return within 60 s: the supervisor is wedged")
+            }
+            let status = try #require(try await supervisor.provisionedConcurrency("overlap", qualifier: version))
+            #expect(status.available == 2 && status.status == .ready)
+            #expect(await supervisor.instances().filter(\.provisioned).count == 2)
+        }
+    }
+
     @Test func loweringProvisionedConcurrencyEndsTheExtraInstances() async throws {
         try await F.with { supervisor, code in
             try await supervisor.createFunction(F.function("lowered", code: code))

@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import Synchronization
 import Testing
 @testable import WarrenSandbox
 @testable import WarrenSupervisor
@@ -70,6 +71,22 @@ enum SupervisorFixture {
     static func instanceCgroups(prefix: String) -> [String] {
         let backend = try! CgroupProbe.detect()
         return ((try? backend.existing()) ?? []).filter { $0.hasPrefix(prefix) }
+    }
+
+    /// Whether `task` ends within `seconds`, decided by a timer on a dispatch thread: a wedged
+    /// actor or a job spinning on the cooperative pool can hold the threads that an async
+    /// timeout would need.
+    static func finishes(within seconds: Double, _ task: Task<Void, Never>) async -> Bool {
+        let decided = Mutex(false)
+        return await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
+            let decide: @Sendable (Bool) -> Void = { ended in
+                if decided.withLock({ first in defer { first = true }; return !first }) {
+                    continuation.resume(returning: ended)
+                }
+            }
+            Task { await task.value; decide(true) }
+            DispatchQueue.global().asyncAfter(deadline: .now() + seconds) { decide(false) }
+        }
     }
 
     /// Runs `body` with a supervisor, shutting it down and removing its files after.
