@@ -96,6 +96,11 @@ public final class Admission: Sendable {
         }
     }
 
+    /// The READY provisioned instances of one version, as last set.
+    public func provisioned(_ function: String, version: String) -> Int {
+        state.withLock { $0.provisioned[function]?[version] ?? 0 }
+    }
+
     /// Takes a lease for one invocation of `function` at `version`.
     /// - Throws: `tooManyRequests` with Lambda's `Reason`.
     public func lease(_ function: String, version: String, memoryMB: Int) throws -> Lease {

@@ -113,12 +113,22 @@ extension Supervisor {
                           case .success(let instance) = await startInstance(fv, config: config, provisioned: true, pool: pool)
                     else { break }
                     await keepOrDestroy(instance, pool: pool, fv: fv)
+                    // Counted as each instance is kept, not at the end of the pass: READY follows
+                    // this count, and an invoke after READY must get a provisioned lease.
+                    await countProvisioned(fv)
                 }
-                if let requested = functions[name]?.provisioned[version] {
-                    admission.setProvisioned(name, version: version, min(await pool(for: fv).provisionedCount, requested))
-                }
+                await countProvisioned(fv)
             }
         }
+    }
+
+    /// Tells admission how many provisioned instances of `fv` are up (at most the requested count).
+    private func countProvisioned(_ fv: FunctionVersion) async {
+        guard functions[fv.functionName]?.provisioned[fv.version] != nil else { return }
+        let up = await pool(for: fv).provisionedCount
+        // Read after the await: a delete or a new count may have come in meanwhile.
+        guard let requested = functions[fv.functionName]?.provisioned[fv.version] else { return }
+        admission.setProvisioned(fv.functionName, version: fv.version, min(up, requested))
     }
 
     /// Returns an instance to its pool after an invocation or a start, or
@@ -143,7 +153,8 @@ extension Supervisor {
         }
     }
 
-    /// Provisioned instances that finished init (idle or busy): what
+    /// Provisioned instances that finished init (idle or busy) and that
+    /// admission counts (they are in their pool, taking invocations): what
     /// Lambda counts as available. Ones still starting do not count.
     func readyProvisioned(_ fv: FunctionVersion) async -> Int {
         guard let pool = pools[fv] else { return 0 }
@@ -154,7 +165,7 @@ extension Supervisor {
             default: break
             }
         }
-        return ready
+        return min(ready, admission.provisioned(fv.functionName, version: fv.version))
     }
 
     /// Every instance, for `warren instances`.

@@ -92,6 +92,26 @@ struct LifecycleTests {
             let status = try #require(try await supervisor.provisionedConcurrency("overlap", qualifier: version))
             #expect(status.available == 2 && status.status == .ready)
             #expect(await supervisor.instances().filter(\.provisioned).count == 2)
+            #expect(supervisor.admission.provisioned("overlap", version: version) == 2)
+        }
+    }
+
+    /// READY is reported only once admission counts the instance: the first invoke after it gets
+    /// a provisioned lease and that instance, with no cold start beside it.
+    @Test func theFirstInvokeAfterReadyRunsOnTheProvisionedInstance() async throws {
+        try await F.with { supervisor, code in
+            try await supervisor.createFunction(F.function("ready", code: code, handler: "init-slow"))
+            let version = try await supervisor.publishVersion("ready")
+            try await supervisor.putProvisionedConcurrency("ready", qualifier: version, 1, wait: false)
+            let pass = Task { await supervisor.replenishProvisioned() }
+            while try await supervisor.provisionedConcurrency("ready", qualifier: version)?.status != .ready {
+                try await Task.sleep(for: .milliseconds(1))
+            }
+            let r = try await supervisor.invoke("ready", qualifier: version, payload: Array(#"{"env":"AWS_LAMBDA_INITIALIZATION_TYPE"}"#.utf8))
+            #expect(F.json(r.payload)["AWS_LAMBDA_INITIALIZATION_TYPE"] as? String == "provisioned-concurrency")
+            #expect(r.initDurationMs == nil)
+            await pass.value
+            #expect(await supervisor.instances().count == 1)
         }
     }
 

@@ -1,8 +1,14 @@
 """Reserved and provisioned concurrency, and GetAccountSettings."""
 
+import os
+import random
+import threading
+import time
+
+import botocore.exceptions
 import pytest
 
-from helpers import expect_error, function_arn, invoke, poll, status_of, unique_name
+from helpers import ROLE, expect_error, function_arn, invoke, poll, python_zip, status_of, unique_name
 
 UNRESERVED_MINIMUM = 100
 
@@ -176,3 +182,71 @@ def test_provisioned_concurrency_bad_values(lam, lam_raw, functions):
     expect_error("InvalidParameterValueException", 400, lam.put_provisioned_concurrency_config,
                  FunctionName=name, Qualifier="1", ProvisionedConcurrentExecutions=2)
     lam.delete_function_concurrency(FunctionName=name)
+
+
+#: How long the concurrent-clients test keeps its clients busy ($WARREN_TEST_STRESS_SECONDS).
+STRESS_SECONDS = float(os.environ.get("WARREN_TEST_STRESS_SECONDS", "20"))
+#: Errors the mix below provokes on purpose (reserved 0 throttles; provisioned above a reservation).
+EXPECTED_ERRORS = {"TooManyRequestsException", "InvalidParameterValueException"}
+
+
+def test_concurrent_clients_never_wedge_the_server(make_server):
+    """Four clients create, publish, reserve, provision, poll, invoke and delete functions at once for
+    STRESS_SECONDS, so provisioned-concurrency passes overlap with each other and with the reclaimer's.
+    Every call must be answered within 30 s with success or an expected error, and the server must then
+    stop clean. (Overlapping passes once livelocked the supervisor: every later call went unanswered.)"""
+    server = make_server()
+    end = time.monotonic() + STRESS_SECONDS
+    slow: list[str] = []
+    unexpected: list[str] = []
+    rounds = [0] * 4
+
+    def call(what, fn, **kwargs):
+        if slow or unexpected:  # one failure says it: the clients stop with their calls in flight
+            return None
+        started = time.monotonic()
+        try:
+            return fn(**kwargs)
+        except botocore.exceptions.ClientError as error:
+            if error.response["Error"]["Code"] not in EXPECTED_ERRORS:
+                unexpected.append(f"{what}: {error}")
+        except Exception as error:  # a read timeout is the wedge this test is about
+            unexpected.append(f"{what}: {type(error).__name__}: {error}")
+        finally:
+            if time.monotonic() - started > 30:
+                slow.append(f"{what} took {time.monotonic() - started:.0f} s")
+
+    def client(n: int):
+        lam = server.client(read_timeout=60)
+        rng = random.Random(n)
+        package = python_zip()
+        while time.monotonic() < end and not unexpected and not slow:
+            rounds[n] += 1
+            name = unique_name(f"stress{n}")
+            call("create", lam.create_function, FunctionName=name, Runtime="python3.11", Role=ROLE,
+                 Handler="lambda_function.handler", Code={"ZipFile": package})
+            call("publish", lam.publish_version, FunctionName=name)
+            if rng.random() < 0.4:
+                call("reserve", lam.put_function_concurrency, FunctionName=name,
+                     ReservedConcurrentExecutions=rng.choice([0, 1, 3]))
+            # Refused (InvalidParameterValue) when above a reservation of 0 or 1: then nothing to poll.
+            provisioned = call("provision", lam.put_provisioned_concurrency_config, FunctionName=name,
+                               Qualifier="1", ProvisionedConcurrentExecutions=rng.choice([1, 2])) is not None
+            for _ in range(rng.randint(0, 4) if provisioned else 0):
+                call("poll", lam.get_provisioned_concurrency_config, FunctionName=name, Qualifier="1")
+                time.sleep(rng.random() * 0.2)
+            for qualifier in rng.sample(["1", "$LATEST", "1"], rng.randint(0, 3)):
+                call("invoke", lam.invoke, FunctionName=name, Qualifier=qualifier, Payload=b"{}")
+            call("instances", server.instances)
+            if provisioned and rng.random() < 0.5:
+                call("unprovision", lam.delete_provisioned_concurrency_config, FunctionName=name, Qualifier="1")
+            call("delete", lam.delete_function, FunctionName=name)
+
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(len(rounds))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not slow and not unexpected, f"slow: {slow}; unexpected: {unexpected[:5]}"
+    assert min(rounds) >= 1, rounds
+    assert server.stop(check=True) == 0
