@@ -104,7 +104,9 @@ struct LifecycleTests {
             let version = try await supervisor.publishVersion("ready")
             try await supervisor.putProvisionedConcurrency("ready", qualifier: version, 1, wait: false)
             let pass = Task { await supervisor.replenishProvisioned() }
+            let deadline = ContinuousClock.now + .seconds(30)
             while try await supervisor.provisionedConcurrency("ready", qualifier: version)?.status != .ready {
+                try #require(ContinuousClock.now < deadline, "not READY within 30 s")
                 try await Task.sleep(for: .milliseconds(1))
             }
             let r = try await supervisor.invoke("ready", qualifier: version, payload: Array(#"{"env":"AWS_LAMBDA_INITIALIZATION_TYPE"}"#.utf8))
