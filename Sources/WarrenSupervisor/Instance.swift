@@ -122,7 +122,10 @@ actor Instance {
     }
 
     /// Runs one invocation. The instance is idle afterwards, or dead.
-    func invoke(_ invocation: Invocation, timeout: Double) async -> InvocationRecord {
+    /// - Returns: nil when the instance ended before the invocation reached it (taken from its
+    ///   pool, then destroyed by a delete or by its runtime's exit while idle): nothing ran.
+    func invoke(_ invocation: Invocation, timeout: Double) async -> InvocationRecord? {
+        guard state != .dead else { return nil }
         precondition(state == .idle, "invoke on an instance that is \(state)")
         state = .busy
         if frozen { await thaw() }

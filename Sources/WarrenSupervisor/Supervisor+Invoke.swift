@@ -56,24 +56,37 @@ extension Supervisor {
         let pool = pool(for: fv)
         let provisioned = lease.kind == .provisioned
         let here = localLoop()
-        var instance = await pool.takeIdle(provisioned: provisioned, near: here)
-        if instance == nil {
-            guard await makeRoom(config.memorySize) else {
-                throw SupervisorError(.tooManyRequests, "Rate Exceeded.", reason: "ConcurrentInvocationLimitExceeded")
+        // An instance can end between leaving its pool and the invocation reaching it (a delete,
+        // its runtime's exit while idle): it is dropped and another taken or started, a few times.
+        for _ in 0..<3 {
+            let instance: Instance
+            if let idle = await pool.takeIdle(provisioned: provisioned, near: here) {
+                instance = idle
+            } else {
+                guard await makeRoom(config.memorySize) else {
+                    throw SupervisorError(.tooManyRequests, "Rate Exceeded.", reason: "ConcurrentInvocationLimitExceeded")
+                }
+                switch await startInstance(fv, config: config, provisioned: provisioned, pool: pool, loop: here) {
+                case .success(let started): instance = started
+                case .failure(let failure):
+                    return failed(failure, requestId: requestId, version: version, log: record.log, logTail: logTail)
+                }
             }
-            switch await startInstance(fv, config: config, provisioned: provisioned, pool: pool, loop: here) {
-            case .success(let started): instance = started
-            case .failure(let failure):
-                return failed(failure, requestId: requestId, version: version, log: record.log, logTail: logTail)
+            let invocation = Invocation(
+                requestId: requestId, payload: payload, contentType: "application/json",
+                deadlineMs: Int64(Date().timeIntervalSince1970 * 1000 + config.timeout * 1000),
+                invokedFunctionArn: arn(name, qualifier), traceId: traceId, clientContext: clientContext)
+            let ran = await instance.invoke(invocation, timeout: config.timeout)
+            await keepOrDestroy(instance, pool: pool, fv: fv)
+            if let ran { return result(ran, requestId: requestId, version: version, logTail: logTail) }
+            guard !shuttingDown else { throw SupervisorError(.serviceException, "Warren is shutting down") }
+            guard functions[name] != nil else { throw notFound(name) }
+            guard pools[fv] === pool else {
+                throw SupervisorError(.resourceNotFound, "Function not found: \(arn(name, version))")
             }
         }
-        let invocation = Invocation(
-            requestId: requestId, payload: payload, contentType: "application/json",
-            deadlineMs: Int64(Date().timeIntervalSince1970 * 1000 + config.timeout * 1000),
-            invokedFunctionArn: arn(name, qualifier), traceId: traceId, clientContext: clientContext)
-        let ran = await instance!.invoke(invocation, timeout: config.timeout)
-        await keepOrDestroy(instance!, pool: pool, fv: fv)
-        return result(ran, requestId: requestId, version: version, logTail: logTail)
+        return failed(.platform("Sandbox.Failure", "every instance ended before the invocation reached it"),
+                      requestId: requestId, version: version, log: record.log, logTail: logTail)
     }
 
     private func result(_ record: InvocationRecord, requestId: String, version: String, logTail: Bool) -> InvokeResult {
