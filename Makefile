@@ -16,7 +16,7 @@ PYTHON   ?= python3
 
 # Targets run their steps in the order written, even under -j.
 .NOTPARALLEL:
-.PHONY: deps pydeps build rootfs test run bench clean
+.PHONY: deps pydeps build rootfs test run bench soak clean
 
 deps:
 	@installed() { dpkg -s "$$1" 2>/dev/null | grep -q '^Status: install ok installed'; }; \
@@ -51,6 +51,11 @@ test:
 
 run: deps rootfs build
 	.build/debug/warren serve --state-dir ./.warren --listen 127.0.0.1:9000
+
+# Clients racing each other on shared functions for SOAK_SECONDS (Tests/soak/soak.py).
+SOAK_SECONDS ?= 300
+soak: deps pydeps rootfs build
+	WARREN_BIN=$(CURDIR)/.build/debug/warren $(PYTHON) Tests/soak/soak.py --seconds $(SOAK_SECONDS)
 
 bench: deps rootfs
 	$(SWIFT) build -c release --product warren-bench
