@@ -2,10 +2,11 @@
 
     sudo WARREN_BIN=.build/debug/warren python3 Tests/soak/soak.py [--seconds 300] [--clients 6]
 
-Each client creates and deletes the functions, publishes, moves an alias, sets and removes reserved
-and provisioned concurrency (on versions and the alias), updates configuration, and invokes
-(RequestResponse and Event, on $LATEST, versions and the alias), so that every management call
-races the others and the invocations. A call that takes over 30 s, an error other than the ones
+Each client creates and deletes the functions, publishes, moves an alias and its routing weights,
+sets and removes reserved and provisioned concurrency (on versions and the alias), updates code,
+configuration, limits and retry settings, and invokes (RequestResponse, Event and DryRun, on
+$LATEST, versions and the alias; handlers that return, time out, raise or exit), so that every
+management call races the others and the invocations. A call that takes over 30 s, an error other than the ones
 such races legitimately cause, or a server that does not stop clean on SIGTERM fails the soak
 (exit 1); a stuck server's threads are printed first. Loads of this kind found the supervisor's
 livelock on overlapping provisioned-concurrency passes and the crash on an instance destroyed
@@ -43,7 +44,9 @@ def operation(lam, server, rng):
     name = rng.choice(NAMES)
     target = rng.choice(["1", "2", "live"])
     qualifier = rng.choice(["1", "2", "live", "$LATEST"])
-    event = json.dumps({"action": rng.choice(["none", "sleep", "raise"]), "seconds": 0.2}).encode()
+    # The handler returns, sleeps past a short timeout, raises, or exits (the runtime dies).
+    event = json.dumps({"action": rng.choice(["none", "sleep", "raise", "exit", "size"]),
+                        "seconds": rng.choice([0.2, 3.5]), "status": 7}).encode()
     table = [
         ("create", lambda: lam.create_function(FunctionName=name, Runtime="python3.11", Role=ROLE,
                                                Handler="lambda_function.handler", Code={"ZipFile": python_zip()})),
@@ -62,6 +65,15 @@ def operation(lam, server, rng):
             FunctionName=name, Environment={"Variables": {"SOAK": str(rng.random())}})),
         ("event", lambda: lam.invoke(FunctionName=name, Qualifier=qualifier, InvocationType="Event", Payload=b"{}")),
         ("instances", server.instances),
+        ("code", lambda: lam.update_function_code(FunctionName=name, ZipFile=python_zip(marker=str(rng.random())),
+                                                  Publish=rng.random() < 0.3)),
+        ("limits", lambda: lam.update_function_configuration(FunctionName=name, Timeout=rng.choice([2, 3, 10]),
+                                                             MemorySize=rng.choice([128, 256]))),
+        ("weights", lambda: lam.update_alias(FunctionName=name, Name="live", FunctionVersion="1",
+                                             RoutingConfig={"AdditionalVersionWeights": {"2": 0.5}})),
+        ("retries", lambda: lam.put_function_event_invoke_config(FunctionName=name,
+                                                                 MaximumRetryAttempts=rng.choice([0, 1, 2]))),
+        ("dryrun", lambda: lam.invoke(FunctionName=name, Qualifier=qualifier, InvocationType="DryRun", Payload=b"{}")),
         ("invoke", lambda: lam.invoke(FunctionName=name, Qualifier=qualifier, Payload=event)),
     ]
     return rng.choice(table)
