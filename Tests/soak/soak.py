@@ -6,11 +6,11 @@ Each client creates and deletes the functions, publishes, moves an alias and its
 sets and removes reserved and provisioned concurrency (on versions and the alias), updates code,
 configuration, limits and retry settings, and invokes (RequestResponse, Event and DryRun, on
 $LATEST, versions and the alias; handlers that return, time out, raise or exit), so that every
-management call races the others and the invocations. A call that takes over 30 s, an error other than the ones
-such races legitimately cause, or a server that does not stop clean on SIGTERM fails the soak
-(exit 1); a stuck server's threads are printed first. Loads of this kind found the supervisor's
-livelock on overlapping provisioned-concurrency passes and the crash on an instance destroyed
-before its invocation reached it; `make soak` runs it.
+management call races the others and the invocations. A call that takes over 30 s, an error
+other than the ones such races legitimately cause, or a server that does not stop clean on
+SIGTERM fails the soak (exit 1); a stuck server's threads are printed first. Loads of this kind
+found the supervisor's livelock on overlapping provisioned-concurrency passes and the crash on an
+instance destroyed before its invocation reached it; `make soak` runs it.
 """
 
 from __future__ import annotations
