@@ -133,13 +133,16 @@ extension LambdaError: HTTPResponseError {
     }
 
     /// The error response, without a request at hand.
-    func response() -> Response {
+    func response() -> Response { answer.response }
+
+    /// The error answer, for the router and for the Invoke fast path alike.
+    var answer: LambdaAnswer {
         var headers = HTTPFields()
         headers[.contentType] = "application/json"
         headers[.amznErrorType] = type
         headers[.amznRequestId] = newRequestId()
         if statusCode == 429 { headers[.retryAfter] = "1" }
-        return Response(status: status, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: body)))
+        return LambdaAnswer(status: status, headers: headers, body: ByteBuffer(bytes: body))
     }
 
     /// Lambda's error body. ResourceNotFound, Service and ResourceInUse

@@ -53,7 +53,7 @@ public struct SigV4Middleware<Context: RequestContext>: RouterMiddleware {
                 message: "Request must be smaller than \(maxBodySize) bytes for the operation")
         }
         // The verifier needs only the body's hash: taken from the buffer, not from a copy of it.
-        var signed = Self.sigV4Request(request, path: path, query: query)
+        var signed = Self.sigV4Request(request.head, path: path, query: query)
         signed.bodySHA256 = try await offLoop(bytes: body.readableBytes) {
             body.withUnsafeReadableBytes { SigV4Canonical.hexSHA256($0) }
         }
@@ -66,29 +66,28 @@ public struct SigV4Middleware<Context: RequestContext>: RouterMiddleware {
         return try await next(request, context)
     }
 
-    /// The framework-independent view of a Hummingbird request.
+    /// The framework-independent view of a request head.
     ///
     /// HTTP/1 `Host` arrives as the request's authority (swift-http-types moves it
     /// out of the header fields), so it is put back as a `host` header.
     /// - Parameters:
-    ///   - request: The request.
+    ///   - head: The request head.
     ///   - path: Its raw path (its target split once, by the caller).
     ///   - query: Its raw query, without the `?`.
-    static func sigV4Request(_ request: Request, path: String, query: String) -> SigV4Request {
+    static func sigV4Request(_ head: HTTPRequest, path: String, query: String) -> SigV4Request {
         var headers: [(String, String)] = []
-        headers.reserveCapacity(request.headers.count + 1)
-        if let authority = request.head.authority {
+        headers.reserveCapacity(head.headerFields.count + 1)
+        if let authority = head.authority {
             headers.append(("host", authority))
         }
-        for field in request.headers {
+        for field in head.headerFields {
             headers.append((field.name.canonicalName, field.value))
         }
-        return SigV4Request(
-            method: request.method.rawValue, path: path, query: query, headers: headers)
+        return SigV4Request(method: head.method.rawValue, path: path, query: query, headers: headers)
     }
 
     /// Splits a request target into raw path and raw query.
-    private static func split(_ target: String) -> (path: String, query: String) {
+    static func split(_ target: String) -> (path: String, query: String) {
         // On the UTF-8 view: a search by Character breaks graphemes, on every request.
         guard let mark = target.utf8.firstIndex(of: UInt8(ascii: "?")) else { return (target, "") }
         return (String(target[..<mark]), String(target[target.utf8.index(after: mark)...]))

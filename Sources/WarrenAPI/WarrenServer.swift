@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import NIOCore
 import NIOPosix
 import WarrenStore
 import WarrenSupervisor
@@ -35,12 +36,23 @@ public final class WarrenServer {
     public let queue: EventQueue
     public let metrics: WarrenMetrics
     public let router: Router<BasicRequestContext>
+    private let verifier: SigV4Verifier?
 
-    private init(service: LambdaService, queue: EventQueue, metrics: WarrenMetrics, router: Router<BasicRequestContext>) {
+    private init(service: LambdaService, queue: EventQueue, metrics: WarrenMetrics, router: Router<BasicRequestContext>,
+                 verifier: SigV4Verifier?) {
         self.service = service
         self.queue = queue
         self.metrics = metrics
         self.router = router
+        self.verifier = verifier
+    }
+
+    /// Makes the handlers each HTTP connection gets in front of the router (Hummingbird's
+    /// `additionalChannelHandlers`): the Invoke fast path. `serverName` is the application's
+    /// `Server` header, which the fast path's answers carry too.
+    public func channelHandlers(serverName: String?) -> @Sendable () -> [any RemovableChannelHandler] {
+        let settings = InvokeFastPath.Settings(service: service, verifier: verifier, serverName: serverName)
+        return { [InvokeFastPath(settings)] }
     }
 
     /// Opens the state, starts the supervisor, mirrors every function into
@@ -122,7 +134,7 @@ public final class WarrenServer {
             return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                             body: .init(byteBuffer: ByteBuffer(bytes: text)))
         }
-        return WarrenServer(service: service, queue: queue, metrics: metrics, router: router)
+        return WarrenServer(service: service, queue: queue, metrics: metrics, router: router, verifier: verifier)
     }
 
     /// Stops the queue worker (events in flight stay leased in the store and

@@ -92,8 +92,10 @@ struct ServeCommand: AsyncParsableCommand {
         let auth = settings.auth
         let keys = settings.effectiveKeys
         let region = settings.region
+        let handlers = server.channelHandlers(serverName: "warren")
         let app = Application(
             router: server.router,
+            server: .http1(configuration: .init(additionalChannelHandlers: handlers())),
             configuration: .init(address: .hostname(host, port: settings.port), serverName: "warren"),
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? 0

@@ -1,5 +1,6 @@
 import Foundation
 import HTTPTypes
+import HummingbirdTesting
 import Synchronization
 import Testing
 @testable import WarrenAPI
@@ -9,9 +10,20 @@ import WarrenSupervisor
 extension LambdaAPI {
     @Suite("Invoke")
     struct Invoke {
-        @Test("RequestResponse: 200 with the function's answer, X-Amz-Executed-Version, the request id, metrics")
-        func sync() async throws {
-            try await Fixture.withAPI { service, client in
+        /// Runs `body` against the router alone, or (`fastPath`) against a live server with the
+        /// Invoke fast path in front of the router, which must then have answered some Invokes.
+        static func withAPI(fastPath: Bool,
+                            _ body: @Sendable (LambdaService, any TestClientProtocol) async throws -> Void)
+            async throws {
+            let counter = InvokeFastPath.Counter()
+            try await Fixture.withAPI(fastPath: fastPath ? counter : nil, body)
+            if fastPath { #expect(counter.value > 0, "no Invoke took the fast path") }
+        }
+
+        @Test("RequestResponse: 200 with the function's answer, X-Amz-Executed-Version, the request id, metrics",
+              arguments: [false, true])
+        func sync(fastPath: Bool) async throws {
+            try await Self.withAPI(fastPath: fastPath) { service, client in
                 let metrics = Mutex<[InvocationMetric]>([])
                 service.onInvoke = { metric in metrics.withLock { $0.append(metric) } }
                 try await client.createEcho("echo")
@@ -32,9 +44,10 @@ extension LambdaAPI {
             }
         }
 
-        @Test("a failing function still answers 200, with X-Amz-Function-Error: Unhandled and its error")
-        func functionError() async throws {
-            try await Fixture.withAPI { _, client in
+        @Test("a failing function still answers 200, with X-Amz-Function-Error: Unhandled and its error",
+              arguments: [false, true])
+        func functionError(fastPath: Bool) async throws {
+            try await Self.withAPI(fastPath: fastPath) { _, client in
                 try await client.createEcho("fails")
                 let response = try await client.invoke("fails", #"{"error":1}"#)
                 #expect(response.status == .ok)
@@ -43,9 +56,10 @@ extension LambdaAPI {
             }
         }
 
-        @Test("X-Amz-Log-Type: Tail answers X-Amz-Log-Result, base64 of this invocation's log")
-        func tail() async throws {
-            try await Fixture.withAPI { _, client in
+        @Test("X-Amz-Log-Type: Tail answers X-Amz-Log-Result, base64 of this invocation's log",
+              arguments: [false, true])
+        func tail(fastPath: Bool) async throws {
+            try await Self.withAPI(fastPath: fastPath) { _, client in
                 try await client.createEcho("logs")
                 let response = try await client.invoke("logs", #"{"log":1}"#, headers: [.amzLogType: "Tail"])
                 let tail = try #require(response.header("X-Amz-Log-Result"))
@@ -60,9 +74,10 @@ extension LambdaAPI {
             }
         }
 
-        @Test("Qualifier selects $LATEST, a version or an alias; the ARN's qualifier must agree")
-        func qualifiers() async throws {
-            try await Fixture.withAPI { _, client in
+        @Test("Qualifier selects $LATEST, a version or an alias; the ARN's qualifier must agree",
+              arguments: [false, true])
+        func qualifiers(fastPath: Bool) async throws {
+            try await Self.withAPI(fastPath: fastPath) { _, client in
                 try await client.createEcho("q", extra: ["Publish": true])
                 _ = try await client.call(.post, "/2015-03-31/functions/q/aliases",
                                           json: ["Name": "prod", "FunctionVersion": "1"])
@@ -80,9 +95,10 @@ extension LambdaAPI {
             }
         }
 
-        @Test("Event: 202 with the queued event's request id, the queue worker woken; DryRun: 204")
-        func eventAndDryRun() async throws {
-            try await Fixture.withAPI { service, client in
+        @Test("Event: 202 with the queued event's request id, the queue worker woken; DryRun: 204",
+              arguments: [false, true])
+        func eventAndDryRun(fastPath: Bool) async throws {
+            try await Self.withAPI(fastPath: fastPath) { service, client in
                 let wakes = Mutex(0)
                 service.onEnqueue = { wakes.withLock { $0 += 1 } }
                 try await client.createEcho("ev")
@@ -105,9 +121,10 @@ extension LambdaAPI {
             }
         }
 
-        @Test("payload limits: 6 MB sync and 1 MB Event answer 413 with Lambda's messages; non-JSON is 400")
-        func limits() async throws {
-            try await Fixture.withAPI { _, client in
+        @Test("payload limits: 6 MB sync and 1 MB Event answer 413 with Lambda's messages; non-JSON is 400",
+              arguments: [false, true])
+        func limits(fastPath: Bool) async throws {
+            try await Self.withAPI(fastPath: fastPath) { _, client in
                 try await client.createEcho("big")
                 let tooBig = "\"" + String(repeating: "x", count: 6_291_456) + "\""
                 expectError(try await client.invoke("big", tooBig), .contentTooLarge, "RequestEntityTooLargeException",
@@ -126,9 +143,10 @@ extension LambdaAPI {
             }
         }
 
-        @Test("throttled: 429 TooManyRequestsException with Reason and Retry-After")
-        func throttle() async throws {
-            try await Fixture.withAPI { _, client in
+        @Test("throttled: 429 TooManyRequestsException with Reason and Retry-After",
+              arguments: [false, true])
+        func throttle(fastPath: Bool) async throws {
+            try await Self.withAPI(fastPath: fastPath) { _, client in
                 try await client.createEcho("zero")
                 let put = try await client.call(.put, "/2017-10-31/functions/zero/concurrency",
                                                 json: ["ReservedConcurrentExecutions": 0])

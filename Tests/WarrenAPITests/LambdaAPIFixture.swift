@@ -82,9 +82,12 @@ enum Fixture {
 
     /// Runs `body` against a router over a fresh service in a fresh state
     /// directory; shuts the supervisor down and removes the directory after.
+    ///
+    /// With `fastPath`, the router runs behind a live HTTP server with the Invoke fast path in
+    /// front of it (as `warren serve` runs it), counting the Invokes it answered there.
     static func withAPI(
         stateDirectory: URL? = nil, accountLimit: Int = 20, unreservedMinimum: Int = 2,
-        verifier: SigV4Verifier? = nil,
+        verifier: SigV4Verifier? = nil, fastPath: InvokeFastPath.Counter? = nil,
         _ body: @Sendable (LambdaService, any TestClientProtocol) async throws -> Void
     ) async throws {
         let state = stateDirectory ?? FileManager.default.temporaryDirectory
@@ -92,8 +95,19 @@ enum Fixture {
         let service = try makeService(state: state, accountLimit: accountLimit, unreservedMinimum: unreservedMinimum)
         do {
             try await service.load()
-            let app = Application(router: makeLambdaRouter(service: service, verifier: verifier))
-            try await app.test(.router) { client in try await body(service, client) }
+            let router = makeLambdaRouter(service: service, verifier: verifier)
+            if let fastPath {
+                let settings = InvokeFastPath.Settings(service: service, verifier: verifier, serverName: "warren",
+                                                       taken: fastPath)
+                let app = Application(
+                    router: router,
+                    server: .http1(configuration: .init(additionalChannelHandlers: [InvokeFastPath(settings)])),
+                    configuration: .init(address: .hostname("127.0.0.1", port: 0), serverName: "warren"))
+                try await app.test(.live) { client in try await body(service, client) }
+            } else {
+                let app = Application(router: router)
+                try await app.test(.router) { client in try await body(service, client) }
+            }
         } catch {
             await service.shutdown()
             if stateDirectory == nil { try? FileManager.default.removeItem(at: state) }
