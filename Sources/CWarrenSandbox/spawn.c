@@ -252,6 +252,11 @@ static int wrn_child(void *arg)
     /* 5. Identity and limits, while we still hold CAP_SYS_ADMIN/RESOURCE. */
     if (r->hostname)
         STEP(WRN_STEP_HOSTNAME, -1, sethostname(r->hostname, strlen(r->hostname)));
+    if (r->sched_batch) {
+        /* Inherited by init and the payload across fork and exec. */
+        struct sched_param none = { 0 };
+        STEP(WRN_STEP_SCHED, -1, (int)syscall(SYS_sched_setscheduler, 0, SCHED_BATCH, &none));
+    }
     for (int i = 0; i < r->n_rlimits; i++) {
         struct rlimit lim = { r->rlimits[i].soft, r->rlimits[i].hard };
         STEP(WRN_STEP_RLIMIT, i, setrlimit(r->rlimits[i].resource, &lim));
@@ -533,6 +538,7 @@ const char *wrn_step_name(int32_t step)
     case WRN_STEP_EXEC: return "exec";
     case WRN_STEP_NETNS: return "setns-net";
     case WRN_STEP_CGROUPNS: return "cgroupns";
+    case WRN_STEP_SCHED: return "sched_setscheduler";
     default: return "unknown";
     }
 }

@@ -16,6 +16,10 @@ package struct SandboxSpec: Sendable {
     /// Size of the tmpfs on `/tmp`, in MiB (Lambda's EphemeralStorage).
     package var tmpSizeMB: Int
     package var hostname: String
+    /// Runs the sandbox under `SCHED_BATCH`: a fair CPU share as before, but its wake-ups never
+    /// preempt the task running on that CPU (for Warren's instances, the supervisor's event loop
+    /// that has just written to the runtime's socket).
+    package var batchScheduling = false
     /// The unprivileged identity the payload runs as; never 0.
     package var uid: UInt32
     package var gid: UInt32

@@ -67,6 +67,7 @@ package enum Sandbox {
         req.rootfs_readonly = 1
         req.loopback_up = 1
         req.hostname = arena.optionalString(spec.hostname)
+        req.sched_batch = spec.batchScheduling ? 1 : 0
         req.rlimits = UnsafePointer(arena.array(spec.rlimits.map {
             wrn_rlimit(resource: $0.resource, soft: $0.soft, hard: $0.hard)
         }))

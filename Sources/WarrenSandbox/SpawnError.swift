@@ -6,7 +6,7 @@ package enum SpawnStep: Int32, Sendable, CaseIterable {
     case clone = 0x40, cgroup, sync, signals, mountPrivate, bindRoot, mount, remountRoot
     case pivotRoot, loopback, hostname, rlimit, capbset, setgroups, setgid, setuid
     case capset, ambient, noNewPrivs, pdeathsig, fds, chdir, execInit, initFork, seccomp, exec
-    case netns, cgroupns
+    case netns, cgroupns, sched
 
     /// The name the C side gives the step ("pivot_root").
     package var name: String { String(cString: wrn_step_name(rawValue)) }

@@ -145,6 +145,11 @@ public final class Admission: Sendable {
         }
     }
 
+    /// Whether `claimMemory(mb)` would succeed now, without claiming.
+    public func canClaimMemory(_ mb: Int) -> Bool {
+        state.withLock { s in s.settings.memoryBudgetMB.map { s.memoryInUse + mb <= $0 } ?? true }
+    }
+
     /// Gives back the memory of an instance that ended.
     public func returnMemory(_ mb: Int) {
         state.withLock { $0.memoryInUse -= mb }

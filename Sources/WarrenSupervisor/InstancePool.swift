@@ -21,10 +21,10 @@ actor InstancePool {
     /// An idle instance of the kind, if one is warm (skipping any that
     /// died while idle): the most recently used one served by `loop` if
     /// there is one (its invocation then never leaves the caller's thread),
-    /// else the most recently used.
-    func takeIdle(provisioned: Bool, near loop: (any EventLoop)? = nil) async -> Instance? {
-        while let instance = provisioned ? Self.take(from: &idleProvisioned, near: loop)
-            : Self.take(from: &idle, near: loop)
+    /// else, unless `onlyNear`, the most recently used.
+    func takeIdle(provisioned: Bool, near loop: (any EventLoop)? = nil, onlyNear: Bool = false) async -> Instance? {
+        while let instance = provisioned ? Self.take(from: &idleProvisioned, near: loop, onlyNear: onlyNear)
+            : Self.take(from: &idle, near: loop, onlyNear: onlyNear)
         {
             if instance.isDead {
                 await forget(instance)
@@ -35,12 +35,12 @@ actor InstancePool {
         return nil
     }
 
-    /// Removes the last instance of `list` served by `loop`, else its last one (in place: no
-    /// copy of the list per invocation).
-    private static func take(from list: inout [Instance], near loop: (any EventLoop)?) -> Instance? {
+    /// Removes the last instance of `list` served by `loop`, else (unless `onlyNear`) its last
+    /// one (in place: no copy of the list per invocation).
+    private static func take(from list: inout [Instance], near loop: (any EventLoop)?, onlyNear: Bool) -> Instance? {
         guard !list.isEmpty else { return nil }
-        let index = loop.flatMap { loop in list.lastIndex { $0.loop === loop } } ?? list.count - 1
-        return list.remove(at: index)
+        if let loop, let index = list.lastIndex(where: { $0.loop === loop }) { return list.remove(at: index) }
+        return onlyNear ? nil : list.removeLast()
     }
 
     func add(_ instance: Instance) {

@@ -36,6 +36,16 @@ struct SandboxTests {
         #expect(ended.status == .exited(0), "\(out)\n\(err)")
     }
 
+    @Test func batchSchedulingReachesThePayloadAndIsOffByDefault() throws {
+        var batch = Fixture.probeSpec(["sched"])
+        batch.batchScheduling = true
+        let (ended, out, err) = try Fixture.run(batch)
+        #expect(ended.status == .exited(0), "\(out)\n\(err)")
+        #expect(out == "sched=batch\n", "\(out)\n\(err)")
+        let (_, plain, _) = try Fixture.run(Fixture.probeSpec(["sched"]))
+        #expect(plain == "sched=other\n")
+    }
+
     @Test func tmpIsWritableUpToItsSizeOnly() throws {
         let cgroup = try Fixture.cgroup()
         defer { try? cgroup.remove() }

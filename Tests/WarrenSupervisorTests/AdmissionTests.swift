@@ -16,6 +16,15 @@ struct AdmissionTests {
         }
     }
 
+    @Test func canClaimMemoryAsksWithoutClaiming() {
+        let budget = Admission(.init(memoryBudgetMB: 256))
+        #expect(budget.canClaimMemory(256))
+        #expect(budget.claimMemory(128))
+        #expect(budget.canClaimMemory(128) && !budget.canClaimMemory(129))
+        #expect(budget.memoryInUse == 128)
+        #expect(Admission().canClaimMemory(1 << 30), "no budget: always room")
+    }
+
     @Test func unreservedFunctionsShareWhatReservationsAndProvisionedInstancesLeave() throws {
         let admission = Admission(.init(accountLimit: 10, unreservedMinimum: 1))
         try admission.setReserved("r", 4)  // counts 4, busy or not

@@ -1,5 +1,7 @@
 import Foundation
 import Glibc
+import NIOCore
+import NIOPosix
 import Testing
 @testable import WarrenSandbox
 @testable import WarrenSupervisor
@@ -293,5 +295,35 @@ struct EndedInstanceTests {
             #expect(F.instanceCgroups(supervisor).isEmpty)
             print("invokes racing deletes: \(tally)")
         }
+    }
+}
+
+/// Which idle instance an invocation gets: one served by the loop that read its request first.
+struct InstanceAffinityTests {
+    @Test func anIdleInstanceOnTheCallersLoopComesFirstAndOnlyNearMeansOnlyThat() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
+        let loops = Array(group.makeIterator())
+        let (a, b) = (loops[0], loops[1])
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("warren-affinity-\(getpid())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let log = try FunctionLog(path: dir.appendingPathComponent("f.log").path)
+        let fv = FunctionVersion("f", FunctionVersion.latest)
+        let config = SupervisorFixture.function("f", code: dir.path)
+        func instance(_ id: String, on loop: any EventLoop) -> Instance {
+            Instance(id: id, version: fv, config: config, provisioned: false, log: InstanceLog(log), loop: loop)
+        }
+        let pool = InstancePool(version: fv) { _, _ in }
+        let onA = instance("on-a", on: a)
+        let onB = instance("on-b", on: b)
+        for each in [onA, onB] {
+            await pool.add(each)
+            await pool.putBack(each, freeze: false)
+        }
+        #expect(await pool.takeIdle(provisioned: false, near: a, onlyNear: true) === onA)
+        #expect(await pool.takeIdle(provisioned: false, near: a, onlyNear: true) == nil)
+        #expect(await pool.takeIdle(provisioned: false, near: a) === onB)
+        #expect(await pool.takeIdle(provisioned: false, near: a) == nil)
+        try await group.shutdownGracefully()
     }
 }

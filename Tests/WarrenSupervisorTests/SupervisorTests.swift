@@ -27,6 +27,9 @@ struct SupervisorTests {
             }
             #expect(pids.count == 1)
             #expect(await supervisor.instances().count == 1)
+            // Instances run under SCHED_BATCH (their wake-ups never preempt the supervisor's loop).
+            let schedBatch: Int32 = 3  // SCHED_BATCH, <linux/sched.h> (Glibc does not export it)
+            for pid in pids { #expect(sched_getscheduler(pid) == schedBatch, "instance \(pid)") }
         }
         #expect(F.instanceCgroups(prefix: prefix).isEmpty, "shutdown left cgroups")
     }

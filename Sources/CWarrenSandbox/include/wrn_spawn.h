@@ -62,6 +62,7 @@ enum wrn_step {
     WRN_STEP_EXEC = 0x59,         /* payload: execve */
     WRN_STEP_NETNS = 0x5a,        /* setns() into a prepared network namespace */
     WRN_STEP_CGROUPNS = 0x5b,     /* unshare(CLONE_NEWCGROUP), once inside the cgroup */
+    WRN_STEP_SCHED = 0x5c,        /* sched_setscheduler(SCHED_BATCH) */
 };
 
 /* One record on the error pipe. Writes of at most PIPE_BUF bytes are
@@ -134,6 +135,7 @@ struct wrn_spawn_req {
 
     /* 5. identity and limits */
     const char *hostname;           /* NULL: leave */
+    int sched_batch;                /* SCHED_BATCH: its wake-ups never preempt the running task */
     const struct wrn_rlimit *rlimits;
     int n_rlimits;
     uint32_t uid;

@@ -653,10 +653,19 @@ static int cmd_env(void) {
     return 0;
 }
 
+/* The scheduling policy this process runs under, as the kernel reports it. */
+static int cmd_sched(void) {
+    int policy = (int)syscall(SYS_sched_getscheduler, 0);
+    const char *name = policy == SCHED_OTHER ? "other" : policy == SCHED_BATCH ? "batch"
+        : policy == SCHED_IDLE ? "idle" : policy < 0 ? errname(errno) : "realtime";
+    printf("sched=%s\n", name);
+    return policy < 0;
+}
+
 static int usage(void) {
     fputs("usage: probe confinement [--host-port N] [--hostname X] [--expect-errno E]\n"
           "       probe tmpfill | oom MB | forkbomb | sleep S | exit N | signal SIG\n"
-          "       probe tmpwrite NAME | tmpread NAME | ps | zombies | env\n"
+          "       probe tmpwrite NAME | tmpread NAME | ps | zombies | env | sched\n"
           "       probe syscall NAME...\n",
           stderr);
     return 2;
@@ -673,6 +682,7 @@ int main(int argc, char **argv) {
     if (IS("zombies")) return cmd_zombies();
     if (IS("ps")) return cmd_ps();
     if (IS("env")) return cmd_env();
+    if (IS("sched")) return cmd_sched();
     if (IS("syscall")) return cmd_syscall(argc - 2, argv + 2);
     if (!arg) return usage();
     if (IS("oom")) return cmd_oom(atol(arg));
