@@ -147,7 +147,7 @@ final class InvokeFastPath: ChannelDuplexHandler, RemovableChannelHandler {
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         // Only the router's answers pass here; this handler's own start at its context.
-        if case .end = unwrapOutboundIn(data) { routerAnswersDue -= 1 }
+        if case .end = unwrapOutboundIn(data) { routerAnswersDue = max(0, routerAnswersDue - 1) }  // 400s of bad bytes too
         context.write(data, promise: promise)
     }
 
@@ -185,24 +185,33 @@ final class InvokeFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     /// A POST to `/2015-03-31/functions/{fn}/invocations` with a Content-Length within the
     /// bound, no `Expect` and no `Connection: close` (the router's loop closes after those).
     private static func isCandidate(_ head: HTTPRequest) -> Bool {
-        guard head.method == .post, let target = head.path,
-              target.utf8.starts(with: "/2015-03-31/functions/".utf8),
-              let length = head.headerFields[.contentLength].flatMap({ Int($0) }), length <= bodyLimit,
-              head.headerFields[.expect] == nil
-        else { return false }
-        if let connection = head.headerFields[.connection], connection.lowercased().contains("close") { return false }
-        return functionComponent(of: SigV4Middleware<BasicRequestContext>.split(target).path) != nil
+        guard head.method == .post, let target = head.path, functionComponent(of: target) != nil else { return false }
+        var length: Int?
+        for field in head.headerFields {  // one pass, not a scan per name
+            switch field.name {
+            case .contentLength: length = Int(field.value)
+            case .expect: return false
+            case .connection where field.value.lowercased().contains("close"): return false
+            default: continue
+            }
+        }
+        return length.map { $0 <= bodyLimit } ?? false
     }
 
-    /// `{fn}` of `/2015-03-31/functions/{fn}/invocations`, if it is that path and `{fn}` needs
-    /// no percent-decoding (ARNs with encoded colons take the router).
-    private static func functionComponent(of path: String) -> Substring? {
-        let prefix = "/2015-03-31/functions/", suffix = "/invocations"
-        guard path.utf8.count > prefix.utf8.count + suffix.utf8.count, path.hasPrefix(prefix),
-              path.hasSuffix(suffix) else { return nil }
-        let fn = path.dropFirst(prefix.utf8.count).dropLast(suffix.utf8.count)
-        guard !fn.utf8.contains(where: { $0 == UInt8(ascii: "/") || $0 == UInt8(ascii: "%") }) else { return nil }
-        return fn
+    private static let pathPrefix = Array("/2015-03-31/functions/".utf8)
+    private static let pathSuffix = Array("/invocations".utf8)
+
+    /// `{fn}` of a `/2015-03-31/functions/{fn}/invocations` target (before any `?`), if `{fn}`
+    /// needs no percent-decoding (ARNs with encoded colons take the router). Compared as bytes.
+    private static func functionComponent(of target: String) -> Substring? {
+        let bytes = target.utf8
+        let end = bytes.firstIndex(of: UInt8(ascii: "?")) ?? bytes.endIndex
+        let path = bytes[..<end]
+        guard path.count > pathPrefix.count + pathSuffix.count, path.starts(with: pathPrefix),
+              path.suffix(pathSuffix.count).elementsEqual(pathSuffix) else { return nil }
+        let fn = path.dropFirst(pathPrefix.count).dropLast(pathSuffix.count)
+        guard !fn.contains(where: { $0 == UInt8(ascii: "/") || $0 == UInt8(ascii: "%") }) else { return nil }
+        return Substring(fn)
     }
 
     /// The Invoke the request asks for if it passes every check the router makes; nil sends it
@@ -215,7 +224,7 @@ final class InvokeFastPath: ChannelDuplexHandler, RemovableChannelHandler {
             signed.bodySHA256 = body.withUnsafeReadableBytes { SigV4Canonical.hexSHA256($0) }
             guard (try? verifier.verify(signed)) != nil else { return nil }
         }
-        guard let component = Self.functionComponent(of: path),
+        guard let component = Self.functionComponent(of: target),
               let fn = try? FunctionReference(path: String(component), maxLength: 256) else { return nil }
         let qualifier = query.isEmpty ? nil : URI(target).queryParameters["Qualifier"].map(String.init)
         guard var invoke = try? LambdaRoutes.invokeRequest(head.headerFields, qualifier: qualifier, fn: fn),

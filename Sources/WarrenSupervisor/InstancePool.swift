@@ -21,26 +21,44 @@ actor InstancePool {
     /// An idle instance of the kind, if one is warm (skipping any that
     /// died while idle): the most recently used one served by `loop` if
     /// there is one (its invocation then never leaves the caller's thread),
-    /// else, unless `onlyNear`, the most recently used.
-    func takeIdle(provisioned: Bool, near loop: (any EventLoop)? = nil, onlyNear: Bool = false) async -> Instance? {
-        while let instance = provisioned ? Self.take(from: &idleProvisioned, near: loop, onlyNear: onlyNear)
-            : Self.take(from: &idle, near: loop, onlyNear: onlyNear)
-        {
+    /// else the most recently used, except that with `balance` nil is the
+    /// answer (start one on `loop`) while `loop` serves fewer of this pool's
+    /// instances than the loop of that idle one.
+    func takeIdle(provisioned: Bool, near loop: (any EventLoop)? = nil, balance: Bool = false) async -> Instance? {
+        while true {
+            let taken: Instance?
+            if provisioned {
+                taken = Self.take(from: &idleProvisioned, near: loop, unless: nil)
+            } else {
+                taken = Self.take(from: &idle, near: loop, unless: balance ? { self.isBehind(loop, $0) } : nil)
+            }
+            guard let instance = taken else { return nil }
             if instance.isDead {
                 await forget(instance)
                 continue
             }
             return instance
         }
-        return nil
     }
 
-    /// Removes the last instance of `list` served by `loop`, else (unless `onlyNear`) its last
-    /// one (in place: no copy of the list per invocation).
-    private static func take(from list: inout [Instance], near loop: (any EventLoop)?, onlyNear: Bool) -> Instance? {
-        guard !list.isEmpty else { return nil }
+    /// Removes the last instance of `list` served by `loop`, else its last one unless `skip`
+    /// says so for it (in place: no copy of the list per invocation).
+    private static func take(from list: inout [Instance], near loop: (any EventLoop)?,
+                             unless skip: ((any EventLoop) -> Bool)?) -> Instance? {
+        guard let last = list.last else { return nil }
         if let loop, let index = list.lastIndex(where: { $0.loop === loop }) { return list.remove(at: index) }
-        return onlyNear ? nil : list.removeLast()
+        if let skip, skip(last.loop) { return nil }
+        return list.removeLast()
+    }
+
+    /// Whether `loop` serves fewer of this pool's instances than `other`.
+    private func isBehind(_ loop: (any EventLoop)?, _ other: any EventLoop) -> Bool {
+        guard let loop else { return false }
+        var difference = 0
+        for instance in all.values {
+            if instance.loop === loop { difference -= 1 } else if instance.loop === other { difference += 1 }
+        }
+        return difference > 0
     }
 
     func add(_ instance: Instance) {

@@ -90,18 +90,16 @@ extension Supervisor {
     }
 
     /// A warm instance for an invocation whose request was read on `loop`: one served by that
-    /// loop, else (on demand) none when the memory budget has room for a new instance on that
-    /// loop, else one served by another loop. An instance on another loop costs every one of
-    /// its invocations two wake-ups of another thread (the delivery and the answer); a second
-    /// warm instance costs memory, and is taken only while the budget has it to spare. With
-    /// the budget full, or for provisioned leases (their instances are counted), any idle one.
-    /// `nil`: start one (the caller makes room).
+    /// loop, else one served by another loop, except that (on demand, while the memory budget
+    /// has room) none is taken while `loop` serves fewer of the pool's instances than that one's
+    /// loop: the caller starts one on `loop`. An instance on another loop costs each of its
+    /// invocations two wake-ups of another thread (the delivery and the answer); this keeps
+    /// the instances spread as the connections are, without starting more than the loops are
+    /// short of. `nil`: start one (the caller makes room).
     private func takeIdle(_ pool: InstancePool, provisioned: Bool, near loop: (any EventLoop)?,
                           memoryMB: Int) async -> Instance? {
-        guard let loop, !provisioned else { return await pool.takeIdle(provisioned: provisioned, near: loop) }
-        if let near = await pool.takeIdle(provisioned: false, near: loop, onlyNear: true) { return near }
-        if admission.canClaimMemory(memoryMB) { return nil }
-        return await pool.takeIdle(provisioned: false, near: loop)
+        let balance = loop != nil && !provisioned && admission.canClaimMemory(memoryMB)
+        return await pool.takeIdle(provisioned: provisioned, near: loop, balance: balance)
     }
 
     private func result(_ record: InvocationRecord, requestId: String, version: String, logTail: Bool) -> InvokeResult {

@@ -89,6 +89,13 @@ extension LambdaAPI {
 
         static let getFunction = "GET /2015-03-31/functions/echo HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
 
+        @Test("the Date header in RFC 9110's form")
+        func httpDate() {
+            #expect(HTTPDate.format(784_111_777) == "Sun, 06 Nov 1994 08:49:37 GMT")
+            #expect(HTTPDate.format(0) == "Thu, 01 Jan 1970 00:00:00 GMT")
+            #expect(HTTPDate.format(1_795_788_000) == "Fri, 27 Nov 2026 14:00:00 GMT")
+        }
+
         @Test("answers exactly as the router does: status, body and headers, for every kind of Invoke")
         func sameAnswersAsTheRouter() async throws {
             let taken = InvokeFastPath.Counter()

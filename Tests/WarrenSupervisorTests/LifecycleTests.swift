@@ -300,7 +300,7 @@ struct EndedInstanceTests {
 
 /// Which idle instance an invocation gets: one served by the loop that read its request first.
 struct InstanceAffinityTests {
-    @Test func anIdleInstanceOnTheCallersLoopComesFirstAndOnlyNearMeansOnlyThat() async throws {
+    @Test func anIdleInstanceOnTheCallersLoopComesFirstAndLoopsAreKeptEven() async throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
         let loops = Array(group.makeIterator())
         let (a, b) = (loops[0], loops[1])
@@ -320,10 +320,18 @@ struct InstanceAffinityTests {
             await pool.add(each)
             await pool.putBack(each, freeze: false)
         }
-        #expect(await pool.takeIdle(provisioned: false, near: a, onlyNear: true) === onA)
-        #expect(await pool.takeIdle(provisioned: false, near: a, onlyNear: true) == nil)
-        #expect(await pool.takeIdle(provisioned: false, near: a) === onB)
+        #expect(await pool.takeIdle(provisioned: false, near: a, balance: true) === onA)
+        // Only onB is idle; a and b serve one instance each: not behind, so onB is taken.
+        #expect(await pool.takeIdle(provisioned: false, near: a, balance: true) === onB)
         #expect(await pool.takeIdle(provisioned: false, near: a) == nil)
+        // A second instance on b, both of b's idle: a is behind, so none (start one on a)...
+        let onB2 = instance("on-b2", on: b)
+        await pool.add(onB2)
+        for each in [onB, onB2] { await pool.putBack(each, freeze: false) }
+        #expect(await pool.takeIdle(provisioned: false, near: a, balance: true) == nil)
+        // ...unless balancing is off (a full memory budget), and b's own callers take b's.
+        #expect(await pool.takeIdle(provisioned: false, near: a) === onB2)
+        #expect(await pool.takeIdle(provisioned: false, near: b, balance: true) === onB)
         try await group.shutdownGracefully()
     }
 }
