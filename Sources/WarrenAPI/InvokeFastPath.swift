@@ -67,15 +67,20 @@ final class InvokeFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     /// Bodies larger than this go to the router (which hashes large ones off the event loop).
     static let bodyLimit = largeBody
     /// Parts of pipelined requests held behind a running Invoke; more closes the connection.
-    static let heldLimit = 64
+    /// (No further read is asked of the socket meanwhile: what is held is what one read gave.)
+    static let heldLimit = 256
 
     private let settings: Settings
     private var phase = Phase.idle
     /// Requests handed to the router whose answers have not all passed back through here.
     private var routerAnswersDue = 0
     private var held: [HTTPRequestPart] = []
-    /// A quiesce or input-closed event that arrived while an Invoke ran: passed on after it.
-    private var heldEvents: [Any] = []
+    /// Quiesce, input-closed and errors that arrived while an Invoke ran: passed on after it,
+    /// so the router's side neither closes the connection nor answers an error before it.
+    private var heldEvents: [HeldEvent] = []
+    private enum HeldEvent { case event(Any), error(any Error) }
+    /// A read the channel asked for while an Invoke ran; asked for after it.
+    private var readHeld = false
 
     init(_ settings: Settings) {
         self.settings = settings
@@ -154,11 +159,29 @@ final class InvokeFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         // The router's side would close an idle connection (quiesce) or finish it (input closed)
         // while an Invoke it never saw is still to be answered.
+        if Self.isInputClosed(event) { giveUpCollecting(context: context) }
         if isBusy, event is ChannelShouldQuiesceEvent || Self.isInputClosed(event) {
-            heldEvents.append(event)
+            heldEvents.append(.event(event))
         } else {
             context.fireUserInboundEventTriggered(event)
         }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        giveUpCollecting(context: context)
+        if isBusy { heldEvents.append(.error(error)) } else { context.fireErrorCaught(error) }
+    }
+
+    /// A request being gathered will not be completed (bad bytes, input closed): the router
+    /// gets what came of it, and the error or the end after it.
+    private func giveUpCollecting(context: ChannelHandlerContext) {
+        guard case .collecting(let head, let body) = phase else { return }
+        replay(head, body, context: context)
+    }
+
+    /// Backpressure: no more bytes are read while an Invoke runs (pipelined parts are held).
+    func read(context: ChannelHandlerContext) {
+        if case .invoking = phase { readHeld = true } else { context.read() }
     }
 
     /// An Invoke of this handler's is being gathered, runs, or has requests held behind it.
@@ -174,7 +197,12 @@ final class InvokeFastPath: ChannelDuplexHandler, RemovableChannelHandler {
         guard !heldEvents.isEmpty, !isBusy else { return }
         let events = heldEvents
         heldEvents = []
-        for event in events { context.fireUserInboundEventTriggered(event) }
+        for held in events {
+            switch held {
+            case .event(let event): context.fireUserInboundEventTriggered(event)
+            case .error(let error): context.fireErrorCaught(error)
+            }
+        }
     }
 
     private static func isInputClosed(_ event: Any) -> Bool {
@@ -272,6 +300,10 @@ final class InvokeFastPath: ChannelDuplexHandler, RemovableChannelHandler {
         // Outside a read cycle: the router's side takes in what it was given at read-complete.
         if !parts.isEmpty { context.fireChannelReadComplete() }
         releaseEvents(context: context)
+        if readHeld, !isBusy {
+            readHeld = false
+            context.read()
+        }
     }
 }
 

@@ -166,6 +166,31 @@ extension LambdaAPI {
             }
         }
 
+        @Test("bad bytes behind a fast Invoke get their 400 after its answer; a cut one goes to the router")
+        func badBytesAndHalfSentRequests() async throws {
+            let taken = InvokeFastPath.Counter()
+            try await Fixture.withAPI(fastPath: taken) { _, client in
+                try await client.createEcho("echo")
+                let port = try #require(client.port)
+                let wire = try Wire(port: port)
+                wire.send(Self.invoke("echo", #"{"n":1}"#) + "NOT HTTP AT ALL\r\n\r\n")
+                let first = try #require(await wire.response())
+                #expect(first.status == 200 && first.body == #"{"n":1}"#)
+                #expect(await wire.response()?.status == 400)
+                #expect(await wire.response() == nil, "closed after the 400")
+                // Head and part of the body, then the client stops sending: the router's answer to
+                // a cut request (its body stream ended early), and the connection ends, no hang.
+                let half = try Wire(port: port)
+                let request = Self.invoke("echo", #"{"n":2}"#)
+                half.send(String(request.dropLast(3)))
+                shutdown(half.fd, Int32(SHUT_WR))
+                let cut = await half.response()
+                #expect(cut?.status == 500 && cut?.body.contains("stream ended") == true, "\(String(describing: cut))")
+                #expect(await half.response() == nil)
+                #expect(taken.value == 1)
+            }
+        }
+
         @Test("pipelined requests are answered in order, on both sides of a fast Invoke")
         func pipelinedRequestsKeepTheirOrder() async throws {
             let taken = InvokeFastPath.Counter()
