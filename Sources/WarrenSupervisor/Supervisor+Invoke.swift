@@ -15,9 +15,19 @@ extension Supervisor {
     /// async event keep its id across retries; a new one is made otherwise.
     /// - Throws: `SupervisorError`: not found, too large, or throttled
     ///   (`TooManyRequestsException` with the Lambda `Reason`).
-    public func invoke(
+    public nonisolated func invoke(
         _ name: String, qualifier: String? = nil, payload: [UInt8], type: InvocationType = .requestResponse,
         logTail: Bool = false, clientContext: String? = nil, requestId: String? = nil
+    ) async throws -> InvokeResult {
+        // The caller's loop, read here, before the hop to the supervisor: the actor's code runs on
+        // whichever loop drains it, which under contention is not the one that read the request.
+        try await invoke(name, qualifier: qualifier, payload: payload, type: type, logTail: logTail,
+                         clientContext: clientContext, requestId: requestId, near: localLoop())
+    }
+
+    private func invoke(
+        _ name: String, qualifier: String?, payload: [UInt8], type: InvocationType, logTail: Bool,
+        clientContext: String?, requestId: String?, near here: (any EventLoop)?
     ) async throws -> InvokeResult {
         guard !shuttingDown else { throw SupervisorError(.serviceException, "Warren is shutting down") }
         guard let record = functions[name] else { throw notFound(name) }
@@ -35,18 +45,21 @@ extension Supervisor {
             return InvokeResult(statusCode: 204, payload: [], executedVersion: version, requestId: requestId)
         case .event:
             Task { _ = try? await self.run(name, version: version, qualifier: qualifier, payload: payload,
-                                          requestId: requestId, traceId: ids.traceId, logTail: false, clientContext: nil) }
+                                          requestId: requestId, traceId: ids.traceId, logTail: false, clientContext: nil,
+                                          near: here) }
             return InvokeResult(statusCode: 202, payload: [], executedVersion: version, requestId: requestId)
         case .requestResponse:
             return try await run(name, version: version, qualifier: qualifier, payload: payload,
-                                 requestId: requestId, traceId: ids.traceId, logTail: logTail, clientContext: clientContext)
+                                 requestId: requestId, traceId: ids.traceId, logTail: logTail, clientContext: clientContext,
+                                 near: here)
         }
     }
 
-    /// Admission, an instance (warm or new), the invocation, the instance back.
+    /// Admission, an instance (warm or new, preferably served by `here`), the invocation, the
+    /// instance back.
     func run(
         _ name: String, version: String, qualifier: String?, payload: [UInt8], requestId: String,
-        traceId: String, logTail: Bool, clientContext: String?
+        traceId: String, logTail: Bool, clientContext: String?, near here: (any EventLoop)?
     ) async throws -> InvokeResult {
         guard let record = functions[name] else { throw notFound(name) }
         let config = version == FunctionVersion.latest ? record.latest : record.versions[version]!
@@ -55,7 +68,6 @@ extension Supervisor {
         let fv = FunctionVersion(name, version)
         let pool = pool(for: fv)
         let provisioned = lease.kind == .provisioned
-        let here = localLoop()
         // An instance can end between leaving its pool and the invocation reaching it (a delete,
         // its runtime's exit while idle): it is dropped and another taken or started, a few times.
         for _ in 0..<3 {
@@ -174,7 +186,7 @@ extension Supervisor {
     /// The supervisor's event loop this code runs on, if it runs on one: when Swift Concurrency
     /// runs on the server's loops (`warren serve`), an invocation prefers an instance served by
     /// the loop that read its request.
-    func localLoop() -> (any EventLoop)? {
+    nonisolated func localLoop() -> (any EventLoop)? {
         guard let current = MultiThreadedEventLoopGroup.currentEventLoop,
             loops.contains(where: { $0 === current })
         else { return nil }
