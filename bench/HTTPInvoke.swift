@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import Synchronization
 import Hummingbird
 import WarrenAPI
 import ZIPFoundation
@@ -168,32 +169,46 @@ struct CPUTime {
 }
 
 /// `connections` threads, each with one keep-alive connection to `server`
-/// sending `request` back to back for `seconds` (after a warm-up of a
-/// tenth), and the CPU the server's process tree used over those seconds.
-func load(_ server: ServerProcess, request: [UInt8], connections: Int, seconds: Double) throws -> LoadResult {
+/// sending `request` back to back for `seconds`, and the CPU the server's
+/// process tree used over those seconds. The measured window opens once every
+/// connection has made `warmupRounds` requests (and 0.3 s at least have passed):
+/// the server has then started what it needs for this many connections (Warren:
+/// an instance each), so the row measures warm invokes, not cold starts.
+func load(_ server: ServerProcess, request: [UInt8], connections: Int, seconds: Double,
+          warmupRounds: Int = 50) throws -> LoadResult {
     let port = server.port
-    let warmup = max(0.3, seconds / 10)
     let start = now()
-    let measureFrom = start + UInt64(warmup * 1e9)
-    let end = measureFrom + UInt64(seconds * 1e9)
+    let window = Window()
     let results = Collected()
     var threads: [Thread] = []
     let done = DispatchGroup()
+    let warmed = DispatchGroup()
     for _ in 0..<connections {
         done.enter()
+        warmed.enter()
         let thread = Thread {
-            defer { done.leave() }
+            var warming = true
+            defer {
+                if warming { warmed.leave() }
+                done.leave()
+            }
             var samples: [Double] = []
             do {
                 let connection = try HTTPConnection(port: port)
+                var rounds = 0
                 while true {
                     let t0 = now()
-                    if t0 >= end { break }
+                    if t0 >= window.end.load(ordering: .relaxed) { break }
                     let response = try connection.roundTrip(request)
                     guard response.status == 200 || response.status == 204 else {  // 204: DryRun
                         throw BenchError("status \(response.status): \(String(decoding: response.body.prefix(200), as: UTF8.self))")
                     }
-                    if t0 >= measureFrom { samples.append(Double(now() - t0) / 1e6) }
+                    if t0 >= window.from.load(ordering: .relaxed) { samples.append(Double(now() - t0) / 1e6) }
+                    rounds += 1
+                    if warming, rounds == warmupRounds {
+                        warming = false
+                        warmed.leave()
+                    }
                 }
             } catch {
                 results.fail(error)
@@ -204,6 +219,10 @@ func load(_ server: ServerProcess, request: [UInt8], connections: Int, seconds: 
         threads.append(thread)
         thread.start()
     }
+    warmed.wait()
+    let measureFrom = max(now(), start + 300_000_000)
+    window.end.store(measureFrom + UInt64(seconds * 1e9), ordering: .relaxed)
+    window.from.store(measureFrom, ordering: .relaxed)
     usleep(useconds_t(max(0, Double(Int64(measureFrom) - Int64(now())) / 1e3)))
     let cpuBefore = CPUTime.tree(of: server.process.processIdentifier)
     done.wait()
@@ -211,6 +230,12 @@ func load(_ server: ServerProcess, request: [UInt8], connections: Int, seconds: 
     let (all, failure) = results.take()
     if let failure { throw failure }
     return LoadResult(samples: all.sorted(), rate: Double(all.count) / seconds, cpu: cpu)
+}
+
+/// The measured window of a load, opened by the main thread once the connections are warm.
+final class Window: Sendable {
+    let from = Atomic<UInt64>(.max)
+    let end = Atomic<UInt64>(.max)
 }
 
 /// Samples and the first error of the load threads, under a lock.
