@@ -261,12 +261,15 @@ final class InvokeFastPath: ChannelDuplexHandler, RemovableChannelHandler {
         return invoke
     }
 
-    /// Runs the invocation; its answer is written on the channel's loop.
+    /// Runs the invocation; its answer is written on the channel's loop. The task starts on
+    /// this thread, now (up to its first suspension: the hand-over to the instance), not at the
+    /// loop's next turn; an answer known at once (not found, throttled) is written before this
+    /// returns.
     private func start(_ invoke: InvokeRequest, context: ChannelHandlerContext) {
         let loop = context.eventLoop
         let bound = NIOLoopBound((self, context), eventLoop: loop)
         let service = settings.service
-        Task {
+        Task.immediate {
             let answer: LambdaAnswer
             do {
                 answer = LambdaRoutes.answer(try await service.invoke(invoke))
