@@ -151,8 +151,9 @@ final class InvokeFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        // Only the router's answers pass here; this handler's own start at its context.
-        if case .end = unwrapOutboundIn(data) { routerAnswersDue = max(0, routerAnswersDue - 1) }  // 400s of bad bytes too
+        // Only the router's answers pass here (this handler's own start at its context), the 400
+        // for bad bytes among them, which no request passed on had asked for.
+        if case .end = unwrapOutboundIn(data) { routerAnswersDue = max(0, routerAnswersDue - 1) }
         context.write(data, promise: promise)
     }
 

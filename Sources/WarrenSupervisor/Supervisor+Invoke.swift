@@ -44,14 +44,16 @@ extension Supervisor {
         case .dryRun:
             return InvokeResult(statusCode: 204, payload: [], executedVersion: version, requestId: requestId)
         case .event:
-            Task { _ = try? await self.run(name, version: version, qualifier: qualifier, payload: payload,
-                                          requestId: requestId, traceId: ids.traceId, logTail: false, clientContext: nil,
-                                          near: here) }
+            Task {
+                _ = try? await self.run(name, version: version, qualifier: qualifier, payload: payload,
+                                        requestId: requestId, traceId: ids.traceId, logTail: false,
+                                        clientContext: nil, near: here)
+            }
             return InvokeResult(statusCode: 202, payload: [], executedVersion: version, requestId: requestId)
         case .requestResponse:
             return try await run(name, version: version, qualifier: qualifier, payload: payload,
-                                 requestId: requestId, traceId: ids.traceId, logTail: logTail, clientContext: clientContext,
-                                 near: here)
+                                 requestId: requestId, traceId: ids.traceId, logTail: logTail,
+                                 clientContext: clientContext, near: here)
         }
     }
 
