@@ -41,8 +41,9 @@ final class InvokeFastPath: ChannelDuplexHandler, RemovableChannelHandler {
 
     private enum Phase {
         case idle
-        /// An Invoke's head is in; its body is being gathered here.
-        case collecting(HTTPRequest, ByteBuffer)
+        /// An Invoke's head is in (and its `{fn}`, read from the path once); its body is being
+        /// gathered here.
+        case collecting(HTTPRequest, fn: Substring, ByteBuffer)
         /// The current request goes to the router, part by part.
         case passing
         /// An Invoke is running; its answer is written from here.
@@ -102,22 +103,22 @@ final class InvokeFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     private func process(_ part: HTTPRequestPart, context: ChannelHandlerContext) {
         switch (part, phase) {
         case (.head(let head), .idle):
-            if routerAnswersDue == 0, Self.isCandidate(head) {
-                phase = .collecting(head, context.channel.allocator.buffer(capacity: 0))
+            if routerAnswersDue == 0, let fn = Self.candidate(head) {
+                phase = .collecting(head, fn: fn, context.channel.allocator.buffer(capacity: 0))
             } else {
                 pass(part, context: context)
             }
-        case (.body(let chunk), .collecting(let head, var body)):
+        case (.body(let chunk), .collecting(let head, let fn, var body)):
             phase = .idle  // the buffer is appended to in place, not copied
             if body.readableBytes + chunk.readableBytes <= Self.bodyLimit {
                 body.writeImmutableBuffer(chunk)
-                phase = .collecting(head, body)
+                phase = .collecting(head, fn: fn, body)
             } else {
                 replay(head, body, context: context)
                 context.fireChannelRead(wrapInboundOut(part))
             }
-        case (.end(let trailers), .collecting(let head, let body)):
-            if trailers == nil, let invoke = prepare(head, body) {
+        case (.end(let trailers), .collecting(let head, let fn, let body)):
+            if trailers == nil, let invoke = prepare(head, fn: fn, body) {
                 settings.taken.add()
                 phase = .invoking
                 start(invoke, context: context)
@@ -176,7 +177,7 @@ final class InvokeFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     /// A request being gathered will not be completed (bad bytes, input closed): the router
     /// gets what came of it, and the error or the end after it.
     private func giveUpCollecting(context: ChannelHandlerContext) {
-        guard case .collecting(let head, let body) = phase else { return }
+        guard case .collecting(let head, _, let body) = phase else { return }
         replay(head, body, context: context)
     }
 
@@ -211,20 +212,22 @@ final class InvokeFastPath: ChannelDuplexHandler, RemovableChannelHandler {
         return false
     }
 
-    /// A POST to `/2015-03-31/functions/{fn}/invocations` with a Content-Length within the
-    /// bound, no `Expect` and no `Connection: close` (the router's loop closes after those).
-    private static func isCandidate(_ head: HTTPRequest) -> Bool {
-        guard head.method == .post, let target = head.path, functionComponent(of: target) != nil else { return false }
+    /// The `{fn}` of a POST to `/2015-03-31/functions/{fn}/invocations` with a Content-Length
+    /// within the bound, no `Expect` and no `Connection: close` (the router's loop closes after
+    /// those); nil for any other request.
+    private static func candidate(_ head: HTTPRequest) -> Substring? {
+        guard head.method == .post, let target = head.path, let fn = functionComponent(of: target) else { return nil }
         var length: Int?
         for field in head.headerFields {  // one pass, not a scan per name
             switch field.name {
             case .contentLength: length = Int(field.value)
-            case .expect: return false
-            case .connection where field.value.lowercased().contains("close"): return false
+            case .expect: return nil
+            case .connection where field.value.lowercased().contains("close"): return nil
             default: continue
             }
         }
-        return length.map { $0 <= bodyLimit } ?? false
+        guard let length, length <= bodyLimit else { return nil }
+        return fn
     }
 
     private static let pathPrefix = Array("/2015-03-31/functions/".utf8)
@@ -245,7 +248,7 @@ final class InvokeFastPath: ChannelDuplexHandler, RemovableChannelHandler {
 
     /// The Invoke the request asks for if it passes every check the router makes; nil sends it
     /// to the router, which answers the failure.
-    private func prepare(_ head: HTTPRequest, _ body: ByteBuffer) -> InvokeRequest? {
+    private func prepare(_ head: HTTPRequest, fn component: Substring, _ body: ByteBuffer) -> InvokeRequest? {
         guard let target = head.path else { return nil }
         let (path, query) = SigV4Middleware<BasicRequestContext>.split(target)
         if let verifier = settings.verifier {
@@ -253,8 +256,7 @@ final class InvokeFastPath: ChannelDuplexHandler, RemovableChannelHandler {
             signed.bodySHA256 = body.withUnsafeReadableBytes { SigV4Canonical.hexSHA256($0) }
             guard (try? verifier.verify(signed)) != nil else { return nil }
         }
-        guard let component = Self.functionComponent(of: target),
-              let fn = try? FunctionReference(path: String(component), maxLength: 256) else { return nil }
+        guard let fn = try? FunctionReference(path: String(component), maxLength: 256) else { return nil }
         let qualifier = query.isEmpty ? nil : URI(target).queryParameters["Qualifier"].map(String.init)
         guard var invoke = try? LambdaRoutes.invokeRequest(head.headerFields, qualifier: qualifier, fn: fn),
               let payload = try? LambdaRoutes.payload(body) else { return nil }

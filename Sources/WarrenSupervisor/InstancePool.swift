@@ -26,12 +26,8 @@ actor InstancePool {
     /// instances than the loop of that idle one.
     func takeIdle(provisioned: Bool, near loop: (any EventLoop)? = nil, balance: Bool = false) async -> Instance? {
         while true {
-            let taken: Instance?
-            if provisioned {
-                taken = Self.take(from: &idleProvisioned, near: loop, unless: nil)
-            } else {
-                taken = Self.take(from: &idle, near: loop, unless: balance ? { self.isBehind(loop, $0) } : nil)
-            }
+            let taken = provisioned ? take(from: &idleProvisioned, near: loop, balance: false)
+                : take(from: &idle, near: loop, balance: balance)
             guard let instance = taken else { return nil }
             if instance.isDead {
                 await forget(instance)
@@ -41,13 +37,12 @@ actor InstancePool {
         }
     }
 
-    /// Removes the last instance of `list` served by `loop`, else its last one unless `skip`
-    /// says so for it (in place: no copy of the list per invocation).
-    private static func take(from list: inout [Instance], near loop: (any EventLoop)?,
-                             unless skip: ((any EventLoop) -> Bool)?) -> Instance? {
+    /// Removes the last instance of `list` served by `loop`, else its last one unless (with
+    /// `balance`) `loop` is behind that one's (in place: no copy of the list per invocation).
+    private func take(from list: inout [Instance], near loop: (any EventLoop)?, balance: Bool) -> Instance? {
         guard let last = list.last else { return nil }
         if let loop, let index = list.lastIndex(where: { $0.loop === loop }) { return list.remove(at: index) }
-        if let skip, skip(last.loop) { return nil }
+        if balance, isBehind(loop, last.loop) { return nil }
         return list.removeLast()
     }
 
