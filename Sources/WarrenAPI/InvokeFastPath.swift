@@ -68,7 +68,8 @@ final class InvokeFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     /// Bodies larger than this go to the router (which hashes large ones off the event loop).
     static let bodyLimit = largeBody
     /// Parts of pipelined requests held behind a running Invoke; more closes the connection.
-    /// (No further read is asked of the socket meanwhile: what is held is what one read gave.)
+    /// (No further read is asked of the socket once parts are held: what is held is what one
+    /// read gave.)
     static let heldLimit = 256
 
     private let settings: Settings
@@ -181,9 +182,11 @@ final class InvokeFastPath: ChannelDuplexHandler, RemovableChannelHandler {
         replay(head, body, context: context)
     }
 
-    /// Backpressure: no more bytes are read while an Invoke runs (pipelined parts are held).
+    /// Backpressure: once parts are held behind a running Invoke (the client pipelines), no more
+    /// bytes are read until it is answered. A client that waits for each answer sends nothing
+    /// meanwhile, so its reads go on: pausing them would cost two `epoll_ctl` per request.
     func read(context: ChannelHandlerContext) {
-        if case .invoking = phase { readHeld = true } else { context.read() }
+        if case .invoking = phase, !held.isEmpty { readHeld = true } else { context.read() }
     }
 
     /// An Invoke of this handler's is being gathered, runs, or has requests held behind it.

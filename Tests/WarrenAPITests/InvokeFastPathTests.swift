@@ -44,6 +44,12 @@ extension LambdaAPI {
 
             typealias Answer = (status: Int, headers: [(String, String)], body: String)
 
+            /// Sends `request`, then reads its response.
+            func response(after request: String) async -> Answer? {
+                send(request)
+                return await response()
+            }
+
             /// The next response, read on a dispatch thread: a blocking read on one of Swift
             /// Concurrency's few threads could starve the server under test.
             func response() async -> Answer? {
@@ -214,6 +220,32 @@ extension LambdaAPI {
                 wire.send(Self.invoke("echo", #"{"n":4}"#))
                 #expect(try #require(await wire.response()).body == #"{"n":4}"#)
                 #expect(taken.value == 3)
+            }
+        }
+
+        @Test("requests sent while an Invoke runs, in writes of their own, wait for its answer")
+        func requestsDuringARunningInvoke() async throws {
+            let taken = InvokeFastPath.Counter()
+            try await Fixture.withAPI(fastPath: taken) { _, client in
+                try await client.createEcho("echo")
+                let wire = try Wire(port: try #require(client.port))
+                #expect(try #require(await wire.response(after: Self.invoke("echo", #"{"n":0}"#))).status == 200)
+                // The connection reads on while the first runs (it waits a second), so what comes
+                // in meanwhile is held: first a lone Invoke, then two more in one write.
+                wire.send(Self.invoke("echo", #"{"sleep":1,"n":1}"#))
+                try await Task.sleep(for: .milliseconds(200))
+                wire.send(Self.invoke("echo", #"{"n":2}"#))
+                try await Task.sleep(for: .milliseconds(200))
+                wire.send(Self.getFunction + Self.invoke("echo", #"{"n":3}"#))
+                var answers: [String] = []
+                for _ in 0..<3 {
+                    let response = try #require(await wire.response(), "after \(answers)")
+                    #expect(response.status == 200)
+                    answers.append(response.body.contains("FunctionName") ? "get" : response.body)
+                }
+                #expect(answers == [#"{"sleep":1,"n":1}"#, #"{"n":2}"#, "get"])
+                #expect(try #require(await wire.response()).body == #"{"n":3}"#)
+                #expect(taken.value == 3, "n 0, 1 and 2 on the fast path; 3 arrived while the router owed an answer")
             }
         }
     }
