@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import NIOCore
+import NIOHTTP1
 import WarrenStore
 import WarrenSupervisor
 
@@ -50,6 +51,10 @@ public struct LambdaError: Error, Sendable, Equatable, CustomStringConvertible {
             self.init(Self.status(of: error.code), error.code.rawValue, error.message, reason: error.reason)
         case is DecodingError:
             self = .invalidContent(Self.describe(decoding: error))
+        case let error as HTTPParserError:
+            // The request's own bytes (e.g. a body cut short of its Content-Length): the
+            // client's fault, not the service's.
+            self.init(400, "InvalidRequestContentException", "Could not read the request: \(error.debugDescription)")
         default:
             self = .service("\(error)")
         }
