@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import Synchronization
 import NIOCore
 import NIOPosix
 import WarrenRuntimeAPI
@@ -318,20 +319,17 @@ extension Supervisor {
     }
 
     /// A new request id, a trace header and an alias-routing roll (uniform in 0..<1) from 32 random
-    /// bytes in one system call (`getentropy`): each draw of `SystemRandomNumberGenerator` is a
-    /// system call of its own (`UUID().uuidString.lowercased()` alone took about 6 µs here).
+    /// bytes of the kernel's generator, drawn 256 at a time (one `getentropy` per eight
+    /// invocations): each draw of `SystemRandomNumberGenerator` is a system call of its own
+    /// (`UUID().uuidString.lowercased()` alone took about 6 µs here). None of these is a secret;
+    /// each must only be unique.
     static func invocationIds() -> (requestId: String, traceId: String, roll: Double) {
-        var words: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
-        let filled = withUnsafeMutableBytes(of: &words) { buffer in
-            getentropy(buffer.baseAddress, buffer.count) == 0
-        }
-        if !filled {  // not expected for 32 bytes; stay correct anyway
-            var generator = SystemRandomNumberGenerator()
-            words = (generator.next(), generator.next(), generator.next(), generator.next())
-        }
+        let words = entropy.withLock { $0.next() }
         let roll = Double(words.3 >> 11) * 0x1p-53
         return (uuidString(words.0, words.1), traceId(seed: words.2), roll)
     }
+
+    private static let entropy = Mutex(EntropyPool())
 
     /// A random (version 4, RFC 4122 variant) UUID from 128 random bits, in the lowercase
     /// 8-4-4-4-12 form of `UUID().uuidString.lowercased()`.
@@ -371,5 +369,25 @@ enum Hex {
             out[at] = byte
             at += 1
         }
+    }
+}
+
+/// Random words from the kernel, fetched in blocks of 256 bytes (`getentropy`'s largest).
+struct EntropyPool {
+    private var block = [UInt64](repeating: 0, count: 32)
+    private var used = 32
+
+    /// The next 32 random bytes, as four words.
+    mutating func next() -> (UInt64, UInt64, UInt64, UInt64) {
+        if used == block.count {
+            let filled = block.withUnsafeMutableBytes { getentropy($0.baseAddress, $0.count) == 0 }
+            if !filled {  // not expected for 256 bytes; stay correct anyway
+                var generator = SystemRandomNumberGenerator()
+                for i in block.indices { block[i] = generator.next() }
+            }
+            used = 0
+        }
+        defer { used += 4 }
+        return (block[used], block[used + 1], block[used + 2], block[used + 3])
     }
 }

@@ -19,6 +19,26 @@ struct InvocationTextTests {
         #expect(Supervisor.uuidString(.max, .max) == "ffffffff-ffff-4fff-bfff-ffffffffffff")
     }
 
+    @Test func idsStayUniqueAcrossEntropyBlocks() {
+        // 1,000 draws span 125 of the pool's 256-byte blocks: no word is served twice.
+        var requestIds = Set<String>(), traces = Set<String>(), rolls = Set<Double>()
+        for _ in 0..<1000 {
+            let ids = Supervisor.invocationIds()
+            requestIds.insert(ids.requestId)
+            traces.insert(ids.traceId)
+            #expect(ids.roll >= 0 && ids.roll < 1)
+            rolls.insert(ids.roll)
+        }
+        #expect(requestIds.count == 1000 && traces.count == 1000 && rolls.count == 1000)
+        var pool = EntropyPool()
+        var words = Set<UInt64>()
+        for _ in 0..<64 {
+            let next = pool.next()
+            words.formUnion([next.0, next.1, next.2, next.3])
+        }
+        #expect(words.count == 256, "eight blocks of 32 words, all different")
+    }
+
     @Test func traceHeadersHaveXRaysForm() {
         let now = UInt32(truncatingIfNeeded: Int(Date().timeIntervalSince1970))
         var seen = Set<String>()
