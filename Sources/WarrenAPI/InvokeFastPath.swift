@@ -112,7 +112,9 @@ final class InvokeFastPath: ChannelDuplexHandler, RemovableChannelHandler {
         case (.body(let chunk), .collecting(let head, let fn, var body)):
             phase = .idle  // the buffer is appended to in place, not copied
             if body.readableBytes + chunk.readableBytes <= Self.bodyLimit {
-                body.writeImmutableBuffer(chunk)
+                // A body that came in one piece (nearly all) is kept as the decoder gave it: a
+                // view of the read, no copy.
+                if body.readableBytes == 0 { body = chunk } else { body.writeImmutableBuffer(chunk) }
                 phase = .collecting(head, fn: fn, body)
             } else {
                 replay(head, body, context: context)

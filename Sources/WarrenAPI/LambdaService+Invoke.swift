@@ -60,12 +60,13 @@ extension LambdaService {
 
     private func invokeSync(_ request: InvokeRequest) async throws -> InvokeResult {
         let start = ContinuousClock.now
-        let hook = onInvoke
+        let hook = invokeHook
         func report(_ result: InvokeResult?, _ error: SupervisorError?) {
+            guard let hook else { return }
             let elapsed = ContinuousClock.now - start
             let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-            hook?(InvocationMetric(function: request.name, qualifier: request.qualifier, result: result,
-                                   error: error, seconds: seconds))
+            hook.call(InvocationMetric(function: request.name, qualifier: request.qualifier, result: result,
+                                       error: error, seconds: seconds))
         }
         do {
             let result = try await supervisor.invoke(

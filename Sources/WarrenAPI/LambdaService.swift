@@ -44,7 +44,7 @@ public final class LambdaService: Sendable {
 
     private struct Hooks {
         var onEnqueue: (@Sendable () -> Void)?
-        var onInvoke: (@Sendable (InvocationMetric) -> Void)?
+        var onInvoke: InvokeHook?
         var presign: (@Sendable (_ path: String, _ host: String) -> String)?
     }
 
@@ -83,8 +83,17 @@ public final class LambdaService: Sendable {
 
     /// Called after every synchronous invocation, for metrics.
     public var onInvoke: (@Sendable (InvocationMetric) -> Void)? {
-        get { hooks.withLock { $0.onInvoke } }
-        set { hooks.withLock { $0.onInvoke = newValue } }
+        get { invokeHook?.call }
+        set { hooks.withLock { $0.onInvoke = newValue.map(InvokeHook.init) } }
+    }
+
+    /// ``onInvoke`` in its box, as every invocation reads it: a closure read through the lock's
+    /// generic result is rebuilt (two allocations) on the way out; a class reference is not.
+    var invokeHook: InvokeHook? { hooks.withLock { $0.onInvoke } }
+
+    final class InvokeHook: Sendable {
+        let call: @Sendable (InvocationMetric) -> Void
+        init(_ call: @escaping @Sendable (InvocationMetric) -> Void) { self.call = call }
     }
 
     /// Makes the query string that signs a `GET` of `path` at `host` (a presigned URL, as the S3

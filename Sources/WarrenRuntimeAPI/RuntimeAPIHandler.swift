@@ -287,8 +287,9 @@ final class RuntimeAPIHandler: ChannelInboundHandler, RemovableChannelHandler {
         out.headerIfPresent("Lambda-Runtime-Trace-Id", invocation.traceId)
         out.headerIfPresent("Lambda-Runtime-Client-Context", invocation.clientContext)
         out.headerIfPresent("Lambda-Runtime-Cognito-Identity", invocation.cognitoIdentity)
-        let written = write(out.finish(body: invocation.payload), for: req, context: context)
-        written.whenFailure { _ in core.undeliver(requestId: requestId) }
+        let written = context.eventLoop.makePromise(of: Void.self)
+        written.futureResult.assumeIsolated().whenFailure { _ in core.undeliver(requestId: requestId) }
+        write(out.finish(body: invocation.payload), for: req, context: context, promise: written)
     }
 
     private func replyVerdict(
@@ -321,20 +322,23 @@ final class RuntimeAPIHandler: ChannelInboundHandler, RemovableChannelHandler {
         var out = ResponseEncoder(status, for: req, capacity: 192 + json.utf8.count, allocator: context.channel.allocator)
         out.header("Content-Type", "application/json")
         if let allow { out.header("Allow", allow) }
-        _ = write(out.finish(body: json.utf8), for: req, context: context)
+        write(out.finish(body: json.utf8), for: req, context: context)
     }
 
-    /// Writes one whole response and closes afterwards unless the request is keep-alive.
-    private func write(_ response: ByteBuffer, for req: Request, context: ChannelHandlerContext)
-        -> EventLoopFuture<Void>.Isolated
-    {
-        let written = context.writeAndFlush(wrapOutboundOut(response)).assumeIsolated()
-        if !req.keepAlive {
-            isClosing = true
-            held.removeAll()
-            written.whenComplete { _ in context.close(promise: nil) }
+    /// Writes one whole response and closes afterwards unless the request is keep-alive;
+    /// `promise`, if given, learns whether it was written (no future is made otherwise).
+    private func write(
+        _ response: ByteBuffer, for req: Request, context: ChannelHandlerContext, promise: EventLoopPromise<Void>? = nil
+    ) {
+        guard !req.keepAlive else {
+            context.writeAndFlush(wrapOutboundOut(response), promise: promise)
+            return
         }
-        return written
+        isClosing = true
+        held.removeAll()
+        let written = context.writeAndFlush(wrapOutboundOut(response))
+        written.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+        if let promise { written.cascade(to: promise) }
     }
 }
 
@@ -375,8 +379,9 @@ private struct ResponseEncoder {
         if let value = value.flatMap(headerValue) { header(name, value) }
     }
 
-    /// The finished response, with `body`.
-    consuming func finish(body: some Collection<UInt8>) -> ByteBuffer {
+    /// The finished response, with `body`. (Mutating, not consuming: a consumed copy of the
+    /// encoder made the buffer's first write after it copy the whole storage.)
+    mutating func finish(body: some Collection<UInt8>) -> ByteBuffer {
         header("Content-Length", body.count)
         if !keepAlive {
             buffer.writeStaticString("Connection: close\r\n")

@@ -121,10 +121,11 @@ actor Instance {
         }
     }
 
-    /// Runs one invocation. The instance is idle afterwards, or dead.
+    /// Runs one invocation. The instance is idle afterwards, or dead. With `tail`, the record
+    /// carries the end of the invocation's log (`LogType: Tail`); without, nothing is collected.
     /// - Returns: nil when the instance ended before the invocation reached it (taken from its
     ///   pool, then destroyed by a delete or by its runtime's exit while idle): nothing ran.
-    func invoke(_ invocation: Invocation, timeout: Double) async -> InvocationRecord? {
+    func invoke(_ invocation: Invocation, timeout: Double, tail: Bool = true) async -> InvocationRecord? {
         guard state != .dead else { return nil }
         precondition(state == .idle, "invoke on an instance that is \(state)")
         state = .busy
@@ -132,7 +133,7 @@ actor Instance {
         let started = ContinuousClock.now
         let initDuration = pendingInitDuration
         pendingInitDuration = nil
-        log.begin()
+        if tail { log.begin() }
         log.lineWithNext("START RequestId: \(invocation.requestId) Version: \(version.version)")
         // The session keeps the deadline on the loop that serves it: nothing to schedule or cancel
         // per invocation, and no other thread to wake.

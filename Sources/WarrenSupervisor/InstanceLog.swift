@@ -44,8 +44,14 @@ final class InstanceLog: Sendable {
     private struct Held {
         /// Output after the last newline, not yet in the file.
         var partial: [UInt8] = []
-        /// A line of Warren's that goes out with the next write (see ``lineWithNext(_:)``).
+        /// A line of Warren's that goes out with the next write (see ``lineWithNext(_:)``); its
+        /// buffer also gathers each write to the file.
         var line: [UInt8] = []
+
+        /// Empties ``line``, keeping its buffer unless a long runtime line grew it.
+        mutating func emptyLine() {
+            line.removeAll(keepingCapacity: line.capacity <= 4096)
+        }
     }
 
     private let log: FunctionLog
@@ -63,8 +69,9 @@ final class InstanceLog: Sendable {
         held.withLock { held in
             held.partial.append(contentsOf: bytes)
             if let last = held.partial.lastIndex(of: UInt8(ascii: "\n")) {
-                log.append(held.line + held.partial[...last])
-                held.line.removeAll()
+                held.line.append(contentsOf: held.partial[...last])
+                log.append(held.line)
+                held.emptyLine()
                 held.partial.removeSubrange(...last)
             } else if held.partial.count > Self.maxPartialLine {
                 flush(&held)
@@ -76,7 +83,7 @@ final class InstanceLog: Sendable {
     /// One of Warren's lines (START, END, REPORT): after what the runtime
     /// left without a newline, which then ends the runtime's line.
     func line(_ text: String) {
-        let line = Array((text + "\n").utf8)
+        let line = Self.bytes(text)
         held.withLock { flush(&$0, then: line) }
         collect(line)
     }
@@ -85,7 +92,7 @@ final class InstanceLog: Sendable {
     /// line or Warren's next line. START goes so: for an invocation that prints nothing, START,
     /// END and REPORT are one write instead of two.
     func lineWithNext(_ text: String) {
-        let line = Array((text + "\n").utf8)
+        let line = Self.bytes(text)
         held.withLock { held in
             if !held.partial.isEmpty { flush(&held) }
             held.line += line
@@ -93,11 +100,26 @@ final class InstanceLog: Sendable {
         collect(line)
     }
 
-    /// Writes everything held, the runtime's partial line ended with a newline, then `more`.
+    /// Writes everything held, the runtime's partial line ended with a newline, then `more`,
+    /// gathered in the held line's buffer (kept from one invocation to the next).
     private func flush(_ held: inout Held, then more: [UInt8] = []) {
-        log.append(held.line + (held.partial.isEmpty ? more : held.partial + [UInt8(ascii: "\n")] + more))
-        held.line.removeAll()
-        held.partial.removeAll()
+        if !held.partial.isEmpty {
+            held.line.append(contentsOf: held.partial)
+            held.line.append(UInt8(ascii: "\n"))
+            held.partial.removeAll()
+        }
+        held.line.append(contentsOf: more)
+        log.append(held.line)
+        held.emptyLine()
+    }
+
+    /// `text` and a newline, as bytes: one allocation.
+    private static func bytes(_ text: String) -> [UInt8] {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(text.utf8.count + 1)
+        bytes.append(contentsOf: text.utf8)
+        bytes.append(UInt8(ascii: "\n"))
+        return bytes
     }
 
     /// Adds to the tail of the invocation in progress.

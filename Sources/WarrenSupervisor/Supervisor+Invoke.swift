@@ -90,8 +90,9 @@ extension Supervisor {
             let invocation = Invocation(
                 requestId: requestId, payload: payload, contentType: "application/json",
                 deadlineMs: Int64(Date().timeIntervalSince1970 * 1000 + config.timeout * 1000),
-                invokedFunctionArn: arn(name, qualifier), traceId: traceId, clientContext: clientContext)
-            let ran = await instance.invoke(invocation, timeout: config.timeout)
+                invokedFunctionArn: qualifier.map { arn(name, $0) } ?? record.arn, traceId: traceId,
+                clientContext: clientContext)
+            let ran = await instance.invoke(invocation, timeout: config.timeout, tail: logTail)
             await keepOrDestroy(instance, pool: pool, fv: fv)
             if let ran { return result(ran, requestId: requestId, version: version, logTail: logTail) }
             guard !shuttingDown else { throw SupervisorError(.serviceException, "Warren is shutting down") }

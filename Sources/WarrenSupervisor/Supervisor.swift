@@ -50,6 +50,8 @@ public actor Supervisor {
         /// Requested provisioned concurrency per version.
         var provisioned: [String: Int] = [:]
         var log: FunctionLog
+        /// The unqualified ARN, made once: every invocation hands an ARN to its runtime.
+        var arn: String
     }
 
     public let configuration: Configuration
@@ -144,7 +146,7 @@ public actor Supervisor {
         }
         try validate(config)
         let log = try FunctionLog(path: configuration.stateDirectory + "/logs/\(config.functionName).log")
-        functions[config.functionName] = FunctionRecord(latest: config, log: log)
+        functions[config.functionName] = FunctionRecord(latest: config, log: log, arn: arn(config.functionName, nil))
     }
 
     /// Replaces `$LATEST`'s configuration; its instances are retired.
