@@ -1,8 +1,8 @@
 import Foundation
 import Glibc
-import Synchronization
 import NIOCore
 import NIOPosix
+import Synchronization
 import WarrenRuntimeAPI
 import WarrenSandbox
 
