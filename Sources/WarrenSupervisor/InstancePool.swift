@@ -23,11 +23,15 @@ actor InstancePool {
     /// there is one (its invocation then never leaves the caller's thread),
     /// else the most recently used, except that with `balance` nil is the
     /// answer (start one on `loop`) while `loop` serves fewer of this pool's
-    /// instances than the loop of that idle one.
+    /// instances than the loop of that idle one and another instance is busy
+    /// (or starting). With none busy the calls come one at a time: the idle
+    /// one is taken wherever it is, as Lambda reuses a warm environment,
+    /// rather than making one cold start per loop.
     func takeIdle(provisioned: Bool, near loop: (any EventLoop)? = nil, balance: Bool = false) async -> Instance? {
         while true {
+            let busy = all.count > idle.count + idleProvisioned.count
             let taken = provisioned ? take(from: &idleProvisioned, near: loop, balance: false)
-                : take(from: &idle, near: loop, balance: balance)
+                : take(from: &idle, near: loop, balance: balance && busy)
             guard let instance = taken else { return nil }
             if instance.isDead {
                 await forget(instance)

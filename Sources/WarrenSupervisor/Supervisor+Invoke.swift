@@ -107,11 +107,13 @@ extension Supervisor {
 
     /// A warm instance for an invocation whose request was read on `loop`: one served by that
     /// loop, else one served by another loop, except that (on demand, while the memory budget
-    /// has room) none is taken while `loop` serves fewer of the pool's instances than that one's
-    /// loop: the caller starts one on `loop`. An instance on another loop costs each of its
-    /// invocations two wake-ups of another thread (the delivery and the answer); this keeps
-    /// the instances spread as the connections are, without starting more than the loops are
-    /// short of. `nil`: start one (the caller makes room).
+    /// has room and another of the pool's instances is busy) none is taken while `loop` serves
+    /// fewer of the pool's instances than that one's loop: the caller starts one on `loop`. An
+    /// instance on another loop costs each of its invocations two wake-ups of another thread
+    /// (the delivery and the answer); under concurrent load this keeps the instances spread as
+    /// the connections are, without starting more than the loops are short of. Calls that come
+    /// one at a time reuse the warm instance wherever it is. `nil`: start one (the caller makes
+    /// room).
     private func takeIdle(_ pool: InstancePool, provisioned: Bool, near loop: (any EventLoop)?,
                           memoryMB: Int) async -> Instance? {
         let balance = loop != nil && !provisioned && admission.canClaimMemory(memoryMB)

@@ -334,4 +334,26 @@ struct InstanceAffinityTests {
         #expect(await pool.takeIdle(provisioned: false, near: b, balance: true) === onB)
         try await group.shutdownGracefully()
     }
+
+    @Test func callsOneAtATimeReuseTheWarmInstanceOnAnyLoop() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
+        let loops = Array(group.makeIterator())
+        let (a, b) = (loops[0], loops[1])
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("warren-affinity1-\(getpid())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let log = try FunctionLog(path: dir.appendingPathComponent("f.log").path)
+        let fv = FunctionVersion("f", FunctionVersion.latest)
+        let config = SupervisorFixture.function("f", code: dir.path)
+        let pool = InstancePool(version: fv) { _, _ in }
+        let onB = Instance(id: "on-b", version: fv, config: config, provisioned: false, log: InstanceLog(log), loop: b)
+        await pool.add(onB)
+        await pool.putBack(onB, freeze: false)
+        // Nothing busy, a behind b: still the warm one, not a cold start on a (as often as asked).
+        for _ in 0..<3 {
+            #expect(await pool.takeIdle(provisioned: false, near: a, balance: true) === onB)
+            await pool.putBack(onB, freeze: false)
+        }
+        try await group.shutdownGracefully()
+    }
 }

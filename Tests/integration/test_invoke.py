@@ -53,6 +53,14 @@ def test_warm_instance_is_reused(lam, functions):
     assert counts == [1, 2, 3], counts
 
 
+def test_warm_instance_is_reused_across_connections(server, functions):
+    # Calls one at a time, each on a new connection (as separate `aws` commands make them),
+    # land on the server's event loops in turn: all are served by the one warm instance.
+    name = functions.create()["FunctionName"]
+    counts = [invoke(server.client(), name, {})[1]["count"] for _ in range(4)]
+    assert counts == [1, 2, 3, 4], counts
+
+
 def test_handler_exception_is_unhandled_function_error(lam, functions):
     name = functions.create()["FunctionName"]
     response, payload = invoke(lam, name, {"action": "raise", "message": "it broke"})
