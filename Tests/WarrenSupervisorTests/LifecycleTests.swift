@@ -300,60 +300,59 @@ struct EndedInstanceTests {
 
 /// Which idle instance an invocation gets: one served by the loop that read its request first.
 struct InstanceAffinityTests {
-    @Test func anIdleInstanceOnTheCallersLoopComesFirstAndLoopsAreKeptEven() async throws {
+    /// An empty pool of one function, two loops `a` and `b`, and a maker of instances served by either.
+    static func withPool(
+        _ body: (InstancePool, _ a: any EventLoop, _ b: any EventLoop, _ instance: (String, any EventLoop) -> Instance)
+            async throws -> Void
+    ) async throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
         let loops = Array(group.makeIterator())
-        let (a, b) = (loops[0], loops[1])
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("warren-affinity-\(getpid())")
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("warren-affinity-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
         let log = try FunctionLog(path: dir.appendingPathComponent("f.log").path)
         let fv = FunctionVersion("f", FunctionVersion.latest)
         let config = SupervisorFixture.function("f", code: dir.path)
-        func instance(_ id: String, on loop: any EventLoop) -> Instance {
+        try await body(InstancePool(version: fv) { _, _ in }, loops[0], loops[1]) { id, loop in
             Instance(id: id, version: fv, config: config, provisioned: false, log: InstanceLog(log), loop: loop)
         }
-        let pool = InstancePool(version: fv) { _, _ in }
-        let onA = instance("on-a", on: a)
-        let onB = instance("on-b", on: b)
-        for each in [onA, onB] {
-            await pool.add(each)
-            await pool.putBack(each, freeze: false)
-        }
-        #expect(await pool.takeIdle(provisioned: false, near: a, balance: true) === onA)
-        // Only onB is idle; a and b serve one instance each: not behind, so onB is taken.
-        #expect(await pool.takeIdle(provisioned: false, near: a, balance: true) === onB)
-        #expect(await pool.takeIdle(provisioned: false, near: a) == nil)
-        // A second instance on b, both of b's idle: a is behind, so none (start one on a)...
-        let onB2 = instance("on-b2", on: b)
-        await pool.add(onB2)
-        for each in [onB, onB2] { await pool.putBack(each, freeze: false) }
-        #expect(await pool.takeIdle(provisioned: false, near: a, balance: true) == nil)
-        // ...unless balancing is off (a full memory budget), and b's own callers take b's.
-        #expect(await pool.takeIdle(provisioned: false, near: a) === onB2)
-        #expect(await pool.takeIdle(provisioned: false, near: b, balance: true) === onB)
         try await group.shutdownGracefully()
     }
 
-    @Test func callsOneAtATimeReuseTheWarmInstanceOnAnyLoop() async throws {
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
-        let loops = Array(group.makeIterator())
-        let (a, b) = (loops[0], loops[1])
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("warren-affinity1-\(getpid())")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: dir) }
-        let log = try FunctionLog(path: dir.appendingPathComponent("f.log").path)
-        let fv = FunctionVersion("f", FunctionVersion.latest)
-        let config = SupervisorFixture.function("f", code: dir.path)
-        let pool = InstancePool(version: fv) { _, _ in }
-        let onB = Instance(id: "on-b", version: fv, config: config, provisioned: false, log: InstanceLog(log), loop: b)
-        await pool.add(onB)
-        await pool.putBack(onB, freeze: false)
-        // Nothing busy, a behind b: still the warm one, not a cold start on a (as often as asked).
-        for _ in 0..<3 {
+    @Test func anIdleInstanceOnTheCallersLoopComesFirstAndLoopsAreKeptEven() async throws {
+        try await Self.withPool { pool, a, b, instance in
+            let onA = instance("on-a", a)
+            let onB = instance("on-b", b)
+            for each in [onA, onB] {
+                await pool.add(each)
+                await pool.putBack(each, freeze: false)
+            }
+            #expect(await pool.takeIdle(provisioned: false, near: a, balance: true) === onA)
+            // Only onB is idle; a and b serve one instance each: not behind, so onB is taken.
             #expect(await pool.takeIdle(provisioned: false, near: a, balance: true) === onB)
-            await pool.putBack(onB, freeze: false)
+            #expect(await pool.takeIdle(provisioned: false, near: a) == nil)
+            // A second instance on b, both of b's idle, onA busy: a is behind, so none (start one
+            // on a)...
+            let onB2 = instance("on-b2", b)
+            await pool.add(onB2)
+            for each in [onB, onB2] { await pool.putBack(each, freeze: false) }
+            #expect(await pool.takeIdle(provisioned: false, near: a, balance: true) == nil)
+            // ...unless balancing is off (a full memory budget), and b's own callers take b's.
+            #expect(await pool.takeIdle(provisioned: false, near: a) === onB2)
+            #expect(await pool.takeIdle(provisioned: false, near: b, balance: true) === onB)
         }
-        try await group.shutdownGracefully()
+    }
+
+    @Test func callsOneAtATimeReuseTheWarmInstanceOnAnyLoop() async throws {
+        try await Self.withPool { pool, a, b, instance in
+            let onB = instance("on-b", b)
+            await pool.add(onB)
+            await pool.putBack(onB, freeze: false)
+            // Nothing busy, a behind b: still the warm one, not a cold start on a (as often as asked).
+            for _ in 0..<3 {
+                #expect(await pool.takeIdle(provisioned: false, near: a, balance: true) === onB)
+                await pool.putBack(onB, freeze: false)
+            }
+        }
     }
 }
