@@ -232,7 +232,7 @@ extension LambdaAPI {
                 let wire = try Wire(port: try #require(client.port))
                 #expect(try #require(await wire.response(after: Self.invoke("echo", #"{"n":0}"#))).status == 200)
                 // The connection reads on while the first runs (it waits a second), so what comes
-                // in meanwhile is held: first a lone Invoke, then two more in one write.
+                // in meanwhile is held: first a lone Invoke, then a GET and an Invoke in one write.
                 wire.send(Self.invoke("echo", #"{"sleep":1,"n":1}"#))
                 try await Task.sleep(for: .milliseconds(200))
                 wire.send(Self.invoke("echo", #"{"n":2}"#))
