@@ -168,7 +168,7 @@ extension Supervisor {
         while !admission.claimMemory(mb) {
             var oldest: (Instance, InstancePool, ContinuousClock.Instant)?
             for pool in pools.values {
-                guard let candidate = await pool.leastRecentlyUsedIdle() else { continue }
+                guard let candidate = pool.leastRecentlyUsedIdle() else { continue }
                 let used = await candidate.lastUsed
                 if oldest == nil || used < oldest!.2 { oldest = (candidate, pool, used) }
             }
@@ -215,7 +215,7 @@ extension Supervisor {
         let log = InstanceLog(record.log)
         let instance = Instance(id: id, version: fv, config: config, provisioned: provisioned, log: log,
                                 loop: loop ?? group.next())
-        await pool.add(instance)
+        pool.add(instance)
         let uid = uidSlots.take()
         await instance.setUID(uid)
         do {

@@ -107,7 +107,7 @@ extension Supervisor {
                     // Re-read after every await: a delete or a new count may have come in between.
                     guard let current = functions[name], let requested = current.provisioned[version] else { break }
                     let pool = pool(for: fv)
-                    guard await pool.provisionedCount < requested else { break }
+                    guard pool.provisionedCount < requested else { break }
                     let config = current.versions[version] ?? current.latest
                     guard await makeRoom(config.memorySize),
                           case .success(let instance) = await startInstance(fv, config: config, provisioned: true, pool: pool)
@@ -125,7 +125,7 @@ extension Supervisor {
     /// Tells admission how many provisioned instances of `fv` are up (at most the requested count).
     private func countProvisioned(_ fv: FunctionVersion) async {
         guard functions[fv.functionName]?.provisioned[fv.version] != nil else { return }
-        let up = await pool(for: fv).provisionedCount
+        let up = pool(for: fv).provisionedCount
         // Read after the await: a delete or a new count may have come in meanwhile.
         guard let requested = functions[fv.functionName]?.provisioned[fv.version] else { return }
         admission.setProvisioned(fv.functionName, version: fv.version, min(up, requested))
@@ -141,7 +141,7 @@ extension Supervisor {
         if instance.provisioned {
             // Still configured, and not beyond the count (which may have been lowered meanwhile).
             let requested = functions[fv.functionName]?.provisioned[fv.version] ?? 0
-            wanted = await pool.provisionedCount <= requested
+            wanted = pool.provisionedCount <= requested
         }
         let current = pools[fv] === pool
         if current, !shuttingDown, wanted {
@@ -159,7 +159,7 @@ extension Supervisor {
     func readyProvisioned(_ fv: FunctionVersion) async -> Int {
         guard let pool = pools[fv] else { return 0 }
         var ready = 0
-        for instance in await pool.instances where instance.provisioned {
+        for instance in pool.instances where instance.provisioned {
             switch await instance.state {
             case .idle, .busy: ready += 1
             default: break
@@ -172,7 +172,7 @@ extension Supervisor {
     public func instances() async -> [InstanceInfo] {
         var infos: [InstanceInfo] = []
         for pool in pools.values {
-            for instance in await pool.instances {
+            for instance in pool.instances {
                 let state = await instance.state
                 infos.append(InstanceInfo(
                     id: instance.id, functionName: instance.version.functionName, version: instance.version.version,

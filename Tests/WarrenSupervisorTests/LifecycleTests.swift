@@ -324,7 +324,7 @@ struct InstanceAffinityTests {
             let onA = instance("on-a", a)
             let onB = instance("on-b", b)
             for each in [onA, onB] {
-                await pool.add(each)
+                pool.add(each)
                 await pool.putBack(each, freeze: false)
             }
             #expect(await pool.takeIdle(provisioned: false, near: a, balance: true) === onA)
@@ -334,7 +334,7 @@ struct InstanceAffinityTests {
             // A second instance on b, both of b's idle, onA busy: a is behind, so none (start one
             // on a)...
             let onB2 = instance("on-b2", b)
-            await pool.add(onB2)
+            pool.add(onB2)
             for each in [onB, onB2] { await pool.putBack(each, freeze: false) }
             #expect(await pool.takeIdle(provisioned: false, near: a, balance: true) == nil)
             // ...unless balancing is off (a full memory budget), and b's own callers take b's.
@@ -346,7 +346,7 @@ struct InstanceAffinityTests {
     @Test func callsOneAtATimeReuseTheWarmInstanceOnAnyLoop() async throws {
         try await Self.withPool { pool, a, b, instance in
             let onB = instance("on-b", b)
-            await pool.add(onB)
+            pool.add(onB)
             await pool.putBack(onB, freeze: false)
             // Nothing busy, a behind b: still the warm one, not a cold start on a (as often as asked).
             for _ in 0..<3 {
