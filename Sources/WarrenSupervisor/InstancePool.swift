@@ -69,7 +69,9 @@ final class InstancePool: Sendable {
     }
 
     /// Whether `loop` serves fewer of the instances than `other`.
-    private static func isBehind(_ loop: (any EventLoop)?, _ other: any EventLoop, among all: [String: Instance]) -> Bool {
+    private static func isBehind(
+        _ loop: (any EventLoop)?, _ other: any EventLoop, among all: [String: Instance]
+    ) -> Bool {
         guard let loop else { return false }
         var difference = 0
         for instance in all.values {
