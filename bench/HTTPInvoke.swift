@@ -1,7 +1,7 @@
 import Foundation
 import Glibc
-import Synchronization
 import Hummingbird
+import Synchronization
 import WarrenAPI
 import ZIPFoundation
 

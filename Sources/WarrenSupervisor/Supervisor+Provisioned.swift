@@ -115,20 +115,17 @@ extension Supervisor {
                     await keepOrDestroy(instance, pool: pool, fv: fv)
                     // Counted as each instance is kept, not at the end of the pass: READY follows
                     // this count, and an invoke after READY must get a provisioned lease.
-                    await countProvisioned(fv)
+                    countProvisioned(fv)
                 }
-                await countProvisioned(fv)
+                countProvisioned(fv)
             }
         }
     }
 
     /// Tells admission how many provisioned instances of `fv` are up (at most the requested count).
-    private func countProvisioned(_ fv: FunctionVersion) async {
-        guard functions[fv.functionName]?.provisioned[fv.version] != nil else { return }
-        let up = pool(for: fv).provisionedCount
-        // Read after the await: a delete or a new count may have come in meanwhile.
+    private func countProvisioned(_ fv: FunctionVersion) {
         guard let requested = functions[fv.functionName]?.provisioned[fv.version] else { return }
-        admission.setProvisioned(fv.functionName, version: fv.version, min(up, requested))
+        admission.setProvisioned(fv.functionName, version: fv.version, min(pool(for: fv).provisionedCount, requested))
     }
 
     /// Returns an instance to its pool after an invocation or a start, or
