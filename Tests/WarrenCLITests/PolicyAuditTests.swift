@@ -64,7 +64,9 @@ struct PolicyAuditTests {
 
     @Test func aLearnedPolicyRunsAShellPipeline() throws {
         let script = "echo a | cat | wc -c"
-        let policy = try learn(["--", "/bin/sh", "-c", script])
+        // A run whose `close` a signal interrupted (README, "Limits") waits for its timeout: 10 s,
+        // not the default 60, before `learn` tries again.
+        let policy = try learn(["--timeout", "10", "--", "/bin/sh", "-c", script])
         let run = try CLI.run(["run", "--policy", policy, "--", "/bin/sh", "-c", script])
         #expect(run.status == 0 && run.stdout == "2\n", "\(run.stderr)")
         let extra = try CLI.run(["run", "--policy", policy, "--", "/bin/sh", "-c", "\(script); mkdir /tmp/x"])
