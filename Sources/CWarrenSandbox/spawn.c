@@ -433,6 +433,22 @@ int wrn_pidfd_signal(int pidfd, int sig)
     return (int)syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0);
 }
 
+long wrn_ptrace(long request, int pid, unsigned long addr, unsigned long data)
+{
+    return syscall(SYS_ptrace, request, pid, addr, data);
+}
+
+int wrn_wait_peek(int *pid, int *code)
+{
+    siginfo_t info;
+    memset(&info, 0, sizeof info);
+    if (waitid(P_ALL, 0, &info, WEXITED | WSTOPPED | __WALL | WNOWAIT) < 0)
+        return -1;
+    *pid = info.si_pid;
+    *code = info.si_code;
+    return 0;
+}
+
 int wrn_signalfd(const int *signals, int n)
 {
     sigset_t set;

@@ -41,9 +41,19 @@ package enum AuditFilter {
         Policy(defaultAction: .notify, architectures: [.native])
     }
 
-    /// Compiles `policy` (already an audit variant) for a notifying load.
+    /// Compiles `policy` (already an audit variant) for a notifying load, or, with `tracing`,
+    /// with every NOTIFY as TRACE for a ptrace tracer (``AuditSession/Interception``).
     /// - Throws: `SeccompError` from the compiler, or `.tooLong` with the prefix.
-    package static func compile(_ policy: Policy) throws -> CompiledFilter {
+    package static func compile(_ policy: Policy, tracing: Bool = false) throws -> CompiledFilter {
+        if tracing {
+            var traced = policy
+            if traced.defaultAction == .notify { traced.defaultAction = .trace }
+            for i in traced.syscalls.indices where traced.syscalls[i].action == .notify {
+                traced.syscalls[i].action = .trace
+            }
+            // No listener to hand over, so no prefix: the program's own sendmsg() is traced too.
+            return try SeccompCompiler.compile(traced)
+        }
         let base = try SeccompCompiler.compile(policy)
         let bpf = try prefix() + base.bpf
         guard bpf.count / 8 <= CompiledFilter.maxInstructions else { throw SeccompError.tooLong(instructions: bpf.count / 8) }

@@ -1,11 +1,24 @@
 import CSeccomp
+import CWarrenSandbox
 import Foundation
 import Glibc
 import Synchronization
 import WarrenPolicy
 
-// The supervisor half of audit mode. One thread per session:
+// The supervisor half of audit mode. One thread per session, which either
+// answers a seccomp listener (enforce: the policy's errno comes from here) or
+// traces the payload with ptrace (audit, learn: the calls only need to be seen).
 //
+// Why two: a call parked for a listener can be withdrawn by a signal until the
+// supervisor has received it (WAIT_KILLABLE_RECV protects it only from then on),
+// and the program then sees EINTR from a call the real filter never interrupts:
+// a fork that fails, a close that closed nothing (a pipe keeps its writer, its
+// reader waits forever). A tracee stopped at PTRACE_EVENT_SECCOMP is in a
+// ptrace stop instead: a signal waits, the call runs when the tracer lets it
+// go, as it would have without the filter. Enforcing through ptrace would
+// mean rewriting registers per architecture, so enforce keeps the listener.
+//
+// Listener:
 //   payload (sandbox)                       AuditSession thread (warren)
 //   seccomp(NEW_LISTENER) -> listener fd
 //   sendmsg(notifyFD, SCM_RIGHTS) --------> recvmsg: the listener
@@ -15,6 +28,16 @@ import WarrenPolicy
 //                                  <-------    audit: CONTINUE (the call runs)
 //                                              enforce: the errno, or SIGKILL/SIGSYS
 //   every filtered process gone  -------->  POLLHUP: done
+//
+// Tracer:
+//   write(notifyFD, 1 byte)  ----------->  recvmsg: SCM_CREDENTIALS (its pid)
+//                                           PTRACE_SEIZE (exit-kill, seccomp, fork, clone, exec)
+//   read(notifyFD) <---------------------  write(1 byte)
+//   seccomp(filter: RET_TRACE) ; execve
+//   a call the policy would stop --------->  PTRACE_EVENT_SECCOMP: GET_SYSCALL_INFO, record,
+//     (ptrace-stopped)            <-------    PTRACE_CONT
+//   forks, threads: traced from birth;  signals: passed on;  group stops: PTRACE_LISTEN
+//   every traced process gone  ---------->  done
 
 /// One system call the filter sent to the supervisor, aggregated over the run.
 package struct AuditRecord: Sendable, Equatable {
@@ -30,11 +53,22 @@ package struct AuditRecord: Sendable, Equatable {
 
 /// Receives a sandbox's seccomp listener and answers every notification, recording each call.
 package final class AuditSession: Sendable {
+    /// How the calls reach the supervisor.
+    package enum Interception: Sendable {
+        /// Seccomp user notification: the filter NOTIFYs, the supervisor answers.
+        case listener
+        /// ptrace: the filter TRACEs, the supervisor is the payload's tracer.
+        case tracer
+    }
+
     /// The policy's verdicts; nil to record everything and let everything run (learn).
     private let policy: ResolvedPolicy?
     /// Apply the policy's action instead of letting the call run.
     private let enforce: Bool
-    /// The supervisor's end of the socket the listener arrives on.
+    /// `.listener` to enforce, `.tracer` otherwise; compile the filter to match
+    /// (`AuditFilter.compile(_:tracing:)`).
+    package let interception: Interception
+    /// The supervisor's end of the socket the listener, or the payload's pid, arrives on.
     private let socket: Int32
     /// The sandbox's end, at `AuditFilter.notifyFD`, until `spawned()` closes the parent's copy.
     private let childEnd = Mutex<Int32>(-1)
@@ -45,7 +79,10 @@ package final class AuditSession: Sendable {
         var records: [String: AuditRecord] = [:]
         var order: [String] = []
         var stop = false
-        var gotListener = false
+        /// The listener arrived, or the payload was seized: calls reach the supervisor.
+        var attached = false
+        /// Why the tracer could not take the payload.
+        var failure: SystemError?
     }
 
     /// Creates the socket pair; the sandbox end is `AuditFilter.notifyFD`.
@@ -53,10 +90,20 @@ package final class AuditSession: Sendable {
     package init(policy: ResolvedPolicy?, enforce: Bool) throws {
         self.policy = policy
         self.enforce = enforce
+        interception = enforce ? .listener : .tracer
         var pair: [Int32] = [-1, -1]
         try syscall("socketpair") { Glibc.socketpair(AF_UNIX, Int32(SOCK_SEQPACKET.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &pair) }
         socket = pair[0]
         defer { close(pair[1]) }
+        // The tracer learns the payload's pid from the kernel: its credentials, in our namespace.
+        var on: Int32 = 1
+        if interception == .tracer,
+            setsockopt(pair[0], SOL_SOCKET, SO_PASSCRED, &on, socklen_t(MemoryLayout<Int32>.size)) < 0
+        {
+            let error = SystemError("setsockopt(SO_PASSCRED)", errno: errno)
+            close(pair[0])
+            throw error
+        }
         guard fcntl(AuditFilter.notifyFD, F_GETFD) < 0 else {
             close(pair[0])
             throw SystemError("descriptor \(AuditFilter.notifyFD) for the seccomp listener socket", errno: EBUSY)
@@ -76,10 +123,14 @@ package final class AuditSession: Sendable {
     /// The descriptor to put in `SandboxSpec.notifySocket`.
     package var childSocket: Int32 { AuditFilter.notifyFD }
 
-    /// Starts the thread that waits for the listener and answers it.
+    /// Starts the thread that takes the listener and answers it, or seizes the payload and serves
+    /// its stops.
     package func start() {
         let thread = Thread { [self] in
-            serve()
+            switch interception {
+            case .listener: serve()
+            case .tracer: trace()
+            }
             done.signal()
         }
         thread.name = "warren-audit"
@@ -97,20 +148,24 @@ package final class AuditSession: Sendable {
 
     /// Waits for the filtered processes to be gone (up to `graceMilliseconds` after the
     /// sandbox ended) and returns the records, in order of first occurrence.
-    package func finish(graceMilliseconds: Int = 2000) -> (records: [AuditRecord], listened: Bool) {
+    /// `attached` is false when no call could reach the supervisor; `failure` says why, when the
+    /// tracer knows.
+    package func finish(graceMilliseconds: Int = 2000)
+        -> (records: [AuditRecord], attached: Bool, failure: SystemError?)
+    {
         if done.wait(timeout: .now() + .milliseconds(graceMilliseconds)) == .timedOut {
             state.withLock { $0.stop = true }
             // The thread may sit in NOTIF_RECV for a notification a signal withdrew; what it
             // recorded so far is the answer, and the thread ends with the process.
             _ = done.wait(timeout: .now() + .milliseconds(500))
         }
-        return state.withLock { s in (s.order.compactMap { s.records[$0] }, s.gotListener) }
+        return state.withLock { s in (s.order.compactMap { s.records[$0] }, s.attached, s.failure) }
     }
 
     private func serve() {
         guard let listener = receiveListener() else { return }
         defer { close(listener) }
-        state.withLock { $0.gotListener = true }
+        state.withLock { $0.attached = true }
         var p = pollfd(fd: listener, events: Int16(POLLIN), revents: 0)
         while !state.withLock({ $0.stop }) {
             p.revents = 0
@@ -124,8 +179,19 @@ package final class AuditSession: Sendable {
 
     /// recvmsg() of one byte with an SCM_RIGHTS descriptor; nil on EOF.
     private func receiveListener() -> Int32? {
+        // struct cmsghdr { size_t len; int level; int type; } then the fd.
+        guard let control = receiveByte(flags: Int32(MSG_CMSG_CLOEXEC)), control[0] >= 20,
+            Int32(truncatingIfNeeded: control[1]) == SOL_SOCKET,
+            Int32(truncatingIfNeeded: control[1] >> 32) == 1 /* SCM_RIGHTS */
+        else { return nil }
+        return Int32(truncatingIfNeeded: control[2])
+    }
+
+    /// recvmsg() of one byte on the socket; the control data as 8-byte words (room for one
+    /// cmsghdr and 16 bytes), nil on EOF.
+    private func receiveByte(flags: Int32) -> [UInt64]? {
         var byte: UInt8 = 0
-        var control = [UInt64](repeating: 0, count: 4)  // 32 bytes, 8-aligned: one cmsghdr + an int
+        var control = [UInt64](repeating: 0, count: 4)
         while true {
             let n = withUnsafeMutablePointer(to: &byte) { bytePtr in
                 control.withUnsafeMutableBytes { controlPtr in
@@ -136,16 +202,12 @@ package final class AuditSession: Sendable {
                         msg.msg_iovlen = 1
                         msg.msg_control = controlPtr.baseAddress
                         msg.msg_controllen = controlPtr.count
-                        return recvmsg(socket, &msg, Int32(MSG_CMSG_CLOEXEC))
+                        return recvmsg(socket, &msg, flags)
                     }
                 }
             }
             if n < 0, errno == EINTR { continue }
-            guard n > 0 else { return nil }
-            // struct cmsghdr { size_t len; int level; int type; } then the fd.
-            let level = Int32(truncatingIfNeeded: control[1]), type = Int32(truncatingIfNeeded: control[1] >> 32)
-            guard control[0] >= 20, level == SOL_SOCKET, type == 1 /* SCM_RIGHTS */ else { return nil }
-            return Int32(truncatingIfNeeded: control[2])
+            return n > 0 ? control : nil
         }
     }
 
@@ -154,7 +216,17 @@ package final class AuditSession: Sendable {
         var request = seccomp_notif()
         guard ioctl(listener, UInt(0xC050_2100), &request) == 0 else { return }  // SECCOMP_IOCTL_NOTIF_RECV
         let args = withUnsafeBytes(of: request.data.args) { Array($0.bindMemory(to: UInt64.self)) }
-        let name = Self.name(request.data.nr, arch: request.data.arch)
+        let action = record(request.data.nr, arch: request.data.arch, args: args)
+        var response = seccomp_notif_resp()
+        response.id = request.id
+        response.flags = 1  // SECCOMP_USER_NOTIF_FLAG_CONTINUE
+        if enforce, let action { apply(action, to: Int32(bitPattern: request.pid), response: &response) }
+        _ = ioctl(listener, UInt(0xC018_2101), &response)  // SECCOMP_IOCTL_NOTIF_SEND; ENOENT if it died
+    }
+
+    /// Counts one call; returns what the policy does to it (nil in learn).
+    private func record(_ number: Int32, arch: UInt32, args: [UInt64]) -> EffectiveAction? {
+        let name = Self.name(number, arch: arch)
         let action = policy.map { Self.stoppingAction($0.evaluate(name, args: args)) } ?? nil
         state.withLock { s in
             if s.records[name] == nil {
@@ -163,11 +235,107 @@ package final class AuditSession: Sendable {
             }
             s.records[name]?.count += 1
         }
-        var response = seccomp_notif_resp()
-        response.id = request.id
-        response.flags = 1  // SECCOMP_USER_NOTIF_FLAG_CONTINUE
-        if enforce, let action { apply(action, to: Int32(bitPattern: request.pid), response: &response) }
-        _ = ioctl(listener, UInt(0xC018_2101), &response)  // SECCOMP_IOCTL_NOTIF_SEND; ENOENT if it died
+        return action
+    }
+
+    // MARK: Tracer
+
+    /// ptrace(2) requests and options, from <linux/ptrace.h>.
+    private enum Ptrace {
+        static let cont = 7, seize = 0x4206, listen = 0x4208, getEventMessage = 0x4201, getSyscallInfo = 0x420E
+        static let options: UInt = 0x02 | 0x04 | 0x08 | 0x10 | 0x80 | 1 << 20  // FORK VFORK CLONE EXEC SECCOMP EXITKILL
+        static let eventFork: Int32 = 1, eventVfork: Int32 = 2, eventClone: Int32 = 3, eventSeccomp: Int32 = 7
+        static let eventStop: Int32 = 128
+        static let all: Int32 = 0x4000_0000  // __WALL: threads too
+    }
+
+    /// Seizes the payload once it says who it is, then serves its stops until every traced
+    /// process is gone. Exit-kill: should warren die, so do they.
+    private func trace() {
+        var go: UInt8 = 0x47
+        guard let pid = receivePid() else { return }
+        guard wrn_ptrace(Ptrace.seize, pid, 0, Ptrace.options) == 0, write(socket, &go, 1) == 1 else {
+            let failure = SystemError("PTRACE_SEIZE of the payload", errno: errno)
+            state.withLock { $0.failure = failure }
+            // EOF for the waiting payload: it fails before loading a filter nobody would serve.
+            shutdown(socket, Int32(SHUT_RDWR))
+            return
+        }
+        state.withLock { $0.attached = true }
+        var tracees: Set<Int32> = [pid]
+        while !tracees.isEmpty {
+            var who: Int32 = 0, code: Int32 = 0
+            if wrn_wait_peek(&who, &code) < 0 {
+                if errno == EINTR { continue }
+                return  // ECHILD: nothing left to wait for
+            }
+            if !tracees.contains(who) {
+                // A ptrace stop of a child born before its parent's fork event was read; anything
+                // else is warren-init's, whose exit is `SandboxProcess.wait`'s to collect: once it
+                // has exited, the namespace and every tracee are gone.
+                guard code == 4 /* CLD_TRAPPED */ else {
+                    if code <= 3 { return }  // CLD_EXITED, CLD_KILLED, CLD_DUMPED
+                    var info = siginfo_t()
+                    _ = waitid(P_PID, id_t(who), &info, WSTOPPED)  // a stopped init: let the report go
+                    continue
+                }
+                tracees.insert(who)
+            }
+            var status: Int32 = 0
+            guard waitpid(who, &status, Ptrace.all) == who else { continue }
+            if status & 0xFF != 0x7F {  // not a stop: it exited or was killed
+                tracees.remove(who)
+                continue
+            }
+            stopped(who, signal: (status >> 8) & 0xFF, event: status >> 16, tracees: &tracees)
+        }
+    }
+
+    /// Serves one ptrace stop and lets the tracee go on (ESRCH: it was killed meanwhile).
+    private func stopped(_ pid: Int32, signal: Int32, event: Int32, tracees: inout Set<Int32>) {
+        switch event {
+        case Ptrace.eventSeccomp:
+            var info = [UInt64](repeating: 0, count: 12)  // struct ptrace_syscall_info, 88 bytes
+            let size = info.withUnsafeMutableBytes { raw in
+                wrn_ptrace(Ptrace.getSyscallInfo, pid, UInt(raw.count), UInt(bitPattern: raw.baseAddress))
+            }
+            // op (u8) SECCOMP = 3, arch at byte 4; seccomp.nr at 24, args at 32.
+            if size >= 80, info[0] & 0xFF == 3 {
+                _ = record(Int32(truncatingIfNeeded: info[3]), arch: UInt32(truncatingIfNeeded: info[0] >> 32),
+                           args: Array(info[4..<10]))
+            }
+            _ = wrn_ptrace(Ptrace.cont, pid, 0, 0)
+        case Ptrace.eventFork, Ptrace.eventVfork, Ptrace.eventClone:
+            var child: UInt = 0
+            let got = withUnsafeMutablePointer(to: &child) {
+                wrn_ptrace(Ptrace.getEventMessage, pid, 0, UInt(bitPattern: $0))
+            }
+            if got == 0 {
+                tracees.insert(Int32(truncatingIfNeeded: child))
+            }
+            _ = wrn_ptrace(Ptrace.cont, pid, 0, 0)
+        case Ptrace.eventStop:
+            // SIGTRAP: a new tracee's first stop. A stop signal: a group stop, which LISTEN
+            // keeps as a stop (SIGCONT still ends it) without holding the tracee in ptrace.
+            if signal == SIGTRAP || wrn_ptrace(Ptrace.listen, pid, 0, 0) != 0 {
+                _ = wrn_ptrace(Ptrace.cont, pid, 0, 0)
+            }
+        case 0:
+            _ = wrn_ptrace(Ptrace.cont, pid, 0, UInt(signal))  // a signal on its way: deliver it
+        default:
+            _ = wrn_ptrace(Ptrace.cont, pid, 0, 0)  // exec
+        }
+    }
+
+    /// The payload's one byte with its SCM_CREDENTIALS: its pid, nil on EOF.
+    private func receivePid() -> Int32? {
+        // struct cmsghdr, then struct ucred { pid, uid, gid }.
+        guard let control = receiveByte(flags: 0), control[0] >= 28,
+            Int32(truncatingIfNeeded: control[1]) == SOL_SOCKET,
+            Int32(truncatingIfNeeded: control[1] >> 32) == 2 /* SCM_CREDENTIALS */
+        else { return nil }
+        let pid = Int32(truncatingIfNeeded: control[2])
+        return pid > 0 ? pid : nil
     }
 
     /// Enforce mode: what the kernel would have done, done from here.

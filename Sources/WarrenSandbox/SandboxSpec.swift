@@ -36,9 +36,10 @@ package struct SandboxSpec: Sendable {
     package var network: Network
     /// Extra descriptors that stay open in the payload (same numbers).
     package var passFDs: [Int32]
-    /// A unix socket on which the payload sends its seccomp listener (SCM_RIGHTS) when the
-    /// filter uses `SCMP_ACT_NOTIFY`; the audit supervisor of `warren policy test` reads it.
-    /// Its number must be one the filter lets `sendmsg` use (see `AuditFilter`).
+    /// A unix socket to the audit supervisor of `warren policy test` and `learn`: the payload
+    /// sends its seccomp listener on it (SCM_RIGHTS) when the filter uses `SCMP_ACT_NOTIFY`
+    /// (the number must then be one the filter lets `sendmsg` use, see `AuditFilter`), and
+    /// otherwise waits on it to be seized by its tracer before loading the filter.
     package var notifySocket: Int32?
 
     package init(

@@ -9,8 +9,8 @@ struct PolicyLearnCommand: ParsableCommand {
         commandName: "learn",
         abstract: "Run CMD and print the minimal allow-list policy under which it runs.",
         discussion: """
-            CMD runs in the sandbox with a filter that sends every system call to Warren \
-            (seccomp user notification); Warren records it and lets it run. The policy printed \
+            CMD runs in the sandbox with a filter that stops every system call for Warren, \
+            its ptrace tracer (SCMP_ACT_TRACE); Warren records it and lets it run. The policy printed \
             on stdout allows exactly the calls made (names sorted, any arguments), answers every \
             other with EPERM and accepts only this architecture: OCI/Docker seccomp JSON that \
             warren run and Docker-compatible runtimes load. CMD's stdout goes to stderr. It \
@@ -43,7 +43,7 @@ struct PolicyLearnCommand: ParsableCommand {
             let audit = basePolicy.map(AuditFilter.auditVariant) ?? AuditFilter.everything
             let session = try AuditSession(policy: basePolicy?.resolve(native: .native, kernel: .current), enforce: false)
             outcome = try AuditRun(options: sandbox, argv: command, stdout: .fd(2))
-                .run(filter: try AuditFilter.compile(audit), session: session)
+                .run(filter: try AuditFilter.compile(audit, tracing: session.interception == .tracer), session: session)
             let native = outcome.records.map(\.name).filter { !$0.contains(":") }
             for foreign in outcome.records where foreign.name.contains(":") {
                 PolicyText.warn("\(foreign.name) is another architecture's call; not learned (the policy kills it)")

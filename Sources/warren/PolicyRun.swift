@@ -65,7 +65,8 @@ struct AuditRun {
             defer { session.spawned() }
             process = try SpawnThread.shared.spawn(spec)
         } catch {
-            _ = session.finish(graceMilliseconds: 100)
+            // The payload's own complaint (EPIPE) says less than the tracer's.
+            if let failure = session.finish(graceMilliseconds: 100).failure { throw failure }
             throw error
         }
         var ended = try process.wait(timeoutMilliseconds: Int32(min(options.timeout * 1000, 86_400_000)))
@@ -74,8 +75,11 @@ struct AuditRun {
             try process.kill()
             ended = try process.wait()
         }
-        let (records, listened) = session.finish()
-        guard listened else { throw ValidationError("the payload never handed over its seccomp listener") }
+        let (records, attached, _) = session.finish()
+        guard attached else {
+            throw ValidationError(session.interception == .tracer
+                ? "the payload could not be traced" : "the payload never handed over its seccomp listener")
+        }
         return Outcome(exitCode: ended?.exitCode ?? 125, records: records)
     }
 }

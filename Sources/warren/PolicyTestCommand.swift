@@ -10,11 +10,12 @@ struct PolicyTestCommand: ParsableCommand {
         abstract: "Run CMD under a policy in audit mode and report what it would deny.",
         discussion: """
             CMD runs in the sandbox as with warren run, but every system call the policy would \
-            stop (errno, kill, trap) is sent to Warren by seccomp user notification \
-            (SCMP_ACT_NOTIFY) instead: Warren records it with its arguments and lets it run. \
-            The report lists each such call with its count, the policy's action and the \
-            arguments of the first occurrence. With --enforce the policy's action is applied \
-            (the errno returned, the process killed), and the report lists what was denied.
+            stop (errno, kill, trap) stops for Warren instead (SCMP_ACT_TRACE; Warren is CMD's \
+            ptrace tracer): Warren records it with its arguments and lets it run. The report \
+            lists each such call with its count, the policy's action and the arguments of the \
+            first occurrence. With --enforce the call goes to Warren by seccomp user \
+            notification (SCMP_ACT_NOTIFY) and the policy's action is applied (the errno \
+            returned, the process killed); the report lists what was denied.
 
             Exit status: CMD's (128+N when signal N killed it); 125 when Warren failed.
             """
@@ -42,8 +43,9 @@ struct PolicyTestCommand: ParsableCommand {
         let outcome: AuditRun.Outcome
         do {
             let policy = try PolicyFile.load(path: file)
-            let filter = try AuditFilter.compile(AuditFilter.auditVariant(of: policy))
             let session = try AuditSession(policy: policy.resolve(native: .native, kernel: .current), enforce: enforce)
+            let filter = try AuditFilter.compile(
+                AuditFilter.auditVariant(of: policy), tracing: session.interception == .tracer)
             let run = AuditRun(options: sandbox, argv: command, stdout: output == .json ? .fd(2) : .inherit)
             outcome = try run.run(filter: filter, session: session)
         } catch {
@@ -71,7 +73,8 @@ struct PolicyTestCommand: ParsableCommand {
 
     func json(_ outcome: AuditRun.Outcome) -> [String: Any] {
         [
-            "policy": file, "mode": enforce ? "enforce" : "audit", "mechanism": "seccomp user notification",
+            "policy": file, "mode": enforce ? "enforce" : "audit",
+            "mechanism": enforce ? "seccomp user notification" : "ptrace",
             "exitCode": Int(outcome.exitCode), "host": PolicyText.host,
             "syscalls": outcome.records.map { record -> [String: Any] in
                 ["syscall": record.name, "count": record.count,

@@ -9,17 +9,8 @@ struct PolicyAuditTests {
     static let pythonRootfs = PolicyCheckDiffTests.repo + "/rootfs/out/python3.11"
 
     /// Learns a policy from `args` (options, --, CMD) and stores it in a temporary file.
-    ///
-    /// Up to three attempts: a signal that reaches a process while one of its calls waits for
-    /// Warren's first look fails that call with EINTR (a seccomp user-notification limit, see
-    /// the README); busybox sh then reports "can't fork" about once in fifty learned pipelines,
-    /// and once (in CI, 2026-11-27) a learned pipeline hung until the 60 s timeout.
     func learn(_ args: [String]) throws -> String {
-        var r = try CLI.run(["policy", "learn"] + args)
-        for _ in 0..<2 where r.status != 0
-            && (r.stderr.contains("Interrupted system call") || r.stderr.contains("timed out after")) {
-            r = try CLI.run(["policy", "learn"] + args)
-        }
+        let r = try CLI.run(["policy", "learn"] + args)
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stdout.contains("\"execve\""), "execve, made by warren-init after the load, is learned")
         let path = try PolicyCheckDiffTests.file(r.stdout, "learned.json")
@@ -44,6 +35,7 @@ struct PolicyAuditTests {
         let report = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
         let rows = try #require(report["syscalls"] as? [[String: Any]])
         #expect(report["mode"] as? String == "enforce")
+        #expect(report["mechanism"] as? String == "seccomp user notification")
         #expect(rows.count == 1 && rows[0]["syscall"] as? String == "bpf" && rows[0]["count"] as? Int == 1)
     }
 
@@ -64,14 +56,40 @@ struct PolicyAuditTests {
 
     @Test func aLearnedPolicyRunsAShellPipeline() throws {
         let script = "echo a | cat | wc -c"
-        // A run whose `close` a signal interrupted (README, "Limits") waits for its timeout: 10 s,
-        // not the default 60, before `learn` tries again.
-        let policy = try learn(["--timeout", "10", "--", "/bin/sh", "-c", script])
+        let policy = try learn(["--", "/bin/sh", "-c", script])
         let run = try CLI.run(["run", "--policy", policy, "--", "/bin/sh", "-c", script])
         #expect(run.status == 0 && run.stdout == "2\n", "\(run.stderr)")
         let extra = try CLI.run(["run", "--policy", policy, "--", "/bin/sh", "-c", "\(script); mkdir /tmp/x"])
         #expect(extra.status != 0)
         #expect(extra.stderr.contains("Operation not permitted"), "\(extra.stderr)")
+    }
+
+    /// Under a seccomp listener a signal could withdraw a call before Warren had received it, and
+    /// the shell's fork then failed with EINTR, or its close of a pipe end did nothing and `wc`
+    /// waited forever: 1–2 runs in a hundred. Traced, a signal waits for the stop to end.
+    @Test func aShellPipelineRunsTheSameUnderLearnEveryTime() throws {
+        for run in 1...40 {
+            let r = try CLI.run(["policy", "learn", "--timeout", "10", "--", "/bin/sh", "-c", "echo a | cat | wc -c"])
+            #expect(r.status == 0 && r.stderr.hasPrefix("2\n"), "run \(run): \(r.stderr)")
+            if r.status != 0 { break }
+        }
+    }
+
+    /// Signals reach a traced program as they would an untraced one: a handler runs, a stopped
+    /// process stays stopped until SIGCONT (its state reads "t (tracing stop)", as under
+    /// strace, rather than "T (stopped)"), a terminating signal terminates.
+    @Test func signalsAndStopsPassThroughTheTracer() throws {
+        let script = """
+            trap 'echo usr1' USR1; kill -USR1 $$
+            sleep 30 & p=$!; kill -STOP $p; sleep 0.2
+            grep -q '^State:.*stop' /proc/$p/status && echo stopped
+            kill -CONT $p; sleep 0.2
+            grep -q '^State:.*sleeping' /proc/$p/status && echo sleeping
+            kill -TERM $p; wait $p; echo "status $?"
+            """
+        let r = try CLI.run(["policy", "test", "--timeout", "10", Self.defaultPolicy, "--", "/bin/sh", "-c", script])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.hasPrefix("usr1\nstopped\nsleeping\nstatus 143\n"), "\(r.stdout)")
     }
 
     @Test func aLearnedPolicyRunsPythonWithLoopbackSockets() throws {

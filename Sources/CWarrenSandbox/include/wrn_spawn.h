@@ -189,6 +189,14 @@ int wrn_pipe_cloexec(int fds[2]);
 /* pidfd_send_signal(pidfd, sig, NULL, 0). */
 int wrn_pidfd_signal(int pidfd, int sig);
 
+/* ptrace(request, pid, addr, data), which glibc declares variadic (Swift cannot call it):
+ * the audit tracer of `warren policy test` and `learn`. */
+long wrn_ptrace(long request, int pid, unsigned long addr, unsigned long data);
+
+/* waitid(P_ALL, 0, WEXITED | WSTOPPED | __WALL | WNOWAIT): which child or tracee has
+ * something to report, without collecting it. 0 with *pid and *code (CLD_*) set, or -1. */
+int wrn_wait_peek(int *pid, int *code);
+
 /* Blocks `signals` in the calling thread and returns a signalfd for them
  * (close-on-exec, non-blocking). */
 int wrn_signalfd(const int *signals, int n);

@@ -18,12 +18,19 @@
  *
  * usage: warren-init ERR_FD STATUS_FD BPF_FD BPF_FLAGS [NOTIFY_FD] -- PATH ARGV0 [ARG...]
  * (fd -1: absent; BPF_FLAGS: seccomp(2)'s SECCOMP_FILTER_FLAG_* bits).
- * NOTIFY_FD, a unix socket, is where the payload sends the seccomp
- * listener when BPF_FLAGS has SECCOMP_FILTER_FLAG_NEW_LISTENER (`warren
- * policy test`): seccomp() returns the listener in the payload's own
- * process, and only the supervisor outside may answer it. The filter must
- * allow sendmsg() on NOTIFY_FD, the one call made between the load and
- * execve; both descriptors are close-on-exec, so the program never has them.
+ * NOTIFY_FD, a unix socket to the supervisor of `warren policy test` and
+ * `learn`, serves one of two hand-overs:
+ *   - BPF_FLAGS has SECCOMP_FILTER_FLAG_NEW_LISTENER: the payload sends the
+ *     seccomp listener after the load (seccomp() returns it in the payload's
+ *     own process, and only the supervisor outside may answer it). The
+ *     filter must allow sendmsg() on NOTIFY_FD, the one call made between
+ *     the load and execve.
+ *   - otherwise the supervisor is a ptrace tracer: before the load the
+ *     payload writes one byte (the kernel attaches its pid, as the
+ *     supervisor's namespace sees it) and waits for one back, sent once the
+ *     supervisor has seized it; the filter's SECCOMP_RET_TRACE calls then
+ *     stop for it.
+ * Both descriptors are close-on-exec, so the program never has them.
  * Errors before the payload's execve are reported as a struct
  * wrn_err_record on ERR_FD, like every earlier step.
  */
@@ -255,6 +262,21 @@ run_payload(int err_fd, int notify_fd, long insns, unsigned flags, char *const a
         err = SYS(__NR_fcntl, notify_fd, F_SETFD, FD_CLOEXEC, 0);
         if (err < 0)
             fail(err_fd, WRN_STEP_SECCOMP, err);
+    } else if (notify_fd >= 0) {
+        /* The tracer's hand-over: our pid out, its go-ahead back. EOF means it could not
+           seize us, and every traced call would fail with ENOSYS: stop here. */
+        err = SYS(__NR_fcntl, notify_fd, F_SETFD, FD_CLOEXEC, 0);
+        char byte = 'T';
+        if (err == 0)
+            do
+                err = SYS(__NR_write, notify_fd, &byte, 1, 0);
+            while (err == -EINTR);
+        if (err == 1)
+            do
+                err = SYS(__NR_read, notify_fd, &byte, 1, 0);
+            while (err == -EINTR);
+        if (err != 1)
+            fail(err_fd, WRN_STEP_SECCOMP, err < 0 ? err : -EPIPE);
     }
     if (insns > 0) {
         struct sock_fprog prog = { (unsigned short)insns, bpf };
