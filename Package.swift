@@ -145,7 +145,10 @@ let package = Package(
             plugins: ["StaticBinaries"]
         ),
 
-        .testTarget(name: "WarrenStoreTests", dependencies: ["WarrenStore"], swiftSettings: strict),
+        .testTarget(
+            name: "WarrenStoreTests",
+            dependencies: ["WarrenStore", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: strict),
         .testTarget(
             name: "WarrenAPITests",
             dependencies: [

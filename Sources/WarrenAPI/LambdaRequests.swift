@@ -30,12 +30,19 @@ struct CreateFunctionRequest: Decodable, Sendable {
     var layers: [String]?
     var architectures: [String]?
     var ephemeralStorage: EphemeralStorageShape?
+    var tags: [String: String]?
     enum CodingKeys: String, CodingKey {
         case functionName = "FunctionName", runtime = "Runtime", role = "Role", handler = "Handler", code = "Code"
         case description = "Description", timeout = "Timeout", memorySize = "MemorySize", publish = "Publish"
         case packageType = "PackageType", environment = "Environment", layers = "Layers"
-        case architectures = "Architectures", ephemeralStorage = "EphemeralStorage"
+        case architectures = "Architectures", ephemeralStorage = "EphemeralStorage", tags = "Tags"
     }
+}
+
+/// TagResource's body.
+struct TagResourceRequest: Decodable, Sendable {
+    var tags: [String: String]?
+    enum CodingKeys: String, CodingKey { case tags = "Tags" }
 }
 
 struct UpdateFunctionCodeRequest: Decodable, Sendable {

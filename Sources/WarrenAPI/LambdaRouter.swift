@@ -29,6 +29,7 @@ public func makeLambdaRouter(service: LambdaService, verifier: SigV4Verifier?) -
     routes.addInvokeRoutes(to: router)
     routes.addConcurrencyRoutes(to: router)
     routes.addEventInvokeConfigRoutes(to: router)
+    routes.addTagRoutes(to: router)
     routes.addWarrenRoutes(to: router)
     return router
 }

@@ -17,7 +17,7 @@ extension LambdaService {
             environment: request.environment?.variables ?? [:], description: request.description ?? "",
             codeSha256: artifact.sha256, codeSize: artifact.size)
         return try await mutations.serialized {
-            let created = try await store.createFunction(record)
+            let created = try await store.createFunction(record, tags: request.tags ?? [:])
             do {
                 try await supervisor.createFunction(functionConfig(created))
             } catch {
@@ -55,6 +55,7 @@ extension LambdaService {
         }
         try FunctionSettings(request).validate(catalog: catalog)
         try FunctionSettings.checkArchitectures(request.architectures)
+        try TagRules.check(request.tags ?? [:])
         return name
     }
 

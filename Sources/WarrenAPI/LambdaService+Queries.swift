@@ -37,9 +37,11 @@ extension LambdaService {
     func getFunction(_ name: String, qualifier: String?, host: String) async throws -> GetFunctionResponse {
         let (configuration, record) = try await configuration(name, qualifier: qualifier)
         let reserved = try await store.getFunctionConcurrency(name)
+        let tags = try await store.tags(of: name)
         return GetFunctionResponse(
             configuration: configuration,
             code: .init(location: codeLocation(record.codeSha256, host: host)),
+            tags: tags.isEmpty ? nil : tags,
             concurrency: reserved.map { ConcurrencyShape(reservedConcurrentExecutions: $0) })
     }
 

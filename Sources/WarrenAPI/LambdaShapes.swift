@@ -127,10 +127,18 @@ struct GetFunctionResponse: Codable, Sendable {
 
     var configuration: FunctionConfiguration
     var code: Code
+    /// The function's tags, whatever the qualifier; absent when it has none.
+    var tags: [String: String]?
     var concurrency: ConcurrencyShape?
     enum CodingKeys: String, CodingKey {
-        case configuration = "Configuration", code = "Code", concurrency = "Concurrency"
+        case configuration = "Configuration", code = "Code", tags = "Tags", concurrency = "Concurrency"
     }
+}
+
+/// ListTags' answer.
+struct TagsShape: Codable, Sendable {
+    var tags: [String: String]
+    enum CodingKeys: String, CodingKey { case tags = "Tags" }
 }
 
 /// `{"ReservedConcurrentExecutions": n}`, or `{}` when unset.

@@ -2,13 +2,14 @@ import Foundation
 import GRDB
 
 extension SQLiteStore {
-    public func createFunction(_ function: FunctionRecord) async throws -> FunctionRecord {
+    public func createFunction(_ function: FunctionRecord, tags: [String: String]) async throws -> FunctionRecord {
         try requireCode(function.codeSha256)
         return try await pool.write { db in
             if try FunctionRecord.exists(db, key: function.name) {
                 throw StoreError(.conflict, "Function already exist: \(function.name)")
             }
             try function.insert(db)
+            try Self.setTags(db, function.name, tags)
             return function
         }
     }

@@ -8,6 +8,7 @@ enum Schema {
         var migrator = DatabaseMigrator()
         migrator.registerMigration("v1", migrate: v1)
         migrator.registerMigration("v2", migrate: v2)
+        migrator.registerMigration("v3", migrate: v3)
         return migrator
     }
 
@@ -57,6 +58,16 @@ enum Schema {
     private static func v2(_ db: Database) throws {
         try db.alter(table: "queuedEvent") { t in
             t.add(column: "throttles", .integer).notNull().defaults(to: 0)
+        }
+    }
+
+    /// Tags: the function's, not a version's (Lambda tags the function ARN only).
+    private static func v3(_ db: Database) throws {
+        try db.create(table: "tag") { t in
+            t.column("function", .text).notNull().references("function", onDelete: .cascade)
+            t.column("key", .text).notNull()
+            t.column("value", .text).notNull()
+            t.primaryKey(["function", "key"])
         }
     }
 

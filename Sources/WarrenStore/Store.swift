@@ -9,8 +9,9 @@ import Foundation
 public protocol StateStore: Sendable {
     // MARK: Functions
 
-    /// Stores a new function. - Throws: `conflict` if it exists, `invalid` if its code is absent.
-    func createFunction(_ function: FunctionRecord) async throws -> FunctionRecord
+    /// Stores a new function with its tags. - Throws: `conflict` if it exists, `invalid` if its
+    /// code is absent or the tags are more than ``maxTags``.
+    func createFunction(_ function: FunctionRecord, tags: [String: String]) async throws -> FunctionRecord
     /// `$LATEST` of a function. - Throws: `notFound`.
     func getFunction(_ name: String) async throws -> FunctionRecord
     /// Functions in name order, at most `maxItems` (1…50 are sensible), after `marker`.
@@ -24,6 +25,16 @@ public protocol StateStore: Sendable {
     /// Deletes a function with everything under it, or with a numeric `qualifier` one version.
     /// - Throws: `notFound`; `conflict` if an alias points at the version; `invalid` for `$LATEST` or an alias.
     func deleteFunction(_ name: String, qualifier: String?) async throws
+
+    // MARK: Tags
+
+    /// A function's tags. - Throws: `notFound`.
+    func tags(of function: String) async throws -> [String: String]
+    /// Adds `tags` to a function's, replacing the values of keys it has.
+    /// - Throws: `notFound`; `invalid` when it would have more than ``maxTags``.
+    func tagFunction(_ function: String, tags: [String: String]) async throws
+    /// Removes the tags with these keys; keys it does not have are no error. - Throws: `notFound`.
+    func untagFunction(_ function: String, keys: [String]) async throws
 
     // MARK: Versions and aliases
 
@@ -99,7 +110,15 @@ public protocol StateStore: Sendable {
     func queueStats() async throws -> QueueStats
 }
 
+/// Lambda's quota of tags per function.
+public let maxTags = 50
+
 extension StateStore {
+    /// Stores a new function without tags.
+    public func createFunction(_ function: FunctionRecord) async throws -> FunctionRecord {
+        try await createFunction(function, tags: [:])
+    }
+
     /// Claims with a 960 s lease: Lambda's longest timeout (900 s) plus a
     /// margin, so a live claimer never loses an event it is still running.
     public func claimDue(now: Date, limit: Int) async throws -> [QueuedEvent] {

@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import Testing
 
 @testable import WarrenStore
@@ -8,13 +9,30 @@ import Testing
         let dir = try TempDirectory()
         defer { dir.cleanup() }
         let store = try openStore(dir)
-        #expect(try store.appliedMigrations() == ["v1", "v2"])
+        #expect(try store.appliedMigrations() == ["v1", "v2", "v3"])
         #expect(try store.tableNames() == ["alias", "concurrency", "eventInvokeConfig", "function",
-                                           "provisioned", "queuedEvent", "version"])
+                                           "provisioned", "queuedEvent", "tag", "version"])
         #expect(FileManager.default.fileExists(atPath: dir.url.appendingPathComponent("warren.db").path))
         // Reopening runs no migration twice.
         try store.close()
-        #expect(try openStore(dir).appliedMigrations() == ["v1", "v2"])
+        #expect(try openStore(dir).appliedMigrations() == ["v1", "v2", "v3"])
+    }
+
+    /// A state directory of the release before tags opens with its functions and gains the table.
+    @Test func aVersion2DatabaseUpgradesInPlace() async throws {
+        let dir = try TempDirectory()
+        defer { dir.cleanup() }
+        let old = try DatabaseQueue(path: dir.url.appendingPathComponent("warren.db").path)
+        try Schema.migrator.migrate(old, upTo: "v2")
+        try await old.write { db in
+            try FunctionRecord(name: "f", runtime: "provided.al2023", handler: "bootstrap", codeSha256: "00",
+                               codeSize: 1).insert(db)
+        }
+        try old.close()
+        let store = try openStore(dir)
+        #expect(try store.appliedMigrations() == ["v1", "v2", "v3"])
+        #expect(try await store.getFunction("f").handler == "bootstrap")
+        #expect(try await store.tags(of: "f").isEmpty)
     }
 
     @Test func createGetAndConflict() async throws {

@@ -49,6 +49,29 @@ import Testing
         #expect(try await store.listProvisionedConcurrency(nil).isEmpty)
     }
 
+    @Test func tagsAreTheFunctionsKeptAcrossReopenAndGoWithIt() async throws {
+        let dir = try TempDirectory()
+        defer { dir.cleanup() }
+        let store = try openStore(dir)
+        let artifact = try store.code.add(zip: try bootstrapZip())
+        let record = FunctionRecord(name: "f", runtime: "provided.al2023", handler: "bootstrap",
+                                    codeSha256: artifact.sha256, codeSize: artifact.size)
+        _ = try await store.createFunction(record, tags: ["team": "warren"])
+        try await store.tagFunction("f", tags: ["team": "platform", "stage": "test"])
+        try await store.untagFunction("f", keys: ["stage", "absent"])
+        #expect(try await openStore(dir).tags(of: "f") == ["team": "platform"])
+        // The quota counts old and new keys together; a refused call changes nothing.
+        let many = Dictionary(uniqueKeysWithValues: (0..<49).map { ("k\($0)", "v") })
+        try await store.tagFunction("f", tags: many)
+        let over = await storeError { try await store.tagFunction("f", tags: ["one": "more", "k0": "w"]) }
+        #expect(over?.code == .invalid)
+        #expect(try await store.tags(of: "f").count == 50)
+        #expect(await storeError { _ = try await store.tags(of: "x") }?.code == .notFound)
+        try await store.deleteFunction("f", qualifier: nil)
+        try await deploy(store, "f")
+        #expect(try await store.tags(of: "f").isEmpty)
+    }
+
     @Test func eventInvokeConfig() async throws {
         let dir = try TempDirectory()
         defer { dir.cleanup() }

@@ -23,7 +23,8 @@ MODEL = botocore.session.get_session().get_service_model("lambda")
 STATUS = {
     "CreateFunction": 201, "PublishVersion": 201, "CreateAlias": 201, "DeleteFunction": 204, "DeleteAlias": 204,
     "PutProvisionedConcurrencyConfig": 202, "DeleteProvisionedConcurrencyConfig": 204,
-    "DeleteFunctionConcurrency": 204, "DeleteFunctionEventInvokeConfig": 204,
+    "DeleteFunctionConcurrency": 204, "DeleteFunctionEventInvokeConfig": 204, "TagResource": 204,
+    "UntagResource": 204,
 }
 
 OPERATIONS = [
@@ -33,7 +34,7 @@ OPERATIONS = [
     "PutProvisionedConcurrencyConfig", "GetProvisionedConcurrencyConfig", "ListProvisionedConcurrencyConfigs",
     "DeleteProvisionedConcurrencyConfig", "PutFunctionEventInvokeConfig", "UpdateFunctionEventInvokeConfig",
     "GetFunctionEventInvokeConfig", "ListFunctionEventInvokeConfigs", "DeleteFunctionEventInvokeConfig",
-    "GetAccountSettings", "Invoke", "DeleteFunction",
+    "GetAccountSettings", "Invoke", "TagResource", "ListTags", "UntagResource", "DeleteFunction",
 ]
 
 
@@ -117,7 +118,7 @@ def recorded(server):
     try:
         lam.create_function(FunctionName=name, Runtime="python3.11", Role=ROLE, Handler="lambda_function.handler",
                             Code={"ZipFile": python_zip("one")}, Environment={"Variables": {"KEY": "v"}},
-                            Description="shape check")
+                            Description="shape check", Tags={"team": "warren"})
         wait_active(lam, name)
         lam.create_function(FunctionName=sink, Runtime="python3.11", Role=ROLE, Handler="lambda_function.handler",
                             Code={"ZipFile": python_zip()})
@@ -154,6 +155,10 @@ def recorded(server):
         lam.list_function_event_invoke_configs(FunctionName=name)
         lam.delete_function_event_invoke_config(FunctionName=name)
         lam.get_account_settings()
+        arn = lam.get_function_configuration(FunctionName=name)["FunctionArn"]
+        lam.tag_resource(Resource=arn, Tags={"stage": "test"})
+        lam.list_tags(Resource=arn)
+        lam.untag_resource(Resource=arn, TagKeys=["stage"])
         lam.invoke(FunctionName=name, Payload=b"{}", LogType="Tail")["Payload"].read()
         lam.invoke(FunctionName=name, Payload=b'{"action": "raise"}')["Payload"].read()
         # Failing calls, for the error shapes.
@@ -164,6 +169,7 @@ def recorded(server):
                                                  + "0" * 12}),
             (lam.delete_function, {"FunctionName": name, "Qualifier": "$LATEST"}),
             (lam.put_function_event_invoke_config, {"FunctionName": name}),
+            (lam.tag_resource, {"Resource": arn + ":1", "Tags": {"k": "v"}}),
         ]:
             with pytest.raises(botocore.exceptions.ClientError):
                 call(**kwargs)
