@@ -55,7 +55,7 @@ struct OperatorEndToEndTests {
 
     @Test func createGetInvokeListLogsAndDelete() throws {
         try withServer { s in
-            let created = try createHello(s, ["--output", "json"])
+            let created = try createHello(s, ["--output", "json", "--tag", "team=warren", "--tag", "stage=test"])
             #expect(created.status == 0, "\(created.stderr)")
             #expect(try OperatorCLI.object(created)["FunctionName"] as? String == "hello")
             let again = try createHello(s)
@@ -65,7 +65,8 @@ struct OperatorEndToEndTests {
 
             let get = try s.warren(["function", "get", "hello"])
             #expect(get.status == 0)
-            for text in ["FunctionName", "hello", "python3.11", "app.handler", "256 MB", "GREETING=hi"] {
+            for text in ["FunctionName", "hello", "python3.11", "app.handler", "256 MB", "GREETING=hi",
+                         "stage=test, team=warren"] {
                 #expect(get.stdout.contains(text), "get lacks \(text):\n\(get.stdout)")
             }
 

@@ -80,15 +80,18 @@ struct FunctionSettings: ParsableArguments {
         if let timeout { fields["Timeout"] = timeout }
         if let role { fields["Role"] = role }
         if let description { fields["Description"] = description }
-        if !env.isEmpty {
-            var variables: [String: String] = [:]
-            for e in env {
-                let pair = e.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-                variables[String(pair[0])] = String(pair[1])
-            }
-            fields["Environment"] = ["Variables": variables]
-        }
+        if !env.isEmpty { fields["Environment"] = ["Variables": Self.pairs(env)] }
         return fields
+    }
+
+    /// `K=V` arguments (checked to hold a `=`) as a dictionary; a later key wins.
+    static func pairs(_ arguments: [String]) -> [String: String] {
+        var pairs: [String: String] = [:]
+        for argument in arguments {
+            let pair = argument.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            pairs[String(pair[0])] = String(pair[1])
+        }
+        return pairs
     }
 }
 
@@ -115,9 +118,13 @@ struct FunctionCreateCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Also publish version 1.")
     var publish = false
 
+    @Option(name: .long, help: ArgumentHelp("Tag of the function; repeatable.", valueName: "k=v"))
+    var tag: [String] = []
+
     @OptionGroup var connection: ConnectionOptions
 
     func validate() throws {
+        for t in tag where !t.contains("=") || t.hasPrefix("=") { throw ValidationError("--tag wants K=V, got '\(t)'") }
         guard code.given else { throw ValidationError("missing --zip FILE or --code-dir DIR") }
         guard settings.runtime != nil else { throw ValidationError("missing --runtime, e.g. --runtime python3.11") }
         guard settings.handler != nil else {
@@ -134,6 +141,7 @@ struct FunctionCreateCommand: AsyncParsableCommand {
             request["Role"] = settings.role ?? Self.defaultRole
             request["Code"] = ["ZipFile": Data(zip).base64EncodedString()]
             request["Publish"] = publish
+            if !tag.isEmpty { request["Tags"] = FunctionSettings.pairs(tag) }
             status.show("uploading \(Render.bytes(zip.count))…")
             defer { status.clear() }
             let response = try await client.send(.POST, "/2015-03-31/functions", json: request)

@@ -25,7 +25,10 @@ struct FunctionGetCommand: AsyncParsableCommand {
                 throw OperatorError.api("InvalidResponse", "GetFunction answered without Configuration")
             }
             let reserved = (object["Concurrency"] as? [String: Any])?["ReservedConcurrentExecutions"]
-            FunctionView.fields(configuration, extra: [("ReservedConcurrency", Render.text(reserved))])
+            let tags = (object["Tags"] as? [String: String] ?? [:]).sorted { $0.key < $1.key }
+                .map { "\($0.key)=\($0.value)" }.joined(separator: ", ")
+            FunctionView.fields(configuration, extra: [("ReservedConcurrency", Render.text(reserved)),
+                                                       ("Tags", tags.isEmpty ? nil : tags)])
         }
     }
 }
