@@ -1,3 +1,4 @@
+import Foundation
 import NIOCore
 import NIOHTTP1
 
@@ -30,8 +31,11 @@ final class RuntimeAPIHandler: ChannelInboundHandler, RemovableChannelHandler {
         var errorType: String?
         var contentType: String?
         var declaredLength: Int?
-        /// `Lambda-Runtime-Function-Response-Mode` asked for something other than `buffered`.
+        /// `Lambda-Runtime-Function-Response-Mode` asked for neither `buffered` nor `streaming`.
         var badMode = false
+        /// `Lambda-Runtime-Function-Response-Mode: streaming`: a chunked body whose trailers may say
+        /// that the function failed part way.
+        var streaming = false
         var body: ByteBuffer?
         var received = 0
         /// Set once the body is known to exceed its cap: the answer is decided, the rest is drained.
@@ -70,7 +74,7 @@ final class RuntimeAPIHandler: ChannelInboundHandler, RemovableChannelHandler {
         switch part {
         case .head(let head): requestHead(head, context: context)
         case .body(let part): requestBody(part, context: context)
-        case .end: requestEnd(context: context)
+        case .end(let trailers): requestEnd(trailers: trailers, context: context)
         }
     }
 
@@ -121,11 +125,15 @@ final class RuntimeAPIHandler: ChannelInboundHandler, RemovableChannelHandler {
             req.contentType = head.headers.first(name: "Content-Type").flatMap(nonEmpty)
             req.declaredLength = head.headers.first(name: "Content-Length").flatMap { Int($0) }
             if case .response = req.route,
-                let mode = head.headers.first(name: "Lambda-Runtime-Function-Response-Mode"),
-                mode.lowercased() != "buffered"
+                let mode = head.headers.first(name: "Lambda-Runtime-Function-Response-Mode")
             {
-                req.badMode = true
-            } else if let length = req.declaredLength, length > RuntimeAPI.maxResponseBytes {
+                switch mode.lowercased() {
+                case "buffered": break
+                case "streaming": req.streaming = true
+                default: req.badMode = true
+                }
+            }
+            if !req.badMode, let length = req.declaredLength, length > RuntimeAPI.maxResponseBytes {
                 // Decide before reading a byte, so the supervisor's caller isn't kept waiting for the upload.
                 req.oversize = overflow(req.route, bytes: length)
             }
@@ -194,14 +202,14 @@ final class RuntimeAPIHandler: ChannelInboundHandler, RemovableChannelHandler {
 
     // MARK: Answering
 
-    private func requestEnd(context: ChannelHandlerContext) {
+    private func requestEnd(trailers: HTTPHeaders?, context: ChannelHandlerContext) {
         guard let req = request else { return }
         request = nil
         switch req.route {
         case .next:
             next(req, context: context)
         case .response(let id), .invocationError(let id):
-            post(req, requestId: id, context: context)
+            post(req, requestId: id, trailers: trailers, context: context)
         case .initError:
             let verdict =
                 req.oversize
@@ -215,7 +223,7 @@ final class RuntimeAPIHandler: ChannelInboundHandler, RemovableChannelHandler {
         }
     }
 
-    private func post(_ req: Request, requestId: Substring, context: ChannelHandlerContext) {
+    private func post(_ req: Request, requestId: Substring, trailers: HTTPHeaders?, context: ChannelHandlerContext) {
         let isResponse = req.route == .response(requestId: requestId)
         let target = isResponse ? "ResponseSent" : "InvocationErrorResponseSent"
         if let verdict = req.oversize {
@@ -229,13 +237,27 @@ final class RuntimeAPIHandler: ChannelInboundHandler, RemovableChannelHandler {
             replyVerdict(verdict, accepted: (.badRequest, RuntimeAPIReply.invalidResponseMode), for: req, context: context)
         } else {
             let body = req.body.map { Array($0.readableBytesView) } ?? []
-            let outcome: InvocationOutcome =
+            var outcome: InvocationOutcome =
                 isResponse
                 ? .response(body: body, contentType: req.contentType)
                 : .error(errorType: req.errorType, body: body)
+            // A stream that failed part way says so in its trailers; what it sent before is dropped,
+            // as a buffered caller gets the error instead of a response.
+            if req.streaming, let failure = trailers.flatMap(Self.streamFailure) { outcome = failure }
             let verdict = core.complete(requestId: requestId, to: target, outcome: outcome)
             replyVerdict(verdict, accepted: (.accepted, RuntimeAPIReply.accepted), for: req, context: context)
         }
+    }
+
+    /// The error a streamed response's trailers carry: `Lambda-Runtime-Function-Error-Type` and
+    /// `Lambda-Runtime-Function-Error-Body` (base64 of the error JSON; taken as is when not base64).
+    static func streamFailure(_ trailers: HTTPHeaders) -> InvocationOutcome? {
+        guard let type = trailers.first(name: "Lambda-Runtime-Function-Error-Type").flatMap(nonEmpty) else {
+            return nil
+        }
+        let raw = trailers.first(name: "Lambda-Runtime-Function-Error-Body") ?? ""
+        let body = Data(base64Encoded: raw).map { Array($0) } ?? Array(raw.utf8)
+        return .error(errorType: type, body: body)
     }
 
     private func next(_ req: Request, context: ChannelHandlerContext) {

@@ -67,13 +67,13 @@ enum RuntimeAPIReply {
     )
     static let invalidResponseMode = error(
         "InvalidFunctionResponseMode",
-        "Lambda-Runtime-Function-Response-Mode must be absent or \\\"buffered\\\": response streaming is not supported by Warren"
+        "Lambda-Runtime-Function-Response-Mode must be absent, \\\"buffered\\\" or \\\"streaming\\\""
     )
     static let notFound = error("NotFound", "No such Runtime API endpoint (only /2018-06-01/runtime/* is served)")
 
-    /// The event the invocation fails with when the runtime asked for an unsupported response mode.
+    /// The event the invocation fails with when the runtime asked for an unknown response mode.
     static let invalidResponseModeOutcome = Array(
-        error("Runtime.InvalidResponseModeHeader", "Response streaming is not supported by Warren").utf8
+        error("Runtime.InvalidResponseModeHeader", "Unknown Lambda-Runtime-Function-Response-Mode").utf8
     )
 
     static func methodNotAllowed(allow: String) -> String {

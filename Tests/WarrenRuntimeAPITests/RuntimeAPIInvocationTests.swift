@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 
 @testable import WarrenRuntimeAPI
@@ -196,13 +197,13 @@ struct RuntimeAPIInvocationTests {
         }
     }
 
-    @Test func streamingResponseModeIsRefusedAndFailsTheInvoke() async throws {
+    @Test func anUnknownResponseModeIsRefusedAndFailsTheInvoke() async throws {
         try await withServer { h in
             let runtime = try await h.connect()
             async let outcome = h.session.invoke(invocation("s1"))
             _ = try await runtime.request("GET", nextPath)
             let refused = try await runtime.request(
-                "POST", responsePath("s1"), headers: [("Lambda-Runtime-Function-Response-Mode", "streaming")],
+                "POST", responsePath("s1"), headers: [("Lambda-Runtime-Function-Response-Mode", "trickle")],
                 body: Array("x".utf8))
             #expect(refused.status == 400)
             #expect(refused.bodyString.contains(#""errorType":"InvalidFunctionResponseMode""#))
@@ -211,6 +212,42 @@ struct RuntimeAPIInvocationTests {
                 return
             }
             #expect(type == "Runtime.InvalidResponseModeHeader")
+        }
+    }
+
+    /// A streamed response (chunked, the mode header, the error trailers announced) arrives whole.
+    @Test func aStreamedResponseIsCollected() async throws {
+        try await withServer { h in
+            let runtime = try await h.connect()
+            async let outcome = h.session.invoke(invocation("st"))
+            _ = try await runtime.request("GET", nextPath)
+            try await runtime.send("POST \(responsePath("st")) HTTP/1.1\r\nHost: x\r\n"
+                + "Lambda-Runtime-Function-Response-Mode: streaming\r\nTransfer-Encoding: chunked\r\n"
+                + "Trailer: Lambda-Runtime-Function-Error-Type, Lambda-Runtime-Function-Error-Body\r\n"
+                + "Content-Type: text/plain\r\n\r\n")
+            for part in ["one ", "two ", "three"] {
+                try await runtime.send(String(part.utf8.count, radix: 16) + "\r\n" + part + "\r\n")
+            }
+            try await runtime.send("0\r\n\r\n")
+            #expect(try await runtime.readResponse().status == 202)
+            #expect(try await outcome == .response(body: Array("one two three".utf8), contentType: "text/plain"))
+        }
+    }
+
+    /// A stream that fails part way names the error in its trailers: the invocation fails with it.
+    @Test func aStreamsErrorTrailersFailTheInvoke() async throws {
+        try await withServer { h in
+            let runtime = try await h.connect()
+            async let outcome = h.session.invoke(invocation("sf"))
+            _ = try await runtime.request("GET", nextPath)
+            let error = #"{"errorMessage":"broke","errorType":"Stream.Broken"}"#
+            try await runtime.send("POST \(responsePath("sf")) HTTP/1.1\r\nHost: x\r\n"
+                + "Lambda-Runtime-Function-Response-Mode: streaming\r\nTransfer-Encoding: chunked\r\n"
+                + "Trailer: Lambda-Runtime-Function-Error-Type, Lambda-Runtime-Function-Error-Body\r\n\r\n"
+                + "4\r\npart\r\n0\r\nLambda-Runtime-Function-Error-Type: Stream.Broken\r\n"
+                + "Lambda-Runtime-Function-Error-Body: \(Data(error.utf8).base64EncodedString())\r\n\r\n")
+            #expect(try await runtime.readResponse().status == 202)
+            #expect(try await outcome == .error(errorType: "Stream.Broken", body: Array(error.utf8)))
         }
     }
 
