@@ -16,6 +16,50 @@ extension LambdaRoutes {
             invoke.payload = try Self.payload(await request.collectBody(upTo: LambdaService.maxSyncPayload))
             return Self.answer(try await service.invoke(invoke)).response
         }
+        router.post("/2021-11-15/functions/{fn}/response-streaming-invocations") { request, context in
+            let fn = try Self.function(context, maxLength: 256)
+            var invoke = try Self.invokeRequest(request.headers, qualifier: Self.query(request, "Qualifier"), fn: fn)
+            guard invoke.type != .event else {
+                throw Violations.single("Event", at: "invocationType",
+                                        "Member must satisfy enum value set: [RequestResponse, DryRun]")
+            }
+            var request = request
+            invoke.payload = try Self.payload(await request.collectBody(upTo: LambdaService.maxSyncPayload))
+            return Self.streamedAnswer(try await service.invoke(invoke)).response
+        }
+    }
+
+    /// Largest `PayloadChunk` event of a streamed answer.
+    static let maxChunk = 256 * 1024
+
+    /// InvokeWithResponseStream's answer: the response as `PayloadChunk` events, then
+    /// `InvokeComplete` (with `ErrorCode` and `ErrorDetails` when the function failed, `LogResult`
+    /// when the tail was asked for). The whole response is sent once the function has finished:
+    /// what a runtime streams is collected first, up to the 6 MB of a buffered answer.
+    static func streamedAnswer(_ outcome: InvokeOutcome) -> LambdaAnswer {
+        guard case .ran(let result) = outcome else { return answer(outcome) }
+        var body = ByteBuffer()
+        var complete: [String: String] = [:]
+        if let error = result.functionError {
+            complete["ErrorCode"] = error
+            complete["ErrorDetails"] = String(decoding: result.payload, as: UTF8.self)
+        } else {
+            var offset = 0
+            while offset < result.payload.count {
+                let end = min(offset + maxChunk, result.payload.count)
+                EventStream.appendEvent("PayloadChunk", contentType: "application/octet-stream",
+                                        payload: result.payload[offset..<end], to: &body)
+                offset = end
+            }
+        }
+        if let tail = result.logTail { complete["LogResult"] = tail }
+        let json = (try? JSONEncoder().encode(complete)).map { Array($0) } ?? Array("{}".utf8)
+        EventStream.appendEvent("InvokeComplete", contentType: "application/json", payload: json, to: &body)
+        var headers = HTTPFields()
+        headers.append(HTTPField(name: .contentType, value: "application/vnd.amazon.eventstream"))
+        headers.append(HTTPField(name: .amznRequestId, value: result.requestId))
+        headers.append(HTTPField(name: .amzExecutedVersion, value: result.executedVersion))
+        return LambdaAnswer(status: .ok, headers: headers, body: body)
     }
 
     /// The headers and qualifier of an Invoke (`qualifier`: the `Qualifier` query parameter).

@@ -34,7 +34,8 @@ OPERATIONS = [
     "PutProvisionedConcurrencyConfig", "GetProvisionedConcurrencyConfig", "ListProvisionedConcurrencyConfigs",
     "DeleteProvisionedConcurrencyConfig", "PutFunctionEventInvokeConfig", "UpdateFunctionEventInvokeConfig",
     "GetFunctionEventInvokeConfig", "ListFunctionEventInvokeConfigs", "DeleteFunctionEventInvokeConfig",
-    "GetAccountSettings", "Invoke", "TagResource", "ListTags", "UntagResource", "DeleteFunction",
+    "GetAccountSettings", "Invoke", "InvokeWithResponseStream", "TagResource", "ListTags", "UntagResource",
+    "DeleteFunction",
 ]
 
 
@@ -161,6 +162,7 @@ def recorded(server):
         lam.untag_resource(Resource=arn, TagKeys=["stage"])
         lam.invoke(FunctionName=name, Payload=b"{}", LogType="Tail")["Payload"].read()
         lam.invoke(FunctionName=name, Payload=b'{"action": "raise"}')["Payload"].read()
+        list(lam.invoke_with_response_stream(FunctionName=name, Payload=b"{}")["EventStream"])
         # Failing calls, for the error shapes.
         for call, kwargs in [
             (lam.get_function, {"FunctionName": unique_name("missing")}),

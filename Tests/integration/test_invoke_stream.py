@@ -1,0 +1,97 @@
+"""InvokeWithResponseStream, and runtimes that answer in Lambda's streaming response mode."""
+
+import base64
+import json
+
+from helpers import bootstrap_zip, expect_error, status_of
+
+#: A provided.al2023 runtime that answers in streaming mode with busybox nc: three chunks, or,
+#: for {"fail": true}, one chunk and then the error trailers.
+STREAMING_BOOTSTRAP = r'''#!/bin/sh
+api="http://${AWS_LAMBDA_RUNTIME_API}/2018-06-01/runtime"
+host=${AWS_LAMBDA_RUNTIME_API%:*}
+port=${AWS_LAMBDA_RUNTIME_API#*:}
+error=$(printf '{"errorMessage":"broke","errorType":"Stream.Broken"}' | base64 | tr -d '\n')
+while true; do
+  wget -q -S -O /tmp/event "$api/invocation/next" 2>/tmp/headers || { sleep 0.1; continue; }
+  id=$(sed -n 's/^ *[Ll]ambda-[Rr]untime-[Aa]ws-[Rr]equest-[Ii]d: *//p' /tmp/headers | tr -d '\r')
+  {
+    printf 'POST /2018-06-01/runtime/invocation/%s/response HTTP/1.1\r\nHost: %s\r\n' "$id" "$host"
+    printf 'Lambda-Runtime-Function-Response-Mode: streaming\r\nTransfer-Encoding: chunked\r\n'
+    printf 'Trailer: Lambda-Runtime-Function-Error-Type, Lambda-Runtime-Function-Error-Body\r\n'
+    printf 'Content-Type: text/plain\r\nConnection: close\r\n\r\n'
+    if grep -q '"fail"' /tmp/event; then
+      printf '4\r\npart\r\n0\r\nLambda-Runtime-Function-Error-Type: Stream.Broken\r\n'
+      printf 'Lambda-Runtime-Function-Error-Body: %s\r\n\r\n' "$error"
+    else
+      for part in 'one ' 'two ' 'three'; do printf '%x\r\n%s\r\n' "${#part}" "$part"; done
+      printf '0\r\n\r\n'
+    fi
+  } | nc "$host" "$port" >/tmp/answer
+done
+'''
+
+
+def streamed(response):
+    """The PayloadChunk bytes and the InvokeComplete event of an InvokeWithResponseStream answer."""
+    events = list(response["EventStream"])
+    chunks = [e["PayloadChunk"]["Payload"] for e in events if "PayloadChunk" in e]
+    complete = [e["InvokeComplete"] for e in events if "InvokeComplete" in e]
+    assert len(complete) == 1 and "InvokeComplete" in events[-1], events
+    return b"".join(chunks), complete[0]
+
+
+def test_a_buffered_function_answers_as_one_stream(lam, functions):
+    name = functions.create()["FunctionName"]
+    response = lam.invoke_with_response_stream(FunctionName=name, Payload=b'{"a": 1}', LogType="Tail")
+    assert status_of(response) == 200 and response["StatusCode"] == 200
+    assert response["ExecutedVersion"] == "$LATEST"
+    assert response["ResponseStreamContentType"] == "application/vnd.amazon.eventstream"
+    payload, complete = streamed(response)
+    body = json.loads(payload)
+    assert body["event"] == {"a": 1} and body["functionName"] == name
+    assert "ErrorCode" not in complete
+    assert "START RequestId: " + body["requestId"] in base64.b64decode(complete["LogResult"]).decode()
+
+    lam.publish_version(FunctionName=name)
+    response = lam.invoke_with_response_stream(FunctionName=name, Qualifier="1", Payload=b"{}")
+    assert response["ExecutedVersion"] == "1"
+    assert json.loads(streamed(response)[0])["functionVersion"] == "1"
+
+
+def test_a_function_error_ends_the_stream_with_its_details(lam, functions):
+    name = functions.create()["FunctionName"]
+    response = lam.invoke_with_response_stream(FunctionName=name, Payload=b'{"action": "raise", "message": "no"}')
+    payload, complete = streamed(response)
+    assert payload == b""
+    assert complete["ErrorCode"] == "Unhandled"
+    details = json.loads(complete["ErrorDetails"])
+    assert details["errorType"] == "ValueError" and details["errorMessage"] == "no"
+    assert "LogResult" not in complete
+
+
+def test_dry_run_and_the_invocation_types_it_refuses(lam, lam_raw, functions):
+    name = functions.create()["FunctionName"]
+    assert lam.invoke_with_response_stream(FunctionName=name, InvocationType="DryRun")["StatusCode"] == 204
+    expect_error("ValidationException", 400, lam_raw.invoke_with_response_stream,
+                 FunctionName=name, InvocationType="Event", Payload=b"{}")
+    expect_error("ResourceNotFoundException", 404, lam.invoke_with_response_stream,
+                 FunctionName=name + "-missing", Payload=b"{}")
+
+
+def test_a_streaming_runtime_is_heard_by_both_invokes(lam, functions):
+    name = functions.provided(zip_file=bootstrap_zip(STREAMING_BOOTSTRAP))["FunctionName"]
+    payload, complete = streamed(lam.invoke_with_response_stream(FunctionName=name, Payload=b"{}"))
+    assert payload == b"one two three" and "ErrorCode" not in complete
+    plain = lam.invoke(FunctionName=name, Payload=b"{}")
+    assert "FunctionError" not in plain
+    assert plain["Payload"].read() == b"one two three"
+    assert plain["ResponseMetadata"]["HTTPHeaders"]["content-type"] == "text/plain"
+
+    # Failing part way: the trailers' error, not the part sent before it.
+    failed = lam.invoke(FunctionName=name, Payload=b'{"fail": true}')
+    assert failed["FunctionError"] == "Unhandled"
+    assert json.loads(failed["Payload"].read()) == {"errorMessage": "broke", "errorType": "Stream.Broken"}
+    payload, complete = streamed(lam.invoke_with_response_stream(FunctionName=name, Payload=b'{"fail": true}'))
+    assert payload == b"" and complete["ErrorCode"] == "Unhandled"
+    assert json.loads(complete["ErrorDetails"])["errorType"] == "Stream.Broken"
