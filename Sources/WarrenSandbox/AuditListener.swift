@@ -252,15 +252,16 @@ package final class AuditSession: Sendable {
     /// Seizes the payload once it says who it is, then serves its stops until every traced
     /// process is gone. Exit-kill: should warren die, so do they.
     private func trace() {
-        var go: UInt8 = 0x47
-        guard let pid = receivePid() else { return }
-        guard wrn_ptrace(Ptrace.seize, pid, 0, Ptrace.options) == 0, write(socket, &go, 1) == 1 else {
-            let failure = SystemError("PTRACE_SEIZE of the payload", errno: errno)
+        func fail(_ operation: String) {
+            let failure = SystemError(operation, errno: errno)
             state.withLock { $0.failure = failure }
             // EOF for the waiting payload: it fails before loading a filter nobody would serve.
             shutdown(socket, Int32(SHUT_RDWR))
-            return
         }
+        var go: UInt8 = 0x47
+        guard let pid = receivePid() else { return }
+        guard wrn_ptrace(Ptrace.seize, pid, 0, Ptrace.options) == 0 else { return fail("PTRACE_SEIZE of the payload") }
+        guard write(socket, &go, 1) == 1 else { return fail("write to the payload") }
         state.withLock { $0.attached = true }
         var tracees: Set<Int32> = [pid]
         while !tracees.isEmpty {
