@@ -1,4 +1,5 @@
 import Foundation
+import WarrenRuntimeAPI
 import WarrenStore
 import WarrenSupervisor
 
@@ -11,6 +12,8 @@ struct InvokeRequest: Sendable {
     /// `X-Amz-Client-Context`, already base64-decoded.
     var clientContext: String?
     var payload: [UInt8]
+    /// InvokeWithResponseStream's: where the start and a streamed response go.
+    var stream: ResponseStream?
 }
 
 /// How an Invoke was answered.
@@ -71,7 +74,7 @@ extension LambdaService {
         do {
             let result = try await supervisor.invoke(
                 request.name, qualifier: request.qualifier, payload: request.payload, type: .requestResponse,
-                logTail: request.logTail, clientContext: request.clientContext)
+                logTail: request.logTail, clientContext: request.clientContext, stream: request.stream)
             report(result, nil)
             return result
         } catch let error as SupervisorError {

@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import NIOCore
+import WarrenRuntimeAPI
 import WarrenSupervisor
 
 /// Invoke: `RequestResponse` (200, even when the function fails), `Event`
@@ -25,41 +26,70 @@ extension LambdaRoutes {
             }
             var request = request
             invoke.payload = try Self.payload(await request.collectBody(upTo: LambdaService.maxSyncPayload))
-            return Self.streamedAnswer(try await service.invoke(invoke)).response
+            guard invoke.type == .requestResponse else {
+                return Self.streamedAnswer(try await service.invoke(invoke)).response  // DryRun: 204
+            }
+            let events = StreamedInvoke(invoke, service: service)
+            switch await events.next() {
+            case .started(let version, let requestId):
+                return Response(status: .ok, headers: Self.streamHeaders(version: version, requestId: requestId),
+                                body: ResponseBody { writer in try await events.send(to: &writer) })
+            case .done(let outcome): return Self.streamedAnswer(outcome).response
+            case .failed(let error): throw error
+            case .chunk, nil: throw LambdaError.service("the invocation streamed before it started")
+            }
         }
     }
 
     /// Largest `PayloadChunk` event of a streamed answer.
     static let maxChunk = 256 * 1024
 
-    /// InvokeWithResponseStream's answer: the response as `PayloadChunk` events, then
-    /// `InvokeComplete` (with `ErrorCode` and `ErrorDetails` when the function failed, `LogResult`
-    /// when the tail was asked for). The whole response is sent once the function has finished:
-    /// what a runtime streams is collected first, up to the 6 MB of a buffered answer.
+    /// InvokeWithResponseStream's answer when the invocation ended before it started (an instance
+    /// that could not start) or did not run (DryRun): its payload as `PayloadChunk` events, then
+    /// `InvokeComplete`, in one body.
     static func streamedAnswer(_ outcome: InvokeOutcome) -> LambdaAnswer {
         guard case .ran(let result) = outcome else { return answer(outcome) }
         var body = ByteBuffer()
+        appendEnd(of: result, to: &body)
+        return LambdaAnswer(status: .ok, headers: streamHeaders(version: result.executedVersion,
+                                                                requestId: result.requestId), body: body)
+    }
+
+    static func streamHeaders(version: String, requestId: String) -> HTTPFields {
+        var headers = HTTPFields()
+        headers.append(HTTPField(name: .contentType, value: "application/vnd.amazon.eventstream"))
+        headers.append(HTTPField(name: .amznRequestId, value: requestId))
+        headers.append(HTTPField(name: .amzExecutedVersion, value: version))
+        return headers
+    }
+
+    /// The events that end a streamed answer: a buffered response's payload as `PayloadChunk`s
+    /// (a streamed one has none left), then `InvokeComplete`, with `ErrorCode` and `ErrorDetails`
+    /// when the function failed and `LogResult` when the tail was asked for.
+    static func appendEnd(of result: InvokeResult, to body: inout ByteBuffer) {
         var complete: [String: String] = [:]
         if let error = result.functionError {
             complete["ErrorCode"] = error
             complete["ErrorDetails"] = String(decoding: result.payload, as: UTF8.self)
         } else {
-            var offset = 0
-            while offset < result.payload.count {
-                let end = min(offset + maxChunk, result.payload.count)
-                EventStream.appendEvent("PayloadChunk", contentType: "application/octet-stream",
-                                        payload: result.payload[offset..<end], to: &body)
-                offset = end
-            }
+            appendChunks(result.payload[...], to: &body)
         }
         if let tail = result.logTail { complete["LogResult"] = tail }
-        let json = (try? JSONEncoder().encode(complete)).map { Array($0) } ?? Array("{}".utf8)
+        appendComplete(complete, to: &body)
+    }
+
+    static func appendChunks(_ payload: some Collection<UInt8>, to body: inout ByteBuffer) {
+        var rest = payload[...]
+        while !rest.isEmpty {
+            let chunk = rest.prefix(maxChunk)
+            EventStream.appendEvent("PayloadChunk", contentType: "application/octet-stream", payload: chunk, to: &body)
+            rest = rest.dropFirst(chunk.count)
+        }
+    }
+
+    static func appendComplete(_ fields: [String: String], to body: inout ByteBuffer) {
+        let json = (try? JSONEncoder().encode(fields)).map { Array($0) } ?? Array("{}".utf8)
         EventStream.appendEvent("InvokeComplete", contentType: "application/json", payload: json, to: &body)
-        var headers = HTTPFields()
-        headers.append(HTTPField(name: .contentType, value: "application/vnd.amazon.eventstream"))
-        headers.append(HTTPField(name: .amznRequestId, value: result.requestId))
-        headers.append(HTTPField(name: .amzExecutedVersion, value: result.executedVersion))
-        return LambdaAnswer(status: .ok, headers: headers, body: body)
     }
 
     /// The headers and qualifier of an Invoke (`qualifier`: the `Qualifier` query parameter).

@@ -1,3 +1,5 @@
+import NIOCore
+
 /// One event handed to a runtime by `GET /runtime/invocation/next`.
 public struct Invocation: Sendable {
     /// `Lambda-Runtime-Aws-Request-Id`: the invoke's request id (a UUID).
@@ -16,6 +18,8 @@ public struct Invocation: Sendable {
     public var clientContext: String?
     /// `Lambda-Runtime-Cognito-Identity`: Cognito identity JSON.
     public var cognitoIdentity: String?
+    /// Where a response the runtime streams goes as it arrives; nil: it is collected.
+    public var stream: ResponseStream?
 
     /// Creates an invocation; optional headers left `nil` or empty are not sent.
     public init(
@@ -26,7 +30,8 @@ public struct Invocation: Sendable {
         invokedFunctionArn: String,
         traceId: String? = nil,
         clientContext: String? = nil,
-        cognitoIdentity: String? = nil
+        cognitoIdentity: String? = nil,
+        stream: ResponseStream? = nil
     ) {
         self.requestId = requestId
         self.payload = payload
@@ -36,17 +41,42 @@ public struct Invocation: Sendable {
         self.traceId = traceId
         self.clientContext = clientContext
         self.cognitoIdentity = cognitoIdentity
+        self.stream = stream
     }
+}
+
+/// The caller's side of an invocation that takes its response as the runtime streams it
+/// (InvokeWithResponseStream): told when the invocation starts, then given each chunk of a
+/// response the runtime posts in streaming mode, on the runtime's event loop. A buffered
+/// response is not sent here: it arrives whole in the outcome.
+public final class ResponseStream: Sendable {
+    private let onStart: @Sendable (_ executedVersion: String, _ requestId: String) -> Void
+    private let onChunk: @Sendable (ByteBuffer) -> Void
+
+    public init(
+        onStart: @escaping @Sendable (_ executedVersion: String, _ requestId: String) -> Void,
+        onChunk: @escaping @Sendable (ByteBuffer) -> Void
+    ) {
+        self.onStart = onStart
+        self.onChunk = onChunk
+    }
+
+    /// The invocation is about to reach its instance (admitted, the version chosen).
+    public func start(executedVersion: String, requestId: String) { onStart(executedVersion, requestId) }
+
+    func send(_ chunk: ByteBuffer) { onChunk(chunk) }
 }
 
 /// How a runtime finished one invocation.
 public enum InvocationOutcome: Sendable, Equatable {
-    /// `POST …/{id}/response`: the result bytes and the runtime's `Content-Type`.
+    /// `POST …/{id}/response`: the result bytes and the runtime's `Content-Type` (no bytes when
+    /// they were streamed to the invocation's ``ResponseStream``).
     case response(body: [UInt8], contentType: String?)
     /// `POST …/{id}/error`: `errorType` from `Lambda-Runtime-Function-Error-Type`, body verbatim (may be empty).
     ///
-    /// A `/response` with an unsupported `Lambda-Runtime-Function-Response-Mode` (e.g. `streaming`)
-    /// also ends here, as `Runtime.InvalidResponseModeHeader` with a Lambda-style JSON body.
+    /// A `/response` with an unknown `Lambda-Runtime-Function-Response-Mode` also ends here, as
+    /// `Runtime.InvalidResponseModeHeader` with a Lambda-style JSON body; so does a streamed
+    /// response whose trailers name an error (`Lambda-Runtime-Function-Error-Type`).
     case error(errorType: String?, body: [UInt8])
     /// The runtime posted more than ``RuntimeAPI/maxResponseBytes`` and got `413`.
     ///

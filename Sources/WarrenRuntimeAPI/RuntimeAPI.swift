@@ -14,6 +14,11 @@ public enum RuntimeAPI {
     /// `/runtime/init/error` bodies, because an error body becomes the caller's payload verbatim.
     public static let maxResponseBytes = 6_291_556
 
+    /// The largest response a runtime may stream to a caller that takes it as it comes
+    /// (InvokeWithResponseStream): 20 MiB, Lambda's first streaming limit (it allows 200 MB now).
+    /// Chunks the caller has not yet taken wait in memory, up to this.
+    public static let maxStreamedBytes = 20 << 20
+
     /// How many bytes of an oversized body the server reads and throws away before it gives up.
     ///
     /// Draining lets a runtime that sent a too-large response read its `413` and carry on over

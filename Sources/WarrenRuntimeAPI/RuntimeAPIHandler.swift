@@ -36,6 +36,8 @@ final class RuntimeAPIHandler: ChannelInboundHandler, RemovableChannelHandler {
         /// `Lambda-Runtime-Function-Response-Mode: streaming`: a chunked body whose trailers may say
         /// that the function failed part way.
         var streaming = false
+        /// Where a streamed body goes as it arrives, when the invocation's caller takes it so.
+        var stream: ResponseStream?
         var body: ByteBuffer?
         var received = 0
         /// Set once the body is known to exceed its cap: the answer is decided, the rest is drained.
@@ -129,11 +131,14 @@ final class RuntimeAPIHandler: ChannelInboundHandler, RemovableChannelHandler {
             {
                 switch mode.lowercased() {
                 case "buffered": break
-                case "streaming": req.streaming = true
+                case "streaming":
+                    req.streaming = true
+                    if case .response(let id) = req.route { req.stream = core.stream(for: id) }
                 default: req.badMode = true
                 }
             }
-            if !req.badMode, let length = req.declaredLength, length > RuntimeAPI.maxResponseBytes {
+            let cap = req.stream == nil ? RuntimeAPI.maxResponseBytes : RuntimeAPI.maxStreamedBytes
+            if !req.badMode, let length = req.declaredLength, length > cap {
                 // Decide before reading a byte, so the supervisor's caller isn't kept waiting for the upload.
                 req.oversize = overflow(req.route, bytes: length)
             }
@@ -156,7 +161,14 @@ final class RuntimeAPIHandler: ChannelInboundHandler, RemovableChannelHandler {
         // Take the request out so appending to its body doesn't trigger a copy-on-write of the buffer.
         request = nil
         req.received += part.readableBytes
-        if !req.route.keepsBody || req.badMode || req.oversize != nil {
+        if let stream = req.stream, req.oversize == nil {
+            if req.received > RuntimeAPI.maxStreamedBytes {
+                req.stream = nil
+                req.oversize = overflow(req.route, bytes: req.received)
+            } else {
+                stream.send(part)
+            }
+        } else if !req.route.keepsBody || req.badMode || req.oversize != nil {
             let cap = req.route.keepsBody ? RuntimeAPI.maxDrainedBytes : RuntimeAPI.maxIgnoredBodyBytes
             if req.received > cap {
                 abort(req, context: context)

@@ -117,6 +117,17 @@ final class RuntimeSessionCore: Sendable {
         if let (promise, invocation) = handOff { promise.succeed(invocation) }
     }
 
+    /// The stream of the delivered invocation `requestId`, if its caller takes a streamed response
+    /// as it comes.
+    func stream(for requestId: Substring) -> ResponseStream? {
+        state.withLock { s in
+            guard let current = s.current, current.delivered, current.invocation.requestId == requestId else {
+                return nil
+            }
+            return current.invocation.stream
+        }
+    }
+
     /// Completes the delivered invocation `requestId` with `outcome`, after the RIE checks.
     func complete(requestId: Substring, to target: String, outcome: InvocationOutcome) -> Verdict {
         let (verdict, waiter) = state.withLock { s -> (Verdict, CheckedContinuation<InvocationOutcome, any Error>?) in

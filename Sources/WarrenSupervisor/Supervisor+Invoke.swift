@@ -16,19 +16,21 @@ extension Supervisor {
     /// async event keep its id across retries; a new one is made otherwise.
     /// - Throws: `SupervisorError`: not found, too large, or throttled
     ///   (`TooManyRequestsException` with the Lambda `Reason`).
+    /// With a `stream` (RequestResponse only), the caller is told when the invocation starts and
+    /// gets a response the runtime streams as it arrives; the result then carries no payload.
     public nonisolated func invoke(
         _ name: String, qualifier: String? = nil, payload: [UInt8], type: InvocationType = .requestResponse,
-        logTail: Bool = false, clientContext: String? = nil, requestId: String? = nil
+        logTail: Bool = false, clientContext: String? = nil, requestId: String? = nil, stream: ResponseStream? = nil
     ) async throws -> InvokeResult {
         // The caller's loop, read here, before the hop to the supervisor: the actor's code runs on
         // whichever loop drains it, which under contention is not the one that read the request.
         try await invoke(name, qualifier: qualifier, payload: payload, type: type, logTail: logTail,
-                         clientContext: clientContext, requestId: requestId, near: localLoop())
+                         clientContext: clientContext, requestId: requestId, stream: stream, near: localLoop())
     }
 
     private func invoke(
         _ name: String, qualifier: String?, payload: [UInt8], type: InvocationType, logTail: Bool,
-        clientContext: String?, requestId: String?, near here: (any EventLoop)?
+        clientContext: String?, requestId: String?, stream: ResponseStream?, near here: (any EventLoop)?
     ) async throws -> InvokeResult {
         guard !shuttingDown else { throw SupervisorError(.serviceException, "Warren is shutting down") }
         guard let record = functions[name] else { throw notFound(name) }
@@ -54,7 +56,7 @@ extension Supervisor {
         case .requestResponse:
             return try await run(name, version: version, qualifier: qualifier, payload: payload,
                                  requestId: requestId, traceId: ids.traceId, logTail: logTail,
-                                 clientContext: clientContext, near: here)
+                                 clientContext: clientContext, stream: stream, near: here)
         }
     }
 
@@ -62,7 +64,8 @@ extension Supervisor {
     /// instance back.
     func run(
         _ name: String, version: String, qualifier: String?, payload: [UInt8], requestId: String,
-        traceId: String, logTail: Bool, clientContext: String?, near here: (any EventLoop)?
+        traceId: String, logTail: Bool, clientContext: String?, stream: ResponseStream? = nil,
+        near here: (any EventLoop)?
     ) async throws -> InvokeResult {
         guard let record = functions[name] else { throw notFound(name) }
         let config = version == FunctionVersion.latest ? record.latest : record.versions[version]!
@@ -91,7 +94,8 @@ extension Supervisor {
                 requestId: requestId, payload: payload, contentType: "application/json",
                 deadlineMs: Int64(Date().timeIntervalSince1970 * 1000 + config.timeout * 1000),
                 invokedFunctionArn: qualifier.map { arn(name, $0) } ?? record.arn, traceId: traceId,
-                clientContext: clientContext)
+                clientContext: clientContext, stream: stream)
+            stream?.start(executedVersion: version, requestId: requestId)
             let ran = await instance.invoke(invocation, timeout: config.timeout, tail: logTail)
             await keepOrDestroy(instance, pool: pool, fv: fv)
             if let ran { return result(ran, requestId: requestId, version: version, logTail: logTail) }

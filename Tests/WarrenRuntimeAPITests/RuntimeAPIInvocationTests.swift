@@ -1,4 +1,6 @@
 import Foundation
+import Synchronization
+import NIOCore
 import Testing
 
 @testable import WarrenRuntimeAPI
@@ -231,6 +233,53 @@ struct RuntimeAPIInvocationTests {
             try await runtime.send("0\r\n\r\n")
             #expect(try await runtime.readResponse().status == 202)
             #expect(try await outcome == .response(body: Array("one two three".utf8), contentType: "text/plain"))
+        }
+    }
+
+    /// A caller that takes the response as it comes gets each chunk as it is read, not the whole in
+    /// the outcome; a buffered response still arrives whole; past the streaming cap, 413.
+    @Test func aStreamedResponseGoesToTheInvocationsStream() async throws {
+        try await withServer { h in
+            let runtime = try await h.connect()
+            let received = Mutex<[String]>([])
+            var streamed = invocation("to")
+            streamed.stream = ResponseStream(onStart: { _, _ in }, onChunk: { chunk in
+                received.withLock { $0.append(String(buffer: chunk)) }
+            })
+            async let outcome = h.session.invoke(streamed)
+            _ = try await runtime.request("GET", nextPath)
+            try await runtime.send("POST \(responsePath("to")) HTTP/1.1\r\nHost: x\r\n"
+                + "Lambda-Runtime-Function-Response-Mode: streaming\r\nTransfer-Encoding: chunked\r\n\r\n"
+                + "5\r\nfirst\r\n")
+            for _ in 0..<200 where received.withLock({ $0.isEmpty }) { try await Task.sleep(for: .milliseconds(10)) }
+            #expect(received.withLock { $0 } == ["first"], "the chunk came before the body's end")
+            try await runtime.send("6\r\nsecond\r\n0\r\n\r\n")
+            #expect(try await runtime.readResponse().status == 202)
+            #expect(try await outcome == .response(body: [], contentType: nil))
+            #expect(received.withLock { $0.joined() } == "firstsecond")
+
+            var buffered = invocation("bu")
+            buffered.stream = streamed.stream
+            async let whole = h.session.invoke(buffered)
+            _ = try await runtime.request("GET", nextPath)
+            #expect(try await runtime.request("POST", responsePath("bu"), body: Array("all".utf8)).status == 202)
+            #expect(try await whole == .response(body: Array("all".utf8), contentType: nil))
+
+            var big = invocation("big")
+            big.stream = streamed.stream
+            async let tooBig = h.session.invoke(big)
+            _ = try await runtime.request("GET", nextPath)
+            try await runtime.send("POST \(responsePath("big")) HTTP/1.1\r\nHost: x\r\n"
+                + "Lambda-Runtime-Function-Response-Mode: streaming\r\nTransfer-Encoding: chunked\r\n\r\n")
+            let chunk = Array("100000\r\n".utf8) + [UInt8](repeating: 0x63, count: 0x100000) + Array("\r\n".utf8)
+            for _ in 0..<21 { try await runtime.send(chunk) }
+            guard case .responseTooLarge(let bytes) = try await tooBig else {
+                Issue.record("expected responseTooLarge")
+                return
+            }
+            #expect(bytes > RuntimeAPI.maxStreamedBytes)
+            try await runtime.send("0\r\n\r\n")
+            #expect(try await runtime.readResponse().status == 413)
         }
     }
 

@@ -2,11 +2,13 @@
 
 import base64
 import json
+import time
 
 from helpers import bootstrap_zip, expect_error, status_of
 
-#: A provided.al2023 runtime that answers in streaming mode with busybox nc: three chunks, or,
-#: for {"fail": true}, one chunk and then the error trailers.
+#: A provided.al2023 runtime that answers in streaming mode with busybox nc: three chunks; for
+#: {"slow": true} one, two seconds' wait, another; for {"fail": true} one chunk, then the error
+#: trailers.
 STREAMING_BOOTSTRAP = r'''#!/bin/sh
 api="http://${AWS_LAMBDA_RUNTIME_API}/2018-06-01/runtime"
 host=${AWS_LAMBDA_RUNTIME_API%:*}
@@ -20,7 +22,9 @@ while true; do
     printf 'Lambda-Runtime-Function-Response-Mode: streaming\r\nTransfer-Encoding: chunked\r\n'
     printf 'Trailer: Lambda-Runtime-Function-Error-Type, Lambda-Runtime-Function-Error-Body\r\n'
     printf 'Content-Type: text/plain\r\nConnection: close\r\n\r\n'
-    if grep -q '"fail"' /tmp/event; then
+    if grep -q '"slow"' /tmp/event; then
+      printf '5\r\nfirst\r\n'; sleep 2; printf '6\r\nsecond\r\n0\r\n\r\n'
+    elif grep -q '"fail"' /tmp/event; then
       printf '4\r\npart\r\n0\r\nLambda-Runtime-Function-Error-Type: Stream.Broken\r\n'
       printf 'Lambda-Runtime-Function-Error-Body: %s\r\n\r\n' "$error"
     else
@@ -88,10 +92,26 @@ def test_a_streaming_runtime_is_heard_by_both_invokes(lam, functions):
     assert plain["Payload"].read() == b"one two three"
     assert plain["ResponseMetadata"]["HTTPHeaders"]["content-type"] == "text/plain"
 
-    # Failing part way: the trailers' error, not the part sent before it.
+    # Failing part way: a buffered caller gets the trailers' error, not the part sent before it;
+    # a streaming caller has the part already, and the error ends the stream.
     failed = lam.invoke(FunctionName=name, Payload=b'{"fail": true}')
     assert failed["FunctionError"] == "Unhandled"
     assert json.loads(failed["Payload"].read()) == {"errorMessage": "broke", "errorType": "Stream.Broken"}
     payload, complete = streamed(lam.invoke_with_response_stream(FunctionName=name, Payload=b'{"fail": true}'))
-    assert payload == b"" and complete["ErrorCode"] == "Unhandled"
+    assert payload == b"part" and complete["ErrorCode"] == "Unhandled"
     assert json.loads(complete["ErrorDetails"])["errorType"] == "Stream.Broken"
+
+
+def test_chunks_reach_the_caller_as_the_runtime_sends_them(lam, functions):
+    name = functions.provided(zip_file=bootstrap_zip(STREAMING_BOOTSTRAP))["FunctionName"]
+    response = lam.invoke_with_response_stream(FunctionName=name, Payload=b'{"slow": true}', LogType="Tail")
+    arrivals = []
+    for event in response["EventStream"]:
+        arrivals.append((time.monotonic(), event))
+    chunks = [(at, e["PayloadChunk"]["Payload"]) for at, e in arrivals if "PayloadChunk" in e]
+    assert b"".join(c for _, c in chunks) == b"firstsecond"
+    assert chunks[0][1] == b"first"
+    end, complete = arrivals[-1][0], arrivals[-1][1]["InvokeComplete"]
+    assert "ErrorCode" not in complete and "REPORT RequestId" in base64.b64decode(complete["LogResult"]).decode()
+    # The runtime waits two seconds between its chunks: the first came before that wait ended.
+    assert end - chunks[0][0] > 1.0, [(round(at - arrivals[0][0], 3), e) for at, e in arrivals]
