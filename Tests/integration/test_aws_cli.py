@@ -106,3 +106,23 @@ def test_function_error_and_bad_key(aws, server, tmp_path):
         assert "InvalidSignatureException" in wrong.stderr
     finally:
         aws("lambda", "delete-function", "--function-name", name, check=False)
+
+
+def test_tags_through_the_cli(aws, tmp_path):
+    name = unique_name("clitag")
+    (tmp_path / "function.zip").write_bytes(python_zip())
+    try:
+        aws("lambda", "create-function", "--function-name", name, "--runtime", "python3.11",
+            "--handler", "lambda_function.handler", "--role", ROLE, "--zip-file", "fileb://function.zip",
+            "--tags", "team=warren")
+        arn = function_arn(name)
+        aws("lambda", "tag-resource", "--resource", arn, "--tags", "stage=test")
+        assert json.loads(aws("lambda", "list-tags", "--resource", arn).stdout)["Tags"] == {
+            "team": "warren", "stage": "test"}
+        aws("lambda", "untag-resource", "--resource", arn, "--tag-keys", "team")
+        got = json.loads(aws("lambda", "get-function", "--function-name", name).stdout)
+        assert got["Tags"] == {"stage": "test"}
+        refused = aws("lambda", "tag-resource", "--resource", arn + ":1", "--tags", "k=v", check=False)
+        assert refused.returncode in (254, 255) and "InvalidParameterValueException" in refused.stderr
+    finally:
+        aws("lambda", "delete-function", "--function-name", name, check=False)
