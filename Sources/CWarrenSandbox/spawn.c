@@ -26,12 +26,14 @@
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/ptrace.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
+#include <sys/user.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -436,6 +438,25 @@ int wrn_pidfd_signal(int pidfd, int sig)
 long wrn_ptrace(long request, int pid, unsigned long addr, unsigned long data)
 {
     return syscall(SYS_ptrace, request, pid, addr, data);
+}
+
+int wrn_ptrace_skip_call(int pid, long value)
+{
+#if defined(__x86_64__)
+    /* seccomp(2): a tracer skips the call by setting its number to -1; the call then appears to
+       return what is in the return value register. */
+    struct user_regs_struct regs;
+    if (syscall(SYS_ptrace, PTRACE_GETREGS, pid, NULL, &regs) < 0)
+        return -1;
+    regs.orig_rax = (unsigned long long)-1;
+    regs.rax = (unsigned long long)value;
+    return syscall(SYS_ptrace, PTRACE_SETREGS, pid, NULL, &regs) < 0 ? -1 : 0;
+#else
+    (void)pid;
+    (void)value;
+    errno = ENOSYS;
+    return -1;
+#endif
 }
 
 int wrn_wait_peek(int *pid, int *code)

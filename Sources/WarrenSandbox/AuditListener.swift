@@ -5,18 +5,19 @@ import Glibc
 import Synchronization
 import WarrenPolicy
 
-// The supervisor half of audit mode. One thread per session, which either
-// answers a seccomp listener (enforce: the policy's errno comes from here) or
-// traces the payload with ptrace (audit, learn: the calls only need to be seen).
+// The supervisor half of audit mode. One thread per session, which traces the
+// payload with ptrace or, where Warren cannot enforce through ptrace, answers a
+// seccomp listener.
 //
-// Why two: a call parked for a listener can be withdrawn by a signal until the
+// Why ptrace: a call parked for a listener can be withdrawn by a signal until the
 // supervisor has received it (WAIT_KILLABLE_RECV protects it only from then on),
 // and the program then sees EINTR from a call the real filter never interrupts:
 // a fork that fails, a close that closed nothing (a pipe keeps its writer, its
 // reader waits forever). A tracee stopped at PTRACE_EVENT_SECCOMP is in a
 // ptrace stop instead: a signal waits, the call runs when the tracer lets it
-// go, as it would have without the filter. Enforcing through ptrace would
-// mean rewriting registers per architecture, so enforce keeps the listener.
+// go, as it would have without the filter. Enforcing through ptrace means
+// skipping the call and setting its return register (`wrn_ptrace_skip_call`):
+// done on x86_64; elsewhere `--enforce` keeps the listener.
 //
 // Listener:
 //   payload (sandbox)                       AuditSession thread (warren)
@@ -65,9 +66,18 @@ package final class AuditSession: Sendable {
     private let policy: ResolvedPolicy?
     /// Apply the policy's action instead of letting the call run.
     private let enforce: Bool
-    /// `.listener` to enforce, `.tracer` otherwise; compile the filter to match
-    /// (`AuditFilter.compile(_:tracing:)`).
+    /// `.tracer`, or `.listener` to enforce where the tracer cannot skip a call; compile the filter
+    /// to match (`AuditFilter.compile(_:tracing:)`).
     package let interception: Interception
+
+    /// Whether the tracer can apply an errno itself (skip the call, set its return register).
+    static var tracerEnforces: Bool {
+        #if arch(x86_64)
+            true
+        #else
+            false
+        #endif
+    }
     /// The supervisor's end of the socket the listener, or the payload's pid, arrives on.
     private let socket: Int32
     /// The sandbox's end, at `AuditFilter.notifyFD`, until `spawned()` closes the parent's copy.
@@ -87,17 +97,22 @@ package final class AuditSession: Sendable {
 
     /// Creates the socket pair; the sandbox end is `AuditFilter.notifyFD`.
     /// - Throws: `SystemError` when the socket or the descriptor number is unavailable.
-    package init(policy: ResolvedPolicy?, enforce: Bool) throws {
+    /// - Parameter interception: `nil` for the tracer where it can do what is asked; `.listener` to
+    ///   use the fallback anyway (to compare the two).
+    package init(policy: ResolvedPolicy?, enforce: Bool, interception: Interception? = nil) throws {
         self.policy = policy
         self.enforce = enforce
-        interception = enforce ? .listener : .tracer
+        self.interception = interception ?? (enforce && !Self.tracerEnforces ? .listener : .tracer)
+        if self.interception == .tracer, enforce, !Self.tracerEnforces {
+            throw SystemError("enforcing through ptrace on this architecture", errno: ENOSYS)
+        }
         var pair: [Int32] = [-1, -1]
         try syscall("socketpair") { Glibc.socketpair(AF_UNIX, Int32(SOCK_SEQPACKET.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &pair) }
         socket = pair[0]
         defer { close(pair[1]) }
         // The tracer learns the payload's pid from the kernel: its credentials, in our namespace.
         var on: Int32 = 1
-        if interception == .tracer,
+        if self.interception == .tracer,
             setsockopt(pair[0], SOL_SOCKET, SO_PASSCRED, &on, socklen_t(MemoryLayout<Int32>.size)) < 0
         {
             let error = SystemError("setsockopt(SO_PASSCRED)", errno: errno)
@@ -302,8 +317,9 @@ package final class AuditSession: Sendable {
             }
             // op (u8) SECCOMP = 3, arch at byte 4; seccomp.nr at 24, args at 32.
             if size >= 80, info[0] & 0xFF == 3 {
-                _ = record(Int32(truncatingIfNeeded: info[3]), arch: UInt32(truncatingIfNeeded: info[0] >> 32),
-                           args: Array(info[4..<10]))
+                let action = record(Int32(truncatingIfNeeded: info[3]), arch: UInt32(truncatingIfNeeded: info[0] >> 32),
+                                    args: Array(info[4..<10]))
+                if enforce, let action { apply(action, toTracee: pid) }
             }
             _ = wrn_ptrace(Ptrace.cont, pid, 0, 0)
         case Ptrace.eventFork, Ptrace.eventVfork, Ptrace.eventClone:
@@ -337,6 +353,24 @@ package final class AuditSession: Sendable {
         else { return nil }
         let pid = Int32(truncatingIfNeeded: control[2])
         return pid > 0 ? pid : nil
+    }
+
+    /// Enforce mode, traced: what the kernel would have done, done from here before the tracee
+    /// goes on (the call skipped with its errno; kills a SIGKILL, traps a SIGSYS, as below).
+    private func apply(_ action: EffectiveAction, toTracee pid: Int32) {
+        switch action {
+        case .errno(let value): _ = wrn_ptrace_skip_call(pid, -Int(value))
+        case .killThread, .killProcess:
+            // Skipped as well: the kernel skips a call whose tracee has a fatal signal pending, but
+            // the call must not run even if the kill were to fail.
+            _ = wrn_ptrace_skip_call(pid, -Int(ENOSYS))
+            kill(pid, SIGKILL)
+        case .trap:
+            _ = wrn_ptrace_skip_call(pid, -Int(ENOSYS))
+            kill(pid, SIGSYS)
+        case .trace: _ = wrn_ptrace_skip_call(pid, -Int(ENOSYS))  // no tracer, as under the real filter
+        case .allow, .log, .notify: break
+        }
     }
 
     /// Enforce mode: what the kernel would have done, done from here.

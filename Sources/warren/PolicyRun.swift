@@ -42,6 +42,8 @@ struct AuditRun {
     struct Outcome {
         var exitCode: Int32
         var records: [AuditRecord]
+        /// How the calls reached Warren.
+        var interception: AuditSession.Interception
     }
 
     /// Runs CMD under `filter`, answered by `session`.
@@ -80,6 +82,6 @@ struct AuditRun {
             throw ValidationError(session.interception == .tracer
                 ? "the payload could not be traced" : "the payload never handed over its seccomp listener")
         }
-        return Outcome(exitCode: ended?.exitCode ?? 125, records: records)
+        return Outcome(exitCode: ended?.exitCode ?? 125, records: records, interception: session.interception)
     }
 }

@@ -13,9 +13,8 @@ struct PolicyTestCommand: ParsableCommand {
             stop (errno, kill, trap) stops for Warren instead (SCMP_ACT_TRACE; Warren is CMD's \
             ptrace tracer): Warren records it with its arguments and lets it run. The report \
             lists each such call with its count, the policy's action and the arguments of the \
-            first occurrence. With --enforce the call goes to Warren by seccomp user \
-            notification (SCMP_ACT_NOTIFY) and the policy's action is applied (the errno \
-            returned, the process killed); the report lists what was denied.
+            first occurrence. With --enforce Warren applies the policy's action instead (the \
+            call skipped with its errno, the process killed); the report lists what was denied.
 
             Exit status: CMD's (128+N when signal N killed it); 125 when Warren failed.
             """
@@ -26,6 +25,11 @@ struct PolicyTestCommand: ParsableCommand {
 
     @Option(name: .long, help: "Output format: text or json (CMD's stdout then goes to stderr).")
     var output: OutputFormat = .text
+
+    @Flag(name: .long, help: ArgumentHelp(
+        "Use seccomp user notification instead of ptrace (the fallback where Warren cannot enforce through "
+            + "ptrace; a signal can then fail a parked call with EINTR).", visibility: .hidden))
+    var listener = false
 
     @OptionGroup var sandbox: SandboxOptions
 
@@ -43,7 +47,8 @@ struct PolicyTestCommand: ParsableCommand {
         let outcome: AuditRun.Outcome
         do {
             let policy = try PolicyFile.load(path: file)
-            let session = try AuditSession(policy: policy.resolve(native: .native, kernel: .current), enforce: enforce)
+            let session = try AuditSession(policy: policy.resolve(native: .native, kernel: .current), enforce: enforce,
+                                           interception: listener ? .listener : nil)
             let filter = try AuditFilter.compile(
                 AuditFilter.auditVariant(of: policy), tracing: session.interception == .tracer)
             let run = AuditRun(options: sandbox, argv: command, stdout: output == .json ? .fd(2) : .inherit)
@@ -74,7 +79,7 @@ struct PolicyTestCommand: ParsableCommand {
     func json(_ outcome: AuditRun.Outcome) -> [String: Any] {
         [
             "policy": file, "mode": enforce ? "enforce" : "audit",
-            "mechanism": enforce ? "seccomp user notification" : "ptrace",
+            "mechanism": outcome.interception == .tracer ? "ptrace" : "seccomp user notification",
             "exitCode": Int(outcome.exitCode), "host": PolicyText.host,
             "syscalls": outcome.records.map { record -> [String: Any] in
                 ["syscall": record.name, "count": record.count,

@@ -27,6 +27,34 @@ struct PolicyAuditTests {
         #expect(r.stdout.contains("  bpf      1      ERRNO(EPERM)  0x0 0x0 0x0"))
     }
 
+    /// Kills and traps, enforced by the tracer, end the payload as the real filter would.
+    @Test func enforcedKillsAndTrapsEndThePayload() throws {
+        let policy = try PolicyCheckDiffTests.file("""
+            {"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
+              {"names": ["getcwd"], "action": "SCMP_ACT_KILL_PROCESS"},
+              {"names": ["bpf"], "action": "SCMP_ACT_TRAP"}]}
+            """, "kill-trap.json")
+        // The probe makes each call in a child of its own and reports how that child ended.
+        let killed = try CLI.run(["policy", "test", "--enforce", policy] + Self.probe + ["syscall", "getcwd"])
+        #expect((killed.stdout + killed.stderr).contains("getcwd killed=SIGKILL"), "\(killed.stdout)\(killed.stderr)")
+        #expect(killed.stdout.contains("  getcwd   1      KILL_PROCESS"), "\(killed.stdout)")
+        let trapped = try CLI.run(["policy", "test", "--enforce", policy] + Self.probe + ["syscall", "bpf"])
+        #expect((trapped.stdout + trapped.stderr).contains("bpf killed=SIGSYS"), "\(trapped.stdout)\(trapped.stderr)")
+        #expect(trapped.stdout.contains("  bpf      1      TRAP"), "\(trapped.stdout)")
+    }
+
+    /// The listener, the fallback where Warren cannot enforce through ptrace, kept working here.
+    @Test func theListenerFallbackAuditsAndEnforces() throws {
+        let audit = try CLI.run(["policy", "test", "--listener", Self.defaultPolicy] + Self.probe + ["syscall", "bpf"])
+        #expect(audit.status == 0, "\(audit.stderr)")
+        #expect(audit.stdout.contains("bpf errno=EINVAL") && audit.stdout.contains("  bpf      1      ERRNO(EPERM)"))
+        let enforced = try CLI.run(["policy", "test", "--listener", "--enforce", "--output", "json", Self.defaultPolicy]
+            + Self.probe + ["syscall", "bpf"])
+        #expect(enforced.stderr.contains("bpf errno=EPERM"), "\(enforced.stderr)")
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(enforced.stdout.utf8)) as? [String: Any])
+        #expect(report["mechanism"] as? String == "seccomp user notification")
+    }
+
     @Test func enforceAppliesTheActionAndReportsIt() throws {
         let r = try CLI.run(["policy", "test", "--enforce", "--output", "json", Self.defaultPolicy]
             + Self.probe + ["syscall", "bpf"])
@@ -35,7 +63,7 @@ struct PolicyAuditTests {
         let report = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
         let rows = try #require(report["syscalls"] as? [[String: Any]])
         #expect(report["mode"] as? String == "enforce")
-        #expect(report["mechanism"] as? String == "seccomp user notification")
+        #expect(report["mechanism"] as? String == "ptrace")  // x86_64: the tracer skips the call
         #expect(rows.count == 1 && rows[0]["syscall"] as? String == "bpf" && rows[0]["count"] as? Int == 1)
     }
 

@@ -193,6 +193,10 @@ int wrn_pidfd_signal(int pidfd, int sig);
  * the audit tracer of `warren policy test` and `learn`. */
 long wrn_ptrace(long request, int pid, unsigned long addr, unsigned long data);
 
+/* At a PTRACE_EVENT_SECCOMP stop of `pid`: skip the call, which then returns `value` (a
+ * negative errno). 0, -1 with errno, or -1 with ENOSYS where the architecture is not handled. */
+int wrn_ptrace_skip_call(int pid, long value);
+
 /* waitid(P_ALL, 0, WEXITED | WSTOPPED | __WALL | WNOWAIT): which child or tracee has
  * something to report, without collecting it. 0 with *pid and *code (CLD_*) set, or -1. */
 int wrn_wait_peek(int *pid, int *code);
