@@ -29,7 +29,7 @@ import botocore.exceptions
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
 from conftest import thread_dump  # noqa: E402
-from helpers import ROLE, WarrenServer, python_zip  # noqa: E402
+from helpers import ROLE, WarrenServer, function_arn, python_zip  # noqa: E402
 
 #: Errors a race between clients causes by itself (a function deleted meanwhile, a version not yet
 #: published, provisioned concurrency above a reservation, a reservation of 0 throttling, …).
@@ -75,6 +75,10 @@ def operation(lam, server, rng):
                                                                  MaximumRetryAttempts=rng.choice([0, 1, 2]))),
         ("dryrun", lambda: lam.invoke(FunctionName=name, Qualifier=qualifier, InvocationType="DryRun", Payload=b"{}")),
         ("invoke", lambda: lam.invoke(FunctionName=name, Qualifier=qualifier, Payload=event)),
+        ("stream", lambda: list(lam.invoke_with_response_stream(FunctionName=name, Qualifier=qualifier,
+                                                                 Payload=event)["EventStream"])),
+        ("tag", lambda: lam.tag_resource(Resource=function_arn(name), Tags={"soak": str(rng.random())})),
+        ("untag", lambda: lam.untag_resource(Resource=function_arn(name), TagKeys=["soak"])),
     ]
     return rng.choice(table)
 
