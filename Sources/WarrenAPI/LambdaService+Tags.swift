@@ -7,9 +7,7 @@ enum TagRules {
     /// - Throws: ``LambdaError`` `InvalidParameterValueException` naming the first tag at fault.
     static func check(_ tags: [String: String]) throws(LambdaError) {
         for (key, value) in tags.sorted(by: { $0.key < $1.key }) {
-            guard (1...128).contains(key.count) else {
-                throw .invalidParameter("Tag key '\(key)' must be 1 to 128 characters long.")
-            }
+            try checkLength(key)
             guard value.count <= 256 else {
                 throw .invalidParameter("The value of tag '\(key)' must be at most 256 characters long.")
             }
@@ -22,6 +20,13 @@ enum TagRules {
         }
         guard tags.count <= maxTags else {
             throw .invalidParameter("Number of tags exceeds resource tag limit (\(maxTags)).")
+        }
+    }
+
+    /// A key's length: also what UntagResource checks of the keys it is given.
+    static func checkLength(_ key: String) throws(LambdaError) {
+        guard (1...128).contains(key.count) else {
+            throw .invalidParameter("Tag key '\(key)' must be 1 to 128 characters long.")
         }
     }
 
@@ -86,9 +91,7 @@ extension LambdaService {
     /// UntagResource: keys the function does not have are no error.
     func untagResource(_ resource: TaggableResource, keys: [String]) async throws {
         guard !keys.isEmpty else { throw Violations.single(nil, at: "tagKeys", "Member must not be null") }
-        for key in keys where !(1...128).contains(key.count) {
-            throw LambdaError.invalidParameter("Tag key '\(key)' must be 1 to 128 characters long.")
-        }
+        for key in keys { try TagRules.checkLength(key) }
         try await store.untagFunction(resource.function, keys: keys)
     }
 }
