@@ -115,9 +115,16 @@ enum SigV4Canonical {
 
     /// The lowercase hex signature of the bytes of a string to sign.
     static func signature(key: SymmetricKey, stringToSign: [UInt8]) -> [UInt8] {
+        signature(keyed: HMAC<SHA256>(key: key), stringToSign: stringToSign)
+    }
+
+    /// The same with an HMAC already keyed with the signing key (a copy is updated, not it).
+    static func signature(keyed: HMAC<SHA256>, stringToSign: [UInt8]) -> [UInt8] {
+        var hmac = keyed
+        hmac.update(data: stringToSign)
         var out: [UInt8] = []
         out.reserveCapacity(64)
-        appendHex(HMAC<SHA256>.authenticationCode(for: stringToSign, using: key), to: &out)
+        appendHex(hmac.finalize(), to: &out)
         return out
     }
 

@@ -129,10 +129,10 @@ public struct SigV4Verifier: Sendable {
         )
         let stringToSign = SigV4Canonical.stringToSign(
             timestamp: timestamp, scope: parameters.scope, canonicalRequest: canonical)
-        let key = signingKeys.key(
+        let keyed = signingKeys.keyed(
             accessKeyId: parameters.accessKeyId, secret: secret, date: parameters.scopeDate,
             region: parameters.region, service: parameters.service)
-        let expected = SigV4Canonical.signature(key: key, stringToSign: stringToSign)
+        let expected = SigV4Canonical.signature(keyed: keyed, stringToSign: stringToSign)
         guard SigV4Canonical.constantTimeEqual(expected, parameters.signature) else { throw .signatureMismatch }
         return (parameters.accessKeyId, parameters.region)
     }
@@ -252,6 +252,10 @@ public struct SigV4Verifier: Sendable {
 
 /// Signing keys already derived, by access key and scope. Bounded: a flood of
 /// scopes (each must still name a known key and today's date) empties it.
+///
+/// What is kept is an HMAC already keyed with the derived key: its inner and outer pads
+/// absorbed, two of the four SHA-256 blocks of a short signature, and the key's padding and
+/// copies, made once per scope rather than per request.
 final class SigningKeyCache: Sendable {
     /// Keyed by the scope's parts as they are: no key string built per request.
     private struct Scope: Hashable {
@@ -261,21 +265,23 @@ final class SigningKeyCache: Sendable {
         let service: String
     }
 
-    /// A derived key is never mutated after it is made (its storage is copy-on-write), so the
-    /// one in the cache may be handed to any thread: no copy of its bytes per request.
-    private struct SharedKey: @unchecked Sendable { let key: SymmetricKey }
+    /// A keyed HMAC is never mutated in the cache: a caller updates its own copy, and the
+    /// hashers' states are copy-on-write, so the first update of a copy copies them. The one in
+    /// the cache may then be handed to any thread.
+    private struct SharedHMAC: @unchecked Sendable { let hmac: HMAC<SHA256> }
 
-    private let keys = Mutex<[Scope: SharedKey]>([:])
+    private let keys = Mutex<[Scope: SharedHMAC]>([:])
     private static let capacity = 256
 
-    func key(accessKeyId: String, secret: String, date: String, region: String, service: String) -> SymmetricKey {
+    func keyed(accessKeyId: String, secret: String, date: String, region: String, service: String) -> HMAC<SHA256> {
         let scope = Scope(accessKeyId: accessKeyId, date: date, region: region, service: service)
-        if let shared = keys.withLock({ $0[scope] }) { return shared.key }
+        if let shared = keys.withLock({ $0[scope] }) { return shared.hmac }
         let key = SigV4Canonical.signingKey(secret: secret, date: date, region: region, service: service)
+        let hmac = HMAC<SHA256>(key: key)
         keys.withLock { keys in
             if keys.count >= Self.capacity { keys.removeAll(keepingCapacity: true) }
-            keys[scope] = SharedKey(key: key)
+            keys[scope] = SharedHMAC(hmac: hmac)
         }
-        return key
+        return hmac
     }
 }

@@ -33,6 +33,24 @@ struct SigV4RejectionTests {
         #expect(try Self.verifier().verify(Self.signed(body: [])) == "AKIDWARREN")
     }
 
+    @Test("one verifier keeps judging each request alone: its cached keyed HMAC is copied, never changed")
+    func reusedScope() async {
+        let verifier = Self.verifier()
+        var forged = Self.signed()
+        forged.body = Array(#"{"key":"forged"}"#.utf8)
+        let requests = [Self.signed(), forged, Self.signed(body: []), Self.signed(extra: [("X-Trace", "1")])]
+        let verdicts = await withTaskGroup(of: [Bool].self) { group in
+            for _ in 0..<4 {
+                group.addTask {
+                    (0..<50).flatMap { _ in requests.map { (try? verifier.verify($0)) != nil } }
+                }
+            }
+            return await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(verdicts.count == 4)
+        for run in verdicts { #expect(run == Array(repeating: [true, false, true, true], count: 50).flatMap { $0 }) }
+    }
+
     @Test("no Authorization header and no query auth → 403 MissingAuthenticationTokenException")
     func missing() {
         let request = SigV4Request(method: "GET", path: "/2015-03-31/functions", headers: [("Host", "h")])
