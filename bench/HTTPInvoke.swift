@@ -64,16 +64,28 @@ func httpInvoke() async throws {
     }
 
     let seconds = Double(ProcessInfo.processInfo.environment["WARREN_BENCH_HTTP_SECONDS"] ?? "") ?? 3
+    // Each row is measured in rounds, plain, relay and Warren in turn within each round, so a
+    // change in the machine's speed while a row runs (this VM drifts by tens of percent over a
+    // minute) falls on all three alike rather than on whichever ran then.
+    let rounds = max(1, Int(ProcessInfo.processInfo.environment["WARREN_BENCH_HTTP_ROUNDS"] ?? "") ?? 3)
     print("\nwarm Invoke\(type.map { " (\($0))" } ?? "") over HTTP (SigV4-signed, \(payload.count)-byte payload, C echo runtime), "
-          + String(format: "%.0f s per row; peers: a plain Hummingbird route, and relay (C, the Runtime API's floor)", seconds))
+          + String(format: "%d rounds of %.0f s per row, the servers in turn in each round; ", rounds, seconds)
+          + "peers: a plain Hummingbird route, and relay (C, the Runtime API's floor)")
     print(String(repeating: "-", count: 136))
     print("connections  server       requests/s   median      p99   cpu/req usr+sys   rps vs plain  median vs plain    rps vs relay  median vs relay")
     let rows = (ProcessInfo.processInfo.environment["WARREN_BENCH_HTTP_CONNECTIONS"] ?? "")
         .split(separator: ",").compactMap { Int($0) }
     for connections in rows.isEmpty ? [1, 2, 16, 64] : rows {
-        let base = try load(plain, request: plainRequest, connections: connections, seconds: seconds)
-        let floor = try load(relay, request: relayRequest, connections: connections, seconds: seconds)
-        let run = try load(warren, request: loadRequest, connections: connections, seconds: seconds)
+        var base = LoadResult(), floor = LoadResult(), run = LoadResult()
+        var roundRatios: [(rate: Double, median: Double)] = []
+        for _ in 0..<rounds {
+            let p = try load(plain, request: plainRequest, connections: connections, seconds: seconds)
+            floor.add(try load(relay, request: relayRequest, connections: connections, seconds: seconds))
+            let w = try load(warren, request: loadRequest, connections: connections, seconds: seconds)
+            roundRatios.append((w.rate / p.rate, percentile(w.samples, 0.5) / percentile(p.samples, 0.5)))
+            base.add(p)
+            run.add(w)
+        }
         func versus(_ result: LoadResult, _ peer: LoadResult) -> String {
             String(format: "   %10.2fx   %14.2fx", result.rate / peer.rate,
                    percentile(result.samples, 0.5) / percentile(peer.samples, 0.5))
@@ -85,6 +97,11 @@ func httpInvoke() async throws {
                            result.userPerRequest, result.systemPerRequest)
                   + (name == "plain" ? "" : versus(result, base))
                   + (name == "warren" ? versus(result, floor) : ""))
+        }
+        if rounds > 1 {
+            let rates = roundRatios.map { String(format: "%.2fx", $0.rate) }.joined(separator: " ")
+            let medians = roundRatios.map { String(format: "%.2fx", $0.median) }.joined(separator: " ")
+            print("             warren vs plain by round: requests/s \(rates); median \(medians)")
         }
     }
     print(String(repeating: "-", count: 136))
@@ -118,10 +135,21 @@ func signed(_ key: AccessKey, method: String, path: String, body: [UInt8], port:
 }
 
 struct LoadResult {
-    var samples: [Double]
-    var rate: Double
+    /// Sorted.
+    var samples: [Double] = []
+    var rate = 0.0
     /// CPU seconds the server and its descendants (the runtimes) used in the measured window.
-    var cpu: CPUTime
+    var cpu = CPUTime()
+    /// Seconds measured.
+    var seconds = 0.0
+
+    /// Pools another round's measurement with this one.
+    mutating func add(_ other: LoadResult) {
+        samples = (samples + other.samples).sorted()
+        seconds += other.seconds
+        rate = Double(samples.count) / seconds
+        cpu = CPUTime(user: cpu.user + other.cpu.user, system: cpu.system + other.cpu.system)
+    }
     /// CPU µs per measured request.
     var userPerRequest: Double { cpu.user * 1e6 / Double(max(1, samples.count)) }
     var systemPerRequest: Double { cpu.system * 1e6 / Double(max(1, samples.count)) }
@@ -229,7 +257,7 @@ func load(_ server: ServerProcess, request: [UInt8], connections: Int, seconds: 
     let cpu = CPUTime.tree(of: server.process.processIdentifier) - cpuBefore
     let (all, failure) = results.take()
     if let failure { throw failure }
-    return LoadResult(samples: all.sorted(), rate: Double(all.count) / seconds, cpu: cpu)
+    return LoadResult(samples: all.sorted(), rate: Double(all.count) / seconds, cpu: cpu, seconds: seconds)
 }
 
 /// The measured window of a load, opened by the main thread once the connections are warm.

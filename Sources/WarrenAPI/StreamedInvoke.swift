@@ -18,14 +18,17 @@ final class StreamedInvoke: @unchecked Sendable {
     }
 
     private var iterator: AsyncStream<Event>.Iterator
+    /// Told what the caller has been sent (flow control), and when it is gone.
+    private let stream: ResponseStream
 
     init(_ request: InvokeRequest, service: LambdaService) {
         let (events, continuation) = AsyncStream<Event>.makeStream()
         iterator = events.makeAsyncIterator()
-        var request = request
-        request.stream = ResponseStream(
+        stream = ResponseStream(
             onStart: { version, requestId in continuation.yield(.started(version: version, requestId: requestId)) },
             onChunk: { chunk in continuation.yield(.chunk(chunk)) })
+        var request = request
+        request.stream = stream
         // The invocation runs to its end even if the caller goes away, as on Lambda.
         Task {
             do {
@@ -37,6 +40,12 @@ final class StreamedInvoke: @unchecked Sendable {
         }
     }
 
+    /// An answer that is not streamed (an error, DryRun), or one whose caller left, holds the
+    /// runtime for nothing: what it streams from now on is dropped.
+    deinit {
+        stream.abandon()
+    }
+
     func next() async -> Event? {
         await iterator.next()
     }
@@ -45,16 +54,26 @@ final class StreamedInvoke: @unchecked Sendable {
     func send(to writer: inout any ResponseBodyWriter) async throws {
         while let event = await next() {
             var body = ByteBuffer()
+            var consumed = 0
             switch event {
             case .started: continue  // again, after an instance that ended before the invocation reached it
-            case .chunk(let chunk): LambdaRoutes.appendChunks(chunk.readableBytesView, to: &body)
+            case .chunk(let chunk):
+                LambdaRoutes.appendChunks(chunk.readableBytesView, to: &body)
+                consumed = chunk.readableBytes
             case .done(.ran(let result)): LambdaRoutes.appendEnd(of: result, to: &body)
             case .done: LambdaRoutes.appendComplete([:], to: &body)
             case .failed(let error):
                 let failure = LambdaError(error)
                 LambdaRoutes.appendComplete(["ErrorCode": failure.type, "ErrorDetails": failure.message], to: &body)
             }
-            try await writer.write(body)
+            do {
+                try await writer.write(body)
+            } catch {
+                stream.abandon()
+                throw error
+            }
+            // Written: the socket took it (Hummingbird's writer waits for the channel to be writable).
+            if consumed > 0 { stream.consumed(consumed) }
         }
         try await writer.finish(nil)
     }

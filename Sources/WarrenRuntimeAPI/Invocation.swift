@@ -1,4 +1,5 @@
 import NIOCore
+import Synchronization
 
 /// One event handed to a runtime by `GET /runtime/invocation/next`.
 public struct Invocation: Sendable {
@@ -49,14 +50,42 @@ public struct Invocation: Sendable {
 /// (InvokeWithResponseStream): told when the invocation starts, then given each chunk of a
 /// response the runtime posts in streaming mode, on the runtime's event loop. A buffered
 /// response is not sent here: it arrives whole in the outcome.
+///
+/// Flow control: the caller reports each chunk it has passed on with ``consumed(_:)``. Once more
+/// than ``highWater`` bytes are given and not consumed, the Runtime API stops reading the
+/// runtime's connection (the runtime's writes then block, as a socket's do), and reads again
+/// when the caller is back under ``lowWater``. A caller that goes away calls ``abandon()``: the
+/// rest of the response is read and dropped, and the runtime is never held for it.
 public final class ResponseStream: Sendable {
+    /// Bytes given and not yet consumed past which the runtime's connection stops being read.
+    public static let highWater = 1 << 20
+    /// Pending bytes at or below which it is read again.
+    public static let lowWater = 256 << 10
+
+    /// The most a runtime may stream to this caller; past it the invocation ends as too large.
+    public let limit: Int
     private let onStart: @Sendable (_ executedVersion: String, _ requestId: String) -> Void
     private let onChunk: @Sendable (ByteBuffer) -> Void
 
+    private struct Flow {
+        var pending = 0
+        var abandoned = false
+        /// Set while the runtime's connection is not read: called once, when reading may resume.
+        var resume: (@Sendable () -> Void)?
+    }
+    private let flow = Mutex(Flow())
+
+    /// - Parameters:
+    ///   - limit: The most the runtime may stream (``RuntimeAPI/maxStreamedBytes`` by default).
+    ///   - onStart: The invocation is about to reach its instance.
+    ///   - onChunk: A chunk the runtime streamed, in order; report it with ``consumed(_:)`` once
+    ///     it has been passed on.
     public init(
+        limit: Int = RuntimeAPI.maxStreamedBytes,
         onStart: @escaping @Sendable (_ executedVersion: String, _ requestId: String) -> Void,
         onChunk: @escaping @Sendable (ByteBuffer) -> Void
     ) {
+        self.limit = limit
         self.onStart = onStart
         self.onChunk = onChunk
     }
@@ -64,7 +93,45 @@ public final class ResponseStream: Sendable {
     /// The invocation is about to reach its instance (admitted, the version chosen).
     public func start(executedVersion: String, requestId: String) { onStart(executedVersion, requestId) }
 
-    func send(_ chunk: ByteBuffer) { onChunk(chunk) }
+    /// The caller has passed on `bytes` of what it was given.
+    public func consumed(_ bytes: Int) {
+        let resume = flow.withLock { flow -> (@Sendable () -> Void)? in
+            flow.pending = max(0, flow.pending - bytes)
+            guard flow.pending <= Self.lowWater, let resume = flow.resume else { return nil }
+            flow.resume = nil
+            return resume
+        }
+        resume?()
+    }
+
+    /// The caller takes nothing more: chunks are dropped from now on and the runtime is not held.
+    public func abandon() {
+        let resume = flow.withLock { flow -> (@Sendable () -> Void)? in
+            flow.abandoned = true
+            flow.pending = 0
+            defer { flow.resume = nil }
+            return flow.resume
+        }
+        resume?()
+    }
+
+    /// Whether the caller still takes chunks.
+    public var isAbandoned: Bool { flow.withLock { $0.abandoned } }
+
+    /// Gives the caller a chunk (or drops it, if the caller has gone). Returns false when the
+    /// caller is behind by more than ``highWater``: the sender stops reading until `resume` is
+    /// called (once, from any thread).
+    func send(_ chunk: ByteBuffer, resume: @escaping @Sendable () -> Void) -> Bool {
+        let (deliver, goOn) = flow.withLock { flow -> (Bool, Bool) in
+            guard !flow.abandoned else { return (false, true) }
+            flow.pending += chunk.readableBytes
+            guard flow.pending > Self.highWater else { return (true, true) }
+            flow.resume = resume
+            return (true, false)
+        }
+        if deliver { onChunk(chunk) }
+        return goOn
+    }
 }
 
 /// How a runtime finished one invocation.

@@ -15,9 +15,9 @@ public enum RuntimeAPI {
     public static let maxResponseBytes = 6_291_556
 
     /// The largest response a runtime may stream to a caller that takes it as it comes
-    /// (InvokeWithResponseStream): 20 MiB, Lambda's first streaming limit (it allows 200 MB now).
-    /// Chunks the caller has not yet taken wait in memory, up to this.
-    public static let maxStreamedBytes = 20 << 20
+    /// (InvokeWithResponseStream): 200 MiB, as Lambda (its "200 MB"). What a slow caller has not
+    /// yet taken is bounded by ``ResponseStream/highWater``, not by this.
+    public static let maxStreamedBytes = 200 << 20
 
     /// How many bytes of an oversized body the server reads and throws away before it gives up.
     ///

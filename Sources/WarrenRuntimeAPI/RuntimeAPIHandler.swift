@@ -15,8 +15,9 @@ import NIOHTTP1
 /// parked `/next` meant two `epoll_ctl` calls per invocation; here reading goes on and what a
 /// runtime sends behind a parked `/next` (nothing, for any runtime that waits for its answers) is
 /// held, up to ``maxHeldParts``, and served once the `/next` is answered.
-final class RuntimeAPIHandler: ChannelInboundHandler, RemovableChannelHandler {
+final class RuntimeAPIHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
     /// Request parts (heads, body chunks, ends) a runtime may send behind its own parked `/next`
@@ -53,6 +54,10 @@ final class RuntimeAPIHandler: ChannelInboundHandler, RemovableChannelHandler {
     private var held = CircularBuffer<HTTPServerRequestPart>(initialCapacity: 0)
     /// The connection is being closed: nothing more is read or answered.
     private var isClosing = false
+    /// A streamed response's caller is behind (``ResponseStream/highWater``): the socket is not
+    /// read until it catches up; a read the channel asks for meanwhile is asked for then.
+    private var readPaused = false
+    private var readWanted = false
 
     init(core: RuntimeSessionCore) {
         self.core = core
@@ -162,11 +167,11 @@ final class RuntimeAPIHandler: ChannelInboundHandler, RemovableChannelHandler {
         request = nil
         req.received += part.readableBytes
         if let stream = req.stream, req.oversize == nil {
-            if req.received > RuntimeAPI.maxStreamedBytes {
+            if req.received > stream.limit {
                 req.stream = nil
                 req.oversize = overflow(req.route, bytes: req.received)
-            } else {
-                stream.send(part)
+            } else if !stream.send(part, resume: resumer(context)) {
+                readPaused = true
             }
         } else if !req.route.keepsBody || req.badMode || req.oversize != nil {
             let cap = req.route.keepsBody ? RuntimeAPI.maxDrainedBytes : RuntimeAPI.maxIgnoredBodyBytes
@@ -210,6 +215,26 @@ final class RuntimeAPIHandler: ChannelInboundHandler, RemovableChannelHandler {
         case .initError, .next, .notFound, .methodNotAllowed:
             return .accepted
         }
+    }
+
+    /// What a ``ResponseStream`` calls, from any thread, once its caller has caught up.
+    private func resumer(_ context: ChannelHandlerContext) -> @Sendable () -> Void {
+        let loop = context.eventLoop
+        let bound = NIOLoopBound((self, context), eventLoop: loop)
+        // Always a later turn of the loop: the pause it ends is set after `send` returns.
+        return { loop.execute { bound.value.0.resumeReading(context: bound.value.1) } }
+    }
+
+    private func resumeReading(context: ChannelHandlerContext) {
+        readPaused = false
+        if readWanted, !isClosing {
+            readWanted = false
+            context.read()
+        }
+    }
+
+    func read(context: ChannelHandlerContext) {
+        if readPaused { readWanted = true } else { context.read() }
     }
 
     // MARK: Answering

@@ -237,49 +237,97 @@ struct RuntimeAPIInvocationTests {
     }
 
     /// A caller that takes the response as it comes gets each chunk as it is read, not the whole in
-    /// the outcome; a buffered response still arrives whole; past the streaming cap, 413.
+    /// the outcome; a buffered response still arrives whole; past the stream's limit, 413.
     @Test func aStreamedResponseGoesToTheInvocationsStream() async throws {
         try await withServer { h in
             let runtime = try await h.connect()
-            let received = Mutex<[String]>([])
+            let caller = StreamCaller(limit: 2 << 20)
             var streamed = invocation("to")
-            streamed.stream = ResponseStream(onStart: { _, _ in }, onChunk: { chunk in
-                received.withLock { $0.append(String(buffer: chunk)) }
-            })
+            streamed.stream = caller.stream
             async let outcome = h.session.invoke(streamed)
             _ = try await runtime.request("GET", nextPath)
             try await runtime.send("POST \(responsePath("to")) HTTP/1.1\r\nHost: x\r\n"
                 + "Lambda-Runtime-Function-Response-Mode: streaming\r\nTransfer-Encoding: chunked\r\n\r\n"
                 + "5\r\nfirst\r\n")
-            for _ in 0..<200 where received.withLock({ $0.isEmpty }) { try await Task.sleep(for: .milliseconds(10)) }
-            #expect(received.withLock { $0 } == ["first"], "the chunk came before the body's end")
+            for _ in 0..<200 where caller.received.isEmpty { try await Task.sleep(for: .milliseconds(10)) }
+            #expect(caller.received == Array("first".utf8), "the chunk came before the body's end")
             try await runtime.send("6\r\nsecond\r\n0\r\n\r\n")
             #expect(try await runtime.readResponse().status == 202)
             #expect(try await outcome == .response(body: [], contentType: nil))
-            #expect(received.withLock { $0.joined() } == "firstsecond")
+            #expect(caller.received == Array("firstsecond".utf8))
 
             var buffered = invocation("bu")
-            buffered.stream = streamed.stream
+            buffered.stream = caller.stream
             async let whole = h.session.invoke(buffered)
             _ = try await runtime.request("GET", nextPath)
             #expect(try await runtime.request("POST", responsePath("bu"), body: Array("all".utf8)).status == 202)
             #expect(try await whole == .response(body: Array("all".utf8), contentType: nil))
 
             var big = invocation("big")
-            big.stream = streamed.stream
+            big.stream = caller.stream
             async let tooBig = h.session.invoke(big)
             _ = try await runtime.request("GET", nextPath)
             try await runtime.send("POST \(responsePath("big")) HTTP/1.1\r\nHost: x\r\n"
                 + "Lambda-Runtime-Function-Response-Mode: streaming\r\nTransfer-Encoding: chunked\r\n\r\n")
             let chunk = Array("100000\r\n".utf8) + [UInt8](repeating: 0x63, count: 0x100000) + Array("\r\n".utf8)
-            for _ in 0..<21 { try await runtime.send(chunk) }
+            for _ in 0..<3 { try await runtime.send(chunk) }
             guard case .responseTooLarge(let bytes) = try await tooBig else {
                 Issue.record("expected responseTooLarge")
                 return
             }
-            #expect(bytes > RuntimeAPI.maxStreamedBytes)
+            #expect(bytes > caller.stream.limit)
             try await runtime.send("0\r\n\r\n")
             #expect(try await runtime.readResponse().status == 413)
+        }
+    }
+
+    /// Flow control: a caller that takes nothing holds the runtime's upload at about
+    /// `ResponseStream.highWater`; once it takes what it has, the rest comes; a caller that leaves
+    /// releases the runtime, whose rest is read and dropped.
+    @Test func aSlowCallerHoldsTheRuntimeAndALeavingOneReleasesIt() async throws {
+        try await withServer { h in
+            let runtime = try await h.connect()
+            let caller = StreamCaller(consuming: false)
+            var slow = invocation("slow")
+            slow.stream = caller.stream
+            async let outcome = h.session.invoke(slow)
+            _ = try await runtime.request("GET", nextPath)
+            try await runtime.send("POST \(responsePath("slow")) HTTP/1.1\r\nHost: x\r\n"
+                + "Lambda-Runtime-Function-Response-Mode: streaming\r\nTransfer-Encoding: chunked\r\n\r\n")
+            let chunk = Array("40000\r\n".utf8) + [UInt8](repeating: 0x73, count: 0x40000) + Array("\r\n".utf8)
+            let upload = Task { for _ in 0..<16 { try await runtime.send(chunk) } }  // 4 MiB
+            for _ in 0..<300 where caller.receivedCount <= ResponseStream.highWater {
+                try await Task.sleep(for: .milliseconds(10))
+            }
+            try await Task.sleep(for: .milliseconds(300))
+            let held = caller.receivedCount
+            #expect(held > ResponseStream.highWater, "it was given up to the high-water mark")
+            #expect(held < ResponseStream.highWater + (512 << 10), "and no more while it took nothing: \(held)")
+            caller.consuming = true
+            caller.takeAll()
+            try await upload.value
+            try await runtime.send("0\r\n\r\n")
+            #expect(try await runtime.readResponse().status == 202)
+            #expect(try await outcome == .response(body: [], contentType: nil))
+            #expect(caller.receivedCount == 16 << 18)
+
+            let leaving = StreamCaller(consuming: false)
+            var left = invocation("left")
+            left.stream = leaving.stream
+            async let leftOutcome = h.session.invoke(left)
+            _ = try await runtime.request("GET", nextPath)
+            try await runtime.send("POST \(responsePath("left")) HTTP/1.1\r\nHost: x\r\n"
+                + "Lambda-Runtime-Function-Response-Mode: streaming\r\nTransfer-Encoding: chunked\r\n\r\n")
+            let rest = Task { for _ in 0..<16 { try await runtime.send(chunk) } }
+            for _ in 0..<300 where leaving.receivedCount <= ResponseStream.highWater {
+                try await Task.sleep(for: .milliseconds(10))
+            }
+            leaving.stream.abandon()
+            try await rest.value
+            try await runtime.send("0\r\n\r\n")
+            #expect(try await runtime.readResponse().status == 202)
+            #expect(try await leftOutcome == .response(body: [], contentType: nil))
+            #expect(leaving.receivedCount < ResponseStream.highWater + (512 << 10), "nothing given after it left")
         }
     }
 
@@ -358,5 +406,51 @@ struct RuntimeAPIInvocationTests {
             #expect(try await runtime.request("GET", responsePath("x")).status == 405)
             #expect(await h.session.state == .started, "none of these counts as the first /next")
         }
+    }
+}
+
+/// The caller's side of a streamed invocation in these tests: collects what it is given and
+/// reports it consumed at once, or holds it until told.
+private final class StreamCaller: Sendable {
+    private struct State {
+        var received: [UInt8] = []
+        var unreported = 0
+        var consuming: Bool
+    }
+    private let state: Mutex<State>
+    private let box = Mutex<ResponseStream?>(nil)
+
+    init(limit: Int = RuntimeAPI.maxStreamedBytes, consuming: Bool = true) {
+        state = Mutex(State(consuming: consuming))
+        let stream = ResponseStream(limit: limit, onStart: { _, _ in }, onChunk: { [weak self] chunk in
+            guard let self else { return }
+            let report = self.state.withLock { state -> Int in
+                state.received += chunk.readableBytesView
+                guard state.consuming else {
+                    state.unreported += chunk.readableBytes
+                    return 0
+                }
+                return chunk.readableBytes
+            }
+            if report > 0 { self.stream.consumed(report) }
+        })
+        box.withLock { $0 = stream }
+    }
+
+    var stream: ResponseStream { box.withLock { $0! } }
+    var received: [UInt8] { state.withLock { $0.received } }
+    var receivedCount: Int { state.withLock { $0.received.count } }
+    var consuming: Bool {
+        get { state.withLock { $0.consuming } }
+        set { state.withLock { $0.consuming = newValue } }
+    }
+
+    /// Reports everything held so far as consumed.
+    func takeAll() {
+        let held = state.withLock { state -> Int in
+            defer { state.unreported = 0 }
+            return state.unreported
+        }
+        stream.consumed(held)
     }
 }

@@ -8,7 +8,7 @@ from helpers import bootstrap_zip, expect_error, status_of
 
 #: A provided.al2023 runtime that answers in streaming mode with busybox nc: three chunks; for
 #: {"slow": true} one, two seconds' wait, another; for {"fail": true} one chunk, then the error
-#: trailers.
+#: trailers; for {"big": true} 30 MiB of zero bytes in 1 MiB chunks.
 STREAMING_BOOTSTRAP = r'''#!/bin/sh
 api="http://${AWS_LAMBDA_RUNTIME_API}/2018-06-01/runtime"
 host=${AWS_LAMBDA_RUNTIME_API%:*}
@@ -24,6 +24,9 @@ while true; do
     printf 'Content-Type: text/plain\r\nConnection: close\r\n\r\n'
     if grep -q '"slow"' /tmp/event; then
       printf '5\r\nfirst\r\n'; sleep 2; printf '6\r\nsecond\r\n0\r\n\r\n'
+    elif grep -q '"big"' /tmp/event; then
+      i=0; while [ $i -lt 30 ]; do printf '100000\r\n'; head -c 1048576 /dev/zero; printf '\r\n'; i=$((i+1)); done
+      printf '0\r\n\r\n'
     elif grep -q '"fail"' /tmp/event; then
       printf '4\r\npart\r\n0\r\nLambda-Runtime-Function-Error-Type: Stream.Broken\r\n'
       printf 'Lambda-Runtime-Function-Error-Body: %s\r\n\r\n' "$error"
@@ -115,3 +118,31 @@ def test_chunks_reach_the_caller_as_the_runtime_sends_them(lam, functions):
     assert "ErrorCode" not in complete and "REPORT RequestId" in base64.b64decode(complete["LogResult"]).decode()
     # The runtime waits two seconds between its chunks: the first came before that wait ended.
     assert end - chunks[0][0] > 1.0, [(round(at - arrivals[0][0], 3), e) for at, e in arrivals]
+
+
+def test_a_stream_past_the_old_20_mib_cap_arrives_whole(lam, functions):
+    name = functions.provided(zip_file=bootstrap_zip(STREAMING_BOOTSTRAP))["FunctionName"]
+    payload, complete = streamed(lam.invoke_with_response_stream(FunctionName=name, Payload=b'{"big": true}'))
+    assert "ErrorCode" not in complete, complete
+    assert len(payload) == 30 << 20 and payload.count(0) == len(payload)
+
+
+def test_a_caller_that_leaves_releases_the_runtime(lam, functions):
+    """With one instance allowed and a 60 s timeout, the next invoke is admitted only once the
+    runtime has finished the stream the caller left: it is read and dropped, not held."""
+    name = functions.provided(zip_file=bootstrap_zip(STREAMING_BOOTSTRAP), Timeout=60)["FunctionName"]
+    lam.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=1)
+    response = lam.invoke_with_response_stream(FunctionName=name, Payload=b'{"big": true}')
+    events = response["EventStream"]
+    first = next(iter(events))
+    assert "PayloadChunk" in first
+    events.close()
+    left = time.monotonic()
+    while True:
+        try:
+            answer = lam.invoke(FunctionName=name, Payload=b"{}")
+            break
+        except lam.exceptions.TooManyRequestsException:
+            assert time.monotonic() - left < 45, "the runtime was still held by the caller that left"
+            time.sleep(0.2)
+    assert answer["Payload"].read() == b"one two three"
