@@ -72,7 +72,8 @@ final class StreamedInvoke: @unchecked Sendable {
                 stream.abandon()
                 throw error
             }
-            // Written: the socket took it (Hummingbird's writer waits for the channel to be writable).
+            // Taken by the channel: Hummingbird's writer waits while the channel is not writable, so
+            // what is consumed here is no longer held in memory on the caller's account.
             if consumed > 0 { stream.consumed(consumed) }
         }
         try await writer.finish(nil)

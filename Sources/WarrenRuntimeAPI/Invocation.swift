@@ -115,9 +115,6 @@ public final class ResponseStream: Sendable {
         resume?()
     }
 
-    /// Whether the caller still takes chunks.
-    public var isAbandoned: Bool { flow.withLock { $0.abandoned } }
-
     /// Gives the caller a chunk (or drops it, if the caller has gone). Returns false when the
     /// caller is behind by more than ``highWater``: the sender stops reading until `resume` is
     /// called (once, from any thread).
