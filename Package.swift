@@ -95,7 +95,7 @@ let package = Package(
         .executableTarget(
             name: "warren",
             dependencies: [
-                "WarrenSandbox", "WarrenPolicy", "WarrenSupervisor", "WarrenStore", "WarrenAPI",
+                "CWarrenSandbox", "WarrenSandbox", "WarrenPolicy", "WarrenSupervisor", "WarrenStore", "WarrenAPI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -19,6 +19,7 @@
 #include <netinet/in.h>
 #include <sched.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -457,6 +458,25 @@ int wrn_ptrace_skip_call(int pid, long value)
     errno = ENOSYS;
     return -1;
 #endif
+}
+
+int wrn_spawn_with_stdin(const char *path, char *const argv[], int stdin_fd, int *pid)
+{
+    posix_spawn_file_actions_t actions;
+    int rc = posix_spawn_file_actions_init(&actions);
+    if (rc != 0)
+        return rc;
+    rc = posix_spawn_file_actions_adddup2(&actions, stdin_fd, 0);
+    if (rc == 0)
+        rc = posix_spawn_file_actions_addclosefrom_np(&actions, 3);
+    if (rc == 0) {
+        pid_t child;
+        rc = posix_spawn(&child, path, &actions, NULL, argv, environ);
+        if (rc == 0)
+            *pid = child;
+    }
+    posix_spawn_file_actions_destroy(&actions);
+    return rc;
 }
 
 int wrn_wait_peek(int *pid, int *code)

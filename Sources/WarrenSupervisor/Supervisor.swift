@@ -98,7 +98,7 @@ public actor Supervisor {
     static let cgroupPrefix = "i-"
 
     /// Kills and removes instance cgroups whose supervisor is gone.
-    static func sweep(_ backend: any CgroupBackend) {
+    package static func sweep(_ backend: any CgroupBackend) {
         CgroupSweep.removeOrphans(backend, prefix: cgroupPrefix)
     }
 

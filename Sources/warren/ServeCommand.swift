@@ -82,6 +82,8 @@ struct ServeCommand: AsyncParsableCommand {
         guard getuid() == 0 else {
             throw ServeFailure("warren serve must run as root (instances need namespaces, cgroups and mounts); try sudo")
         }
+        // Before any instance exists: it sweeps them if this process dies without doing so.
+        Watchdog.start()
         let server: WarrenServer
         do {
             server = try await WarrenServer.start(settings.server)

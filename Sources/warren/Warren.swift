@@ -14,7 +14,8 @@ struct Warren: AsyncParsableCommand {
             """,
         subcommands: [ServeCommand.self, FunctionCommand.self, PublishCommand.self, AliasCommand.self,
                       ConcurrencyCommand.self, ProvisionedCommand.self, InvokeCommand.self, LogsCommand.self,
-                      InstancesCommand.self, AccountCommand.self, RunCommand.self, PolicyCommand.self]
+                      InstancesCommand.self, AccountCommand.self, RunCommand.self, PolicyCommand.self,
+                      WatchdogCommand.self]
     )
 
     /// ArgumentParser's `main`, except that a usage error exits with 2 (as

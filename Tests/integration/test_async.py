@@ -3,14 +3,15 @@ OnFailure destination, successes to OnSuccess, and accepted events survive
 a crash (SIGKILL) or a stop (SIGTERM) of the server."""
 
 import json
+import os
 import threading
 import time
 
 import botocore.exceptions
 
 from conftest import Functions, wait_active
-from helpers import (ASYNC_DEADLINE, RECORDER_HANDLER, WarrenServer, function_arn, invoke, log_blocks, metric,
-                     poll, python_zip, records, unique_name)
+from helpers import (ASYNC_DEADLINE, RECORDER_HANDLER, WarrenServer, function_arn, instance_cgroup_dirs, invoke,
+                     log_blocks, metric, poll, python_zip, records, unique_name)
 
 
 def send_event(lam, name, event, **kwargs):
@@ -270,3 +271,53 @@ def test_reserved_concurrency_zero_sends_events_to_on_failure_at_once(server, la
     assert "responseContext" not in record and "responsePayload" not in record
     assert event["text"].encode() not in server.logs(name)[0]
     poll("the queue to drain", lambda: metric(server, "warren_async_queue_depth") == 0)
+
+
+def frozen_instance_cgroups(prefix: str) -> list[str]:
+    """Instance cgroups named `prefix…` that are frozen (v1 freezer.state or v2 cgroup.events)."""
+    frozen = []
+    for path in instance_cgroup_dirs(prefix):
+        for name, mark in (("freezer.state", "FROZEN"), ("cgroup.events", "frozen 1")):
+            try:
+                with open(os.path.join(path, name)) as f:
+                    if mark in f.read():
+                        frozen.append(path)
+            except OSError:
+                pass
+    return frozen
+
+
+def watchdogs_of(pid: int) -> list[int]:
+    """Pids of `warren watchdog --owner PID` processes."""
+    found = []
+    for entry in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                argv = f.read().split(b"\0")
+        except OSError:
+            continue
+        if argv[1:4] == [b"watchdog", b"--owner", str(pid).encode()]:
+            found.append(int(entry))
+    return found
+
+
+def test_a_killed_server_leaves_no_frozen_instance_behind(make_server):
+    """A frozen task acts on no signal until thawed, so the SIGKILL a dying server's instances get
+    would leave them frozen; the server's watchdog thaws, kills and removes them, with no new
+    server started."""
+    server = make_server()
+    lam = server.client()
+    name = Functions(lam, "crash").create()["FunctionName"]
+    invoke(lam, name, {})
+    prefix, pid = server.instance_prefix, server.pid
+    deadline = time.monotonic() + 10
+    while not frozen_instance_cgroups(prefix):
+        assert time.monotonic() < deadline, f"no instance of {prefix}* froze: {instance_cgroup_dirs(prefix)}"
+        time.sleep(0.05)
+    assert len(watchdogs_of(pid)) == 1
+    server.kill()
+    WarrenServer.assert_no_instances_left(prefix, deadline=10)
+    deadline = time.monotonic() + 10
+    while watchdogs_of(pid):
+        assert time.monotonic() < deadline, "the watchdog did not exit"
+        time.sleep(0.05)

@@ -186,6 +186,10 @@ int wrn_open_path(const char *path);
 /* pipe2(fds, O_CLOEXEC). */
 int wrn_pipe_cloexec(int fds[2]);
 
+/* posix_spawn(path, argv) with `stdin_fd` as the child's fd 0, its 1 and 2 inherited and every
+ * other descriptor closed (glibc's addclosefrom_np). 0 with *pid set, or an errno value. */
+int wrn_spawn_with_stdin(const char *path, char *const argv[], int stdin_fd, int *pid);
+
 /* pidfd_send_signal(pidfd, sig, NULL, 0). */
 int wrn_pidfd_signal(int pidfd, int sig);
 
