@@ -49,13 +49,13 @@ extension LambdaRoutes {
     }
 
     /// At most ``maxLogChunk`` bytes from `offset`, and the offset after them.
-    /// A missing file reads as empty; an offset past the end (the file was
-    /// replaced) continues from its end.
+    /// A missing file reads as empty; an offset past the end means the file was
+    /// begun again (rotated, or the function re-created): reading starts over at 0.
     static func readLog(path: String, from offset: Int) throws -> ([UInt8], Int) {
         guard let handle = FileHandle(forReadingAtPath: path) else { return ([], offset) }
         defer { try? handle.close() }
         let size = Int(try handle.seekToEnd())
-        let start = min(offset, size)
+        let start = offset > size ? 0 : offset
         try handle.seek(toOffset: UInt64(start))
         let data = try handle.read(upToCount: min(maxLogChunk, size - start)) ?? Data()
         return ([UInt8](data), start + data.count)

@@ -18,6 +18,8 @@ public final class WarrenServer {
         public var accountLimit = 1000
         /// MiB all instances may be configured with together; nil = no budget.
         public var memoryBudgetMB: Int?
+        /// A function's log file is rotated (to `<function>.log.1`) at this many MiB.
+        public var maxLogMB = FunctionLog.defaultMaxBytes >> 20
         /// Keys requests must be signed with; nil = no authentication.
         public var keys: [AccessKey]?
         /// Tunes the async queue (tests shorten the delays).
@@ -68,6 +70,7 @@ public final class WarrenServer {
             admission: .init(accountLimit: settings.accountLimit, unreservedMinimum: settings.unreservedMinimum,
                              memoryBudgetMB: settings.memoryBudgetMB))
         configuration.region = settings.region
+        configuration.maxLogBytes = settings.maxLogMB << 20
         // The Runtime API shares the HTTP server's event loops (NIO's
         // singleton group, one thread per core): fewer threads to hand off between.
         configuration.eventLoopGroup = .singleton

@@ -6,30 +6,62 @@ import Synchronization
 
 /// A function's log file (`logs/<function>.log`), appended by every
 /// instance of every version: CloudWatch's log group, on disk.
+///
+/// Bounded: once the file reaches ``maxBytes`` it is renamed `<function>.log.1` (replacing an
+/// older one) and a new file begun, so a function that prints without end costs at most about
+/// twice that on disk, not the host's disk.
 public final class FunctionLog: Sendable {
+    /// The size past which a function's log file is rotated, by default.
+    public static let defaultMaxBytes = 64 << 20
+
     public let path: String
-    private let fd: Int32
+    public let maxBytes: Int
+    private struct File {
+        var fd: Int32
+        var size: Int
+    }
+    /// Held across each write: a rotation must not close the descriptor a write is using.
+    private let file: Mutex<File>
 
     /// Opens (creating) the file for appending.
-    public init(path: String) throws {
+    public init(path: String, maxBytes: Int = FunctionLog.defaultMaxBytes) throws {
         self.path = path
+        self.maxBytes = max(1, maxBytes)
         try FileManager.default.createDirectory(
             atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-        fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o640)
+        let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o640)
         guard fd >= 0 else { throw SupervisorError(.serviceException, "open log \(path): errno \(errno)") }
+        var info = stat()
+        let size = fstat(fd, &info) == 0 ? Int(info.st_size) : 0
+        file = Mutex(File(fd: fd, size: size))
     }
 
-    deinit { close(fd) }
+    deinit { file.withLock { _ = close($0.fd) } }
 
-    /// One append: O_APPEND keeps concurrent writers' records whole.
+    /// One append: O_APPEND keeps concurrent writers' records whole; a record is never split
+    /// across a rotation.
     func append(_ bytes: [UInt8]) {
-        var done = 0
-        while done < bytes.count {
-            let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + done, $0.count - done) }
-            if n < 0 && errno == EINTR { continue }
-            if n <= 0 { return }
-            done += n
+        file.withLock { file in
+            var done = 0
+            while done < bytes.count {
+                let n = bytes.withUnsafeBytes { write(file.fd, $0.baseAddress! + done, $0.count - done) }
+                if n < 0 && errno == EINTR { continue }
+                if n <= 0 { break }
+                done += n
+            }
+            file.size += done
+            if file.size >= maxBytes { rotate(&file) }
         }
+    }
+
+    /// `path` becomes `path.1` and a new file is begun; if either step fails, writing goes on
+    /// where it was (and the next append tries again).
+    private func rotate(_ file: inout File) {
+        guard rename(path, path + ".1") == 0 else { return }
+        let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o640)
+        guard fd >= 0 else { return }
+        close(file.fd)
+        file = File(fd: fd, size: 0)
     }
 }
 

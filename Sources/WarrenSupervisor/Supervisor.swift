@@ -34,6 +34,8 @@ public actor Supervisor {
         public var eventLoopGroup: MultiThreadedEventLoopGroup?
         /// Namespaces kept ready ahead of cold starts.
         public var preparedNamespaces = 4
+        /// A function's log file is rotated (to `<function>.log.1`) when it reaches this size.
+        public var maxLogBytes = FunctionLog.defaultMaxBytes
 
         public init(home: String, stateDirectory: String, admission: Admission.Settings = .init()) {
             self.home = home
@@ -145,7 +147,8 @@ public actor Supervisor {
             throw SupervisorError(.resourceConflict, "Function already exist: \(config.functionName)")
         }
         try validate(config)
-        let log = try FunctionLog(path: configuration.stateDirectory + "/logs/\(config.functionName).log")
+        let log = try FunctionLog(
+            path: configuration.stateDirectory + "/logs/\(config.functionName).log", maxBytes: configuration.maxLogBytes)
         functions[config.functionName] = FunctionRecord(latest: config, log: log, arn: arn(config.functionName, nil))
     }
 

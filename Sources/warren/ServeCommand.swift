@@ -17,7 +17,7 @@ struct ServeCommand: AsyncParsableCommand {
             state directory across restarts; accepted Event invocations survive a crash.
 
             Settings come from the embedded defaults, then --config (JSON: listen, \
-            stateDirectory, home, region, accountLimit, memoryBudgetMB, accessKeys \
+            stateDirectory, home, region, accountLimit, memoryBudgetMB, maxLogMB, accessKeys \
             [{accessKeyId, secretAccessKey}]), then flags. With no keys configured, \
             requests are signed with the local key AKIDWARRENLOCAL / warren-local-secret.
             SIGINT or SIGTERM stops it: every instance is destroyed, queued events stay queued.
@@ -45,6 +45,11 @@ struct ServeCommand: AsyncParsableCommand {
             help: ArgumentHelp("MiB all instances together may be configured with. [default: none]", valueName: "MB"))
     var memoryBudget: Int?
 
+    @Option(name: .customLong("max-log"),
+            help: ArgumentHelp("MiB a function's log file reaches before it is rotated to .1. [default: 64]",
+                               valueName: "MB"))
+    var maxLog: Int?
+
     @Option(name: .customLong("access-key"), parsing: .singleValue,
             help: ArgumentHelp("An access key requests may be signed with; repeatable.", valueName: "id:secret"))
     var accessKeys: [String] = []
@@ -63,6 +68,7 @@ struct ServeCommand: AsyncParsableCommand {
         if let home { settings.home = home }
         if let accountLimit { settings.accountLimit = accountLimit }
         if let memoryBudget { settings.memoryBudgetMB = memoryBudget }
+        if let maxLog { settings.maxLogMB = maxLog }
         if let region { settings.region = region }
         if !accessKeys.isEmpty { settings.accessKeys = try accessKeys.map(ServeConfiguration.parseKey) }
         settings.auth = !noAuth

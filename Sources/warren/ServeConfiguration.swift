@@ -16,6 +16,7 @@ struct ServeConfiguration: Equatable {
     var region = "us-east-1"
     var accountLimit = 1000
     var memoryBudgetMB: Int?
+    var maxLogMB = 64
     var accessKeys: [AccessKey] = []
     var auth = true
 
@@ -28,6 +29,7 @@ struct ServeConfiguration: Equatable {
         server.region = region
         server.accountLimit = accountLimit
         server.memoryBudgetMB = memoryBudgetMB
+        server.maxLogMB = maxLogMB
         server.keys = auth ? effectiveKeys : nil
         return server
     }
@@ -41,6 +43,7 @@ struct ServeConfiguration: Equatable {
         var region: String?
         var accountLimit: Int?
         var memoryBudgetMB: Int?
+        var maxLogMB: Int?
         var accessKeys: [Key]?
     }
 
@@ -65,6 +68,7 @@ struct ServeConfiguration: Equatable {
             if let value = file.region { region = value }
             if let value = file.accountLimit { accountLimit = value }
             if let value = file.memoryBudgetMB { memoryBudgetMB = value }
+            if let value = file.maxLogMB { maxLogMB = value }
             if let keys = file.accessKeys {
                 accessKeys = keys.map { AccessKey(accessKeyId: $0.accessKeyId, secretAccessKey: $0.secretAccessKey) }
             }
@@ -99,6 +103,9 @@ struct ServeConfiguration: Equatable {
         guard accountLimit >= 1 else { throw ServeConfigurationError("account limit must be at least 1, not \(accountLimit)") }
         if let memoryBudgetMB, memoryBudgetMB < 128 {
             throw ServeConfigurationError("memory budget must be at least 128 MB, not \(memoryBudgetMB)")
+        }
+        guard (1...65_536).contains(maxLogMB) else {
+            throw ServeConfigurationError("log file limit must be 1 to 65536 MB, not \(maxLogMB)")
         }
         for key in accessKeys where key.accessKeyId.isEmpty || key.secretAccessKey.isEmpty {
             throw ServeConfigurationError("an access key needs both an id and a secret")

@@ -37,6 +37,7 @@ import Testing
         (#"{"accountLimit": "many"}"#, "accountLimit"),
         (#"{"listen": "localhost"}"#, "is not HOST:PORT"),
         (#"{"memoryBudgetMB": 12}"#, "at least 128 MB"),
+        (#"{"maxLogMB": 0}"#, "log file limit must be 1 to 65536 MB"),
         ("not json", "not a JSON object"),
     ])
     func badConfigFilesAreRefusedInOneLine(text: String, expected: String) throws {

@@ -43,3 +43,30 @@ struct InstanceLogTests {
         }
     }
 }
+
+/// A function's log file is bounded: rotated to `.1` at its size limit, records kept whole.
+struct FunctionLogRotationTests {
+    @Test func theFileIsRotatedAtItsLimitAndNoRecordIsSplit() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("warren-log-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("f.log").path
+        func read(_ path: String) -> String { (try? String(contentsOfFile: path, encoding: .utf8)) ?? "" }
+        func record(_ n: Int) -> [UInt8] { Array("record \(n) ".utf8) + [UInt8](repeating: 0x2E, count: 30) + [0x0A] }
+
+        var log: FunctionLog? = try FunctionLog(path: path, maxBytes: 100)
+        for n in 1...5 { log!.append(record(n)) }  // 40 bytes each: the third reaches 100
+        #expect(read(path + ".1") == (1...3).map { String(decoding: record($0), as: UTF8.self) }.joined())
+        #expect(read(path) == (4...5).map { String(decoding: record($0), as: UTF8.self) }.joined())
+
+        // Reopened on a file of 80 bytes: the size is known, the next record rotates it again.
+        log = nil
+        log = try FunctionLog(path: path, maxBytes: 100)
+        log!.append(record(6))
+        #expect(read(path + ".1") == (4...6).map { String(decoding: record($0), as: UTF8.self) }.joined())
+        #expect(read(path) == "")
+        for n in 7...100 { log!.append(record(n)) }
+        let onDisk = read(path).utf8.count + read(path + ".1").utf8.count
+        #expect(onDisk <= 2 * (100 + 40), "bounded: \(onDisk) bytes")
+        #expect(read(path + ".1").hasPrefix("record "), "whole records only")
+    }
+}

@@ -6,6 +6,7 @@ import json
 import re
 from concurrent.futures import ThreadPoolExecutor
 
+from conftest import Functions
 from helpers import bootstrap_zip, expect_error, function_arn, invoke, poll, status_of, unique_name
 
 SYNC_LIMIT = 6_291_456
@@ -115,6 +116,28 @@ def test_logs_route_pages_by_offset(server, lam, functions):
     assert b"second" in rest and b"first" not in rest
     missing = server.request("GET", f"/warren/v1/functions/{unique_name('nolog')}/logs?Offset=0")
     assert missing.status == 404 and missing.error_type == "ResourceNotFoundException", missing
+
+
+def test_a_function_log_is_rotated_at_its_limit(make_server):
+    """With --max-log 1, 2.5 MiB of output leaves a current file under 1 MiB plus one write, the
+    MiB before it in `.log.1`, and the oldest lines nowhere; `warren logs` reads the current file,
+    and a follower whose offset is past its end starts over on it."""
+    server = make_server(extra_args=["--max-log", "1"])
+    lam = server.client()
+    name = Functions(lam, "chatty").create()["FunctionName"]
+    for i in range(25):
+        invoke(lam, name, {"action": "print", "text": f"line{i:02d} " + "x" * 100_000})
+    logs = server.state_dir / "logs"
+    current, rotated = logs / f"{name}.log", logs / f"{name}.log.1"
+    limit, write = 1 << 20, 128 << 10
+    poll("the last invocation in the log", lambda: b"line24" in current.read_bytes())
+    assert rotated.exists() and limit <= rotated.stat().st_size <= limit + write
+    assert current.stat().st_size < limit + write
+    assert b"line23" in current.read_bytes() + rotated.read_bytes()
+    assert b"line00" not in current.read_bytes() + rotated.read_bytes(), "the oldest lines are gone"
+    data, end = server.logs(name)
+    assert data == current.read_bytes() and end == len(data)
+    assert server.logs(name, offset=10 << 20)[0] == data
 
 
 def test_dry_run(lam, functions):
