@@ -147,8 +147,8 @@ public actor Supervisor {
             throw SupervisorError(.resourceConflict, "Function already exist: \(config.functionName)")
         }
         try validate(config)
-        let log = try FunctionLog(
-            path: configuration.stateDirectory + "/logs/\(config.functionName).log", maxBytes: configuration.maxLogBytes)
+        let path = configuration.stateDirectory + "/logs/\(config.functionName).log"
+        let log = try FunctionLog(path: path, maxBytes: configuration.maxLogBytes)
         functions[config.functionName] = FunctionRecord(latest: config, log: log, arn: arn(config.functionName, nil))
     }
 

@@ -40,8 +40,9 @@ enum Watchdog {
     }
 
     private static func warn(_ what: String) {
-        FileHandle.standardError.write(Data(
-            "warren: cannot start the watchdog (\(what)); if this server is killed, its frozen instances stay until the next start\n".utf8))
+        let line = "warren: cannot start the watchdog (\(what)); if this server is killed, "
+            + "its frozen instances stay until the next start\n"
+        FileHandle.standardError.write(Data(line.utf8))
     }
 }
 

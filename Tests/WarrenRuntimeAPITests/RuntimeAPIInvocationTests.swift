@@ -281,24 +281,32 @@ struct RuntimeAPIInvocationTests {
         }
     }
 
+    /// After `GET /next` has the invocation `id`: posts a streamed response of 4 MiB in a task and
+    /// returns once the caller has been given more than the high-water mark (or after 3 s).
+    private func uploadUntilHeld(_ runtime: RawHTTPClient, id: String, caller: StreamCaller) async throws
+        -> Task<Void, any Error>
+    {
+        _ = try await runtime.request("GET", nextPath)
+        try await runtime.send("POST \(responsePath(id)) HTTP/1.1\r\nHost: x\r\n"
+            + "Lambda-Runtime-Function-Response-Mode: streaming\r\nTransfer-Encoding: chunked\r\n\r\n")
+        let chunk = Array("40000\r\n".utf8) + [UInt8](repeating: 0x73, count: 0x40000) + Array("\r\n".utf8)
+        let upload = Task { for _ in 0..<16 { try await runtime.send(chunk) } }
+        for _ in 0..<300 where caller.receivedCount <= ResponseStream.highWater {
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        return upload
+    }
+
     /// Flow control: a caller that takes nothing holds the runtime's upload at about
-    /// `ResponseStream.highWater`; once it takes what it has, the rest comes; a caller that leaves
-    /// releases the runtime, whose rest is read and dropped.
-    @Test func aSlowCallerHoldsTheRuntimeAndALeavingOneReleasesIt() async throws {
+    /// `ResponseStream.highWater`; once it takes what it has, the rest comes.
+    @Test func aSlowCallerHoldsTheRuntime() async throws {
         try await withServer { h in
             let runtime = try await h.connect()
             let caller = StreamCaller(consuming: false)
             var slow = invocation("slow")
             slow.stream = caller.stream
             async let outcome = h.session.invoke(slow)
-            _ = try await runtime.request("GET", nextPath)
-            try await runtime.send("POST \(responsePath("slow")) HTTP/1.1\r\nHost: x\r\n"
-                + "Lambda-Runtime-Function-Response-Mode: streaming\r\nTransfer-Encoding: chunked\r\n\r\n")
-            let chunk = Array("40000\r\n".utf8) + [UInt8](repeating: 0x73, count: 0x40000) + Array("\r\n".utf8)
-            let upload = Task { for _ in 0..<16 { try await runtime.send(chunk) } }  // 4 MiB
-            for _ in 0..<300 where caller.receivedCount <= ResponseStream.highWater {
-                try await Task.sleep(for: .milliseconds(10))
-            }
+            let upload = try await uploadUntilHeld(runtime, id: "slow", caller: caller)
             try await Task.sleep(for: .milliseconds(300))
             let held = caller.receivedCount
             #expect(held > ResponseStream.highWater, "it was given up to the high-water mark")
@@ -310,23 +318,23 @@ struct RuntimeAPIInvocationTests {
             #expect(try await runtime.readResponse().status == 202)
             #expect(try await outcome == .response(body: [], contentType: nil))
             #expect(caller.receivedCount == 16 << 18)
+        }
+    }
 
+    /// A caller that leaves releases the runtime: the rest is read and dropped.
+    @Test func aLeavingCallerReleasesTheRuntime() async throws {
+        try await withServer { h in
+            let runtime = try await h.connect()
             let leaving = StreamCaller(consuming: false)
             var left = invocation("left")
             left.stream = leaving.stream
-            async let leftOutcome = h.session.invoke(left)
-            _ = try await runtime.request("GET", nextPath)
-            try await runtime.send("POST \(responsePath("left")) HTTP/1.1\r\nHost: x\r\n"
-                + "Lambda-Runtime-Function-Response-Mode: streaming\r\nTransfer-Encoding: chunked\r\n\r\n")
-            let rest = Task { for _ in 0..<16 { try await runtime.send(chunk) } }
-            for _ in 0..<300 where leaving.receivedCount <= ResponseStream.highWater {
-                try await Task.sleep(for: .milliseconds(10))
-            }
+            async let outcome = h.session.invoke(left)
+            let rest = try await uploadUntilHeld(runtime, id: "left", caller: leaving)
             leaving.stream.abandon()
             try await rest.value
             try await runtime.send("0\r\n\r\n")
             #expect(try await runtime.readResponse().status == 202)
-            #expect(try await leftOutcome == .response(body: [], contentType: nil))
+            #expect(try await outcome == .response(body: [], contentType: nil))
             #expect(leaving.receivedCount < ResponseStream.highWater + (512 << 10), "nothing given after it left")
         }
     }
