@@ -28,10 +28,16 @@ enum EventStream {
         let start = buffer.writerIndex
         buffer.writeInteger(UInt32(12 + headers.readableBytes + payload.count + 4))
         buffer.writeInteger(UInt32(headers.readableBytes))
-        buffer.writeInteger(crc32(buffer.getBytes(at: start, length: 8)!))
+        // The CRCs read the message in place: a payload chunk is up to 256 KiB, not copied again.
+        buffer.writeInteger(crc32(of: buffer, from: start))
         buffer.writeBuffer(&headers)
         buffer.writeBytes(payload)
-        buffer.writeInteger(crc32(buffer.getBytes(at: start, length: buffer.writerIndex - start)!))
+        buffer.writeInteger(crc32(of: buffer, from: start))
+    }
+
+    /// The CRC-32 of `buffer`'s bytes from `start` to its writer index.
+    private static func crc32(of buffer: ByteBuffer, from start: Int) -> UInt32 {
+        buffer.withVeryUnsafeBytes { crc32(UnsafeRawBufferPointer(rebasing: $0[start..<buffer.writerIndex])) }
     }
 
     /// CRC-32 (IEEE 802.3, reflected, polynomial 0xEDB88320), as zlib computes it.

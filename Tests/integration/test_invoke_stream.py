@@ -121,7 +121,8 @@ def test_chunks_reach_the_caller_as_the_runtime_sends_them(lam, functions):
 
 
 def test_a_stream_past_the_old_20_mib_cap_arrives_whole(lam, functions):
-    name = functions.provided(zip_file=bootstrap_zip(STREAMING_BOOTSTRAP))["FunctionName"]
+    # A timeout well past the time 30 MiB take here (about 1 s): the test is of size, not speed.
+    name = functions.provided(zip_file=bootstrap_zip(STREAMING_BOOTSTRAP), Timeout=60)["FunctionName"]
     payload, complete = streamed(lam.invoke_with_response_stream(FunctionName=name, Payload=b'{"big": true}'))
     assert "ErrorCode" not in complete, complete
     assert len(payload) == 30 << 20 and payload.count(0) == len(payload)
