@@ -342,22 +342,28 @@ final class ServerProcess {
         process.executableURL = URL(fileURLWithPath: argv[0])
         process.arguments = Array(argv.dropFirst())
         let out = Pipe()
+        let err = Pipe()
         process.standardOutput = out
-        process.standardError = FileHandle.nullDevice
+        process.standardError = err
         try process.run()
         var text = ""
         var found: Int?
         while found == nil {
             let data = out.fileHandleForReading.availableData
-            guard !data.isEmpty else { throw BenchError("\(argv[0]) exited before listening") }
+            guard !data.isEmpty else {
+                process.waitUntilExit()
+                let said = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+                throw BenchError("\(argv[0]) exited (status \(process.terminationStatus)) before listening: \(said)")
+            }
             text += String(decoding: data, as: UTF8.self)
             if let range = text.range(of: #"listening on http://127\.0\.0\.1:(\d+)"#, options: .regularExpression) {
                 found = Int(text[range].split(separator: ":").last!)
             }
         }
         port = found!
-        // Keep draining its stdout so it never blocks on a full pipe.
+        // Keep draining its output so it never blocks on a full pipe.
         out.fileHandleForReading.readabilityHandler = { _ = $0.availableData }
+        err.fileHandleForReading.readabilityHandler = { _ = $0.availableData }
     }
 
     func stop() {

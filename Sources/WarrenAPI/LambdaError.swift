@@ -173,6 +173,7 @@ extension HTTPField.Name {
     static let amzFunctionError = Self("X-Amz-Function-Error")!
     static let amzExecutedVersion = Self("X-Amz-Executed-Version")!
     static let warrenNextOffset = Self("X-Warren-Next-Offset")!
+    static let warrenLogFile = Self("X-Warren-Log-File")!
 }
 
 /// A request id: a lower-case UUID, like Lambda's.

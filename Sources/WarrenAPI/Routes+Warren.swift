@@ -6,11 +6,9 @@ import WarrenStore
 import WarrenSupervisor
 
 /// Warren's own routes (signed like the rest): what runs now, and a
-/// function's log file read from an offset (`warren logs --follow` polls it).
+/// function's log read from a follower's position (`warren logs --follow` polls it; see
+/// ``LogReader``).
 extension LambdaRoutes {
-    /// Longest log chunk one request returns.
-    static let maxLogChunk = 1 << 20
-
     func addWarrenRoutes(to router: Router<BasicRequestContext>) {
         let service = service
         router.get("/warren/v1/instances") { _, _ in
@@ -24,11 +22,20 @@ extension LambdaRoutes {
                 throw Violations.single(String(offset), at: "offset",
                                         "Member must have value greater than or equal to 0")
             }
+            // The file the offset is in (its inode, from the last answer's X-Warren-Log-File).
+            let file = try Self.query(request, "File").map { text throws(LambdaError) -> UInt64 in
+                guard let inode = UInt64(text) else {
+                    throw Violations.single(text, at: "file", "Member must be a number")
+                }
+                return inode
+            }
             _ = try await service.store.getFunction(name)
             let path = service.logDirectory.appendingPathComponent("\(name).log").path
-            let (bytes, next) = try Self.readLog(path: path, from: offset)
-            let headers: HTTPFields = [.contentType: "text/plain; charset=utf-8", .warrenNextOffset: String(next)]
-            return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))
+            let chunk = try LogReader.read(path: path, from: offset, in: file)
+            var headers: HTTPFields = [.contentType: "text/plain; charset=utf-8", .warrenNextOffset: String(chunk.next)]
+            headers[.warrenLogFile] = chunk.file.map(String.init)
+            return Response(status: .ok, headers: headers,
+                            body: ResponseBody(byteBuffer: ByteBuffer(bytes: chunk.bytes)))
         }
         addCodeRoute(to: router)
     }
@@ -48,18 +55,6 @@ extension LambdaRoutes {
         }
     }
 
-    /// At most ``maxLogChunk`` bytes from `offset`, and the offset after them.
-    /// A missing file reads as empty; an offset past the end means the file was
-    /// begun again (rotated, or the function re-created): reading starts over at 0.
-    static func readLog(path: String, from offset: Int) throws -> ([UInt8], Int) {
-        guard let handle = FileHandle(forReadingAtPath: path) else { return ([], offset) }
-        defer { try? handle.close() }
-        let size = Int(try handle.seekToEnd())
-        let start = offset > size ? 0 : offset
-        try handle.seek(toOffset: UInt64(start))
-        let data = try handle.read(upToCount: min(maxLogChunk, size - start)) ?? Data()
-        return ([UInt8](data), start + data.count)
-    }
 }
 
 /// `GET /warren/v1/instances`.

@@ -374,16 +374,23 @@ class WarrenServer:
 
     def logs(self, function: str, offset: int = 0) -> tuple[bytes, int]:
         """The function's log from `offset` via GET /warren/v1/functions/{fn}/logs (all of it, paged)."""
+        data, offset, _ = self.follow_logs(function, offset)
+        return data, offset
+
+    def follow_logs(self, function: str, offset: int = 0, file: str | None = None) -> tuple[bytes, int, str | None]:
+        """What a follower at `offset` of the log file `file` (an X-Warren-Log-File) reads next, paged to the
+        end, and its position after it."""
         data = b""
         while True:
+            query = f"?Offset={offset}" + (f"&File={file}" if file else "")
             response = self.request("GET", f"/warren/v1/functions/{urllib.parse.quote(function, safe='')}/logs"
-                                           f"?Offset={offset}")
+                                    + query)
             assert response.status == 200, f"logs of {function}: {response!r}"
             data += response.body
-            next_offset = int(response.headers["x-warren-next-offset"])
-            if next_offset == offset or not response.body:
-                return data, next_offset
-            offset = next_offset
+            offset = int(response.headers["x-warren-next-offset"])
+            file = response.headers.get("x-warren-log-file", file)
+            if not response.body:
+                return data, offset, file
 
     def instances(self) -> list[dict]:
         response = self.request("GET", "/warren/v1/instances")

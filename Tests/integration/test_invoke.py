@@ -121,13 +121,31 @@ def test_logs_route_pages_by_offset(server, lam, functions):
 def test_a_function_log_is_rotated_at_its_limit(make_server):
     """With --max-log 1, 2.5 MiB of output leaves a current file under 1 MiB plus one write, the
     MiB before it in `.log.1`, and the oldest lines nowhere; `warren logs` reads the current file,
-    and a follower whose offset is past its end starts over on it."""
+    a follower whose offset is past its end without naming a file starts over on it, and a follower
+    in a file that was rotated since reads the rest of it and then the new file: each line once."""
     server = make_server(extra_args=["--max-log", "1"])
     lam = server.client()
     name = Functions(lam, "chatty").create()["FunctionName"]
-    for i in range(25):
-        invoke(lam, name, {"action": "print", "text": f"line{i:02d} " + "x" * 100_000})
+
+    def line(i: int) -> str:
+        return f"line{i:02d} " + "x" * 100_000
+
     logs = server.state_dir / "logs"
+    for i in range(5):
+        invoke(lam, name, {"action": "print", "text": line(i)})
+    poll("line04 in the log", lambda: b"line04" in (logs / f"{name}.log").read_bytes())
+    _, offset, file = server.follow_logs(name)
+    for i in range(5, 13):  # past 1 MiB: rotated once since the follower's read
+        invoke(lam, name, {"action": "print", "text": line(i)})
+    assert (logs / f"{name}.log.1").exists()
+    poll("line12 in the log", lambda: b"line12" in (logs / f"{name}.log").read_bytes()
+         + (logs / f"{name}.log.1").read_bytes())
+    followed, _, after = server.follow_logs(name, offset, file)
+    assert after != file, "the follower moved on to the new file"
+    seen = [int(text[4:6]) for text in re.findall(rb"line\d\d", followed)]
+    assert seen == list(range(5, 13)), seen
+    for i in range(13, 25):
+        invoke(lam, name, {"action": "print", "text": line(i)})
     current, rotated = logs / f"{name}.log", logs / f"{name}.log.1"
     limit, write = 1 << 20, 128 << 10
     poll("the last invocation in the log", lambda: b"line24" in current.read_bytes())

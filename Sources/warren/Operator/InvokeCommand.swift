@@ -99,16 +99,20 @@ struct LogsCommand: AsyncParsableCommand {
     func run() async throws {
         try await Operator.run(connection) { client in
             let path = "/warren/v1/functions/\(OperatorClient.encode(function))/logs"
+            // A position: an offset in the file the server names (so a rotation loses nothing).
             var offset = 0
+            var file: String?
             while true {
-                let response = try await client.send(.GET, path, query: [("Offset", String(offset))])
+                let query = [("Offset", String(offset))] + (file.map { [("File", $0)] } ?? [])
+                let response = try await client.send(.GET, path, query: query)
                 Render.write(response.body)
                 let next = response.header("X-Warren-Next-Offset").flatMap { Int($0) } ?? offset + response.body.count
-                if next == offset {
+                let nextFile = response.header("X-Warren-Log-File") ?? file
+                if response.body.isEmpty {
                     guard follow else { return }
                     try await Task.sleep(for: .milliseconds(500))
                 }
-                offset = next
+                (offset, file) = (next, nextFile)
             }
         }
     }
