@@ -24,6 +24,10 @@ public final class WarrenServer {
         public var keys: [AccessKey]?
         /// Tunes the async queue (tests shorten the delays).
         public var queueTiming = EventQueue.Timing()
+        /// API connections open at once; nil = half the file-descriptor limit (see ``ConnectionGuard``).
+        public var maxConnections: Int?
+        /// Seconds an API connection may stay open with no request in progress.
+        public var idleTimeoutSeconds = 60
 
         public init(home: String, stateDirectory: String) {
             self.home = home
@@ -39,22 +43,25 @@ public final class WarrenServer {
     public let metrics: WarrenMetrics
     public let router: Router<BasicRequestContext>
     private let verifier: SigV4Verifier?
+    let connectionLimits: ConnectionGuard.Limits
 
     private init(service: LambdaService, queue: EventQueue, metrics: WarrenMetrics, router: Router<BasicRequestContext>,
-                 verifier: SigV4Verifier?) {
+                 verifier: SigV4Verifier?, connectionLimits: ConnectionGuard.Limits) {
         self.service = service
         self.queue = queue
         self.metrics = metrics
         self.router = router
         self.verifier = verifier
+        self.connectionLimits = connectionLimits
     }
 
     /// Makes the handlers each HTTP connection gets in front of the router (Hummingbird's
-    /// `additionalChannelHandlers`): the Invoke fast path. `serverName` is the application's
-    /// `Server` header, which the fast path's answers carry too.
+    /// `additionalChannelHandlers`): the connection limits, then the Invoke fast path.
+    /// `serverName` is the application's `Server` header, which the fast path's answers carry too.
     public func channelHandlers(serverName: String?) -> @Sendable () -> [any RemovableChannelHandler] {
         let settings = InvokeFastPath.Settings(service: service, verifier: verifier, serverName: serverName)
-        return { [InvokeFastPath(settings)] }
+        let limits = connectionLimits
+        return { [ConnectionGuard(limits), InvokeFastPath(settings)] }
     }
 
     /// Opens the state, starts the supervisor, mirrors every function into
@@ -137,7 +144,11 @@ public final class WarrenServer {
             return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                             body: .init(byteBuffer: ByteBuffer(bytes: text)))
         }
-        return WarrenServer(service: service, queue: queue, metrics: metrics, router: router, verifier: verifier)
+        let limits = ConnectionGuard.Limits(
+            maxConnections: settings.maxConnections ?? ConnectionGuard.Limits.defaultMaxConnections,
+            idleTimeout: .seconds(Int64(settings.idleTimeoutSeconds)))
+        return WarrenServer(service: service, queue: queue, metrics: metrics, router: router, verifier: verifier,
+                            connectionLimits: limits)
     }
 
     /// Stops the queue worker (events in flight stay leased in the store and

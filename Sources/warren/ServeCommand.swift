@@ -17,8 +17,8 @@ struct ServeCommand: AsyncParsableCommand {
             state directory across restarts; accepted Event invocations survive a crash.
 
             Settings come from the embedded defaults, then --config (JSON: listen, \
-            stateDirectory, home, region, accountLimit, memoryBudgetMB, maxLogMB, accessKeys \
-            [{accessKeyId, secretAccessKey}]), then flags. With no keys configured, \
+            stateDirectory, home, region, accountLimit, memoryBudgetMB, maxLogMB, maxConnections, \
+            idleTimeoutSeconds, accessKeys [{accessKeyId, secretAccessKey}]), then flags. With no keys configured, \
             requests are signed with the local key AKIDWARRENLOCAL / warren-local-secret.
             SIGINT or SIGTERM stops it: every instance is destroyed, queued events stay queued.
             """
@@ -50,6 +50,16 @@ struct ServeCommand: AsyncParsableCommand {
                                valueName: "MB"))
     var maxLog: Int?
 
+    @Option(name: .customLong("max-connections"),
+            help: ArgumentHelp("API connections open at once; more are answered 429 and closed. "
+                               + "[default: half the file-descriptor limit]", valueName: "n"))
+    var maxConnections: Int?
+
+    @Option(name: .customLong("idle-timeout"),
+            help: ArgumentHelp("Seconds an API connection may stay open with no request in progress. [default: 60]",
+                               valueName: "seconds"))
+    var idleTimeout: Int?
+
     @Option(name: .customLong("access-key"), parsing: .singleValue,
             help: ArgumentHelp("An access key requests may be signed with; repeatable.", valueName: "id:secret"))
     var accessKeys: [String] = []
@@ -69,6 +79,8 @@ struct ServeCommand: AsyncParsableCommand {
         if let accountLimit { settings.accountLimit = accountLimit }
         if let memoryBudget { settings.memoryBudgetMB = memoryBudget }
         if let maxLog { settings.maxLogMB = maxLog }
+        if let maxConnections { settings.maxConnections = maxConnections }
+        if let idleTimeout { settings.idleTimeoutSeconds = idleTimeout }
         if let region { settings.region = region }
         if !accessKeys.isEmpty { settings.accessKeys = try accessKeys.map(ServeConfiguration.parseKey) }
         settings.auth = !noAuth
@@ -88,6 +100,7 @@ struct ServeCommand: AsyncParsableCommand {
         guard getuid() == 0 else {
             throw ServeFailure("warren serve must run as root (instances need namespaces, cgroups and mounts); try sudo")
         }
+        raiseFileLimit()
         // Before any instance exists: it sweeps them if this process dies without doing so.
         Watchdog.start()
         let server: WarrenServer
@@ -130,6 +143,15 @@ struct ServeCommand: AsyncParsableCommand {
         }
         await server.stop()
     }
+}
+
+/// Raises the soft file-descriptor limit to the hard one, as servers do: connections and instances
+/// each hold descriptors. (Instances get Lambda's 1024 of their own.)
+private func raiseFileLimit() {
+    var limit = rlimit()
+    guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0, limit.rlim_cur < limit.rlim_max else { return }
+    limit.rlim_cur = limit.rlim_max
+    _ = setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
 }
 
 /// A fatal `serve` error, printed as one line.

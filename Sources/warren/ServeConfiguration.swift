@@ -17,6 +17,9 @@ struct ServeConfiguration: Equatable {
     var accountLimit = 1000
     var memoryBudgetMB: Int?
     var maxLogMB = 64
+    /// nil: half the file-descriptor limit (after `serve` raises it to its hard limit).
+    var maxConnections: Int?
+    var idleTimeoutSeconds = 60
     var accessKeys: [AccessKey] = []
     var auth = true
 
@@ -30,6 +33,8 @@ struct ServeConfiguration: Equatable {
         server.accountLimit = accountLimit
         server.memoryBudgetMB = memoryBudgetMB
         server.maxLogMB = maxLogMB
+        server.maxConnections = maxConnections
+        server.idleTimeoutSeconds = idleTimeoutSeconds
         server.keys = auth ? effectiveKeys : nil
         return server
     }
@@ -44,6 +49,8 @@ struct ServeConfiguration: Equatable {
         var accountLimit: Int?
         var memoryBudgetMB: Int?
         var maxLogMB: Int?
+        var maxConnections: Int?
+        var idleTimeoutSeconds: Int?
         var accessKeys: [Key]?
     }
 
@@ -69,6 +76,8 @@ struct ServeConfiguration: Equatable {
             if let value = file.accountLimit { accountLimit = value }
             if let value = file.memoryBudgetMB { memoryBudgetMB = value }
             if let value = file.maxLogMB { maxLogMB = value }
+            if let value = file.maxConnections { maxConnections = value }
+            if let value = file.idleTimeoutSeconds { idleTimeoutSeconds = value }
             if let keys = file.accessKeys {
                 accessKeys = keys.map { AccessKey(accessKeyId: $0.accessKeyId, secretAccessKey: $0.secretAccessKey) }
             }
@@ -106,6 +115,12 @@ struct ServeConfiguration: Equatable {
         }
         guard (1...65_536).contains(maxLogMB) else {
             throw ServeConfigurationError("log file limit must be 1 to 65536 MB, not \(maxLogMB)")
+        }
+        if let maxConnections, maxConnections < 1 {
+            throw ServeConfigurationError("connection limit must be at least 1, not \(maxConnections)")
+        }
+        guard (1...86_400).contains(idleTimeoutSeconds) else {
+            throw ServeConfigurationError("idle timeout must be 1 to 86400 seconds, not \(idleTimeoutSeconds)")
         }
         for key in accessKeys where key.accessKeyId.isEmpty || key.secretAccessKey.isEmpty {
             throw ServeConfigurationError("an access key needs both an id and a secret")

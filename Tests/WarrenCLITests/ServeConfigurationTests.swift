@@ -38,6 +38,8 @@ import Testing
         (#"{"listen": "localhost"}"#, "is not HOST:PORT"),
         (#"{"memoryBudgetMB": 12}"#, "at least 128 MB"),
         (#"{"maxLogMB": 0}"#, "log file limit must be 1 to 65536 MB"),
+        (#"{"maxConnections": 0}"#, "connection limit must be at least 1"),
+        (#"{"idleTimeoutSeconds": 0}"#, "idle timeout must be 1 to 86400 seconds"),
         ("not json", "not a JSON object"),
     ])
     func badConfigFilesAreRefusedInOneLine(text: String, expected: String) throws {
