@@ -9,6 +9,10 @@ struct FunctionReference: Sendable, Equatable {
     var name: String
     /// The qualifier spelled in the name, if any.
     var qualifier: String?
+    /// The partition, region and account an ARN or partial ARN spells, if it does.
+    var partition: String?
+    var region: String?
+    var account: String?
 
     static let pattern = #"(arn:(aws[a-zA-Z-]*)?:lambda:)?([a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}:)?"#
         + #"(\d{12}:)?(function:)?([a-zA-Z0-9-_]+)(:(\$LATEST|[a-zA-Z0-9-_]+))?"#
@@ -42,23 +46,49 @@ struct FunctionReference: Sendable, Equatable {
     private static func parse(_ text: String) -> FunctionReference? {
         let tokens = text.split(separator: ":", omittingEmptySubsequences: false)
         var i = 0
+        var reference = FunctionReference(name: "")
         if tokens.count >= 4, tokens[0] == "arn", LambdaPattern.isPartition(tokens[1]), tokens[2] == "lambda" {
+            reference.partition = tokens[1].isEmpty ? nil : String(tokens[1])
             i = 3
         }
         // Each optional prefix is taken only if a name still follows it.
-        if i < tokens.count - 1, LambdaPattern.isRegion(tokens[i]) { i += 1 }
-        if i < tokens.count - 1, LambdaPattern.isAccount(tokens[i]) { i += 1 }
-        if i < tokens.count - 1, tokens[i] == "function" { i += 1 }
-        guard i < tokens.count, LambdaPattern.isName(tokens[i]) else { return nil }
-        let name = String(tokens[i])
-        i += 1
-        var qualifier: String?
-        if i < tokens.count {
-            guard tokens[i] == "$LATEST" || LambdaPattern.isName(tokens[i]) else { return nil }
-            qualifier = String(tokens[i])
+        if i < tokens.count - 1, LambdaPattern.isRegion(tokens[i]) {
+            reference.region = String(tokens[i])
             i += 1
         }
-        return i == tokens.count ? FunctionReference(name: name, qualifier: qualifier) : nil
+        if i < tokens.count - 1, LambdaPattern.isAccount(tokens[i]) {
+            reference.account = String(tokens[i])
+            i += 1
+        }
+        if i < tokens.count - 1, tokens[i] == "function" { i += 1 }
+        guard i < tokens.count, LambdaPattern.isName(tokens[i]) else { return nil }
+        reference.name = String(tokens[i])
+        i += 1
+        if i < tokens.count {
+            guard tokens[i] == "$LATEST" || LambdaPattern.isName(tokens[i]) else { return nil }
+            reference.qualifier = String(tokens[i])
+            i += 1
+        }
+        return i == tokens.count ? reference : nil
+    }
+
+    /// Refuses a reference to a function this server cannot hold: one in another partition or
+    /// region (Lambda's `ResourceNotFoundException`, "not reachable in this region") or of another
+    /// account (`AccessDeniedException`: Warren serves one account and grants no other).
+    /// - Parameter home: This server's region and account.
+    func checkReachable(from home: LambdaARN) throws(LambdaError) {
+        if let region, region != home.region {
+            throw .notFound("Functions from '\(region)' are not reachable in this region ('\(home.region)')")
+        }
+        if let partition, partition != "aws" {
+            throw .notFound("Functions from partition '\(partition)' are not reachable in this region "
+                + "('\(home.region)', partition 'aws')")
+        }
+        if let account, account != home.account {
+            throw LambdaError(403, "AccessDeniedException",
+                              "Functions of account \(account) are not accessible here: this server holds "
+                                + "account \(home.account)'s functions only")
+        }
     }
 
     /// The qualifier an operation acts on: the `?Qualifier` parameter or the

@@ -261,7 +261,8 @@ final class InvokeFastPath: ChannelDuplexHandler, RemovableChannelHandler {
             signed.bodySHA256 = body.withUnsafeReadableBytes { SigV4Canonical.hexSHA256($0) }
             guard (try? verifier.verify(signed)) != nil else { return nil }
         }
-        guard let fn = try? FunctionReference(path: String(component), maxLength: 256) else { return nil }
+        guard let fn = try? FunctionReference(path: String(component), maxLength: 256),
+              (try? fn.checkReachable(from: settings.service.arn)) != nil else { return nil }
         let qualifier = query.isEmpty ? nil : URI(target).queryParameters["Qualifier"].map(String.init)
         guard var invoke = try? LambdaRoutes.invokeRequest(head.headerFields, qualifier: qualifier, fn: fn),
               let payload = try? LambdaRoutes.payload(body) else { return nil }

@@ -38,10 +38,12 @@ public func makeLambdaRouter(service: LambdaService, verifier: SigV4Verifier?) -
 struct LambdaRoutes: Sendable {
     let service: LambdaService
 
-    /// The `{fn}` path parameter.
-    static func function(_ context: some RequestContext, maxLength: Int = 140) throws(LambdaError)
-        -> FunctionReference {
-        try FunctionReference(path: context.parameters.get("fn") ?? "", maxLength: maxLength)
+    /// The `{fn}` path parameter, of a function this server may hold (see
+    /// ``FunctionReference/checkReachable(from:)``).
+    func function(_ context: some RequestContext, maxLength: Int = 140) throws(LambdaError) -> FunctionReference {
+        let reference = try FunctionReference(path: context.parameters.get("fn") ?? "", maxLength: maxLength)
+        try reference.checkReachable(from: service.arn)
+        return reference
     }
 
     /// A query parameter, percent-decoded.

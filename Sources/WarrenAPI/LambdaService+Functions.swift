@@ -6,7 +6,7 @@ extension LambdaService {
     /// CreateFunction: stores the code, then the function, then mirrors it;
     /// with `Publish` also version 1 (answered with an unqualified ARN, as Lambda does).
     func createFunction(_ request: CreateFunctionRequest) async throws -> FunctionConfiguration {
-        let name = try Self.validateCreate(request, catalog: catalog)
+        let name = try Self.validateCreate(request, catalog: catalog, home: arn)
         let zip = try FunctionSettings.zip(request.code?.zipFile, s3Bucket: request.code?.s3Bucket,
                                            s3Key: request.code?.s3Key, imageUri: request.code?.imageUri)
         let artifact = try await addCode(zip)
@@ -34,7 +34,7 @@ extension LambdaService {
         }
     }
 
-    private static func validateCreate(_ request: CreateFunctionRequest, catalog: RuntimeCatalog)
+    private static func validateCreate(_ request: CreateFunctionRequest, catalog: RuntimeCatalog, home: LambdaARN)
         throws(LambdaError) -> String {
         var violations = Violations()
         violations.required(request.functionName != nil, at: "functionName")
@@ -43,6 +43,7 @@ extension LambdaService {
         violations.oneOf(request.packageType, at: "packageType", ["Zip", "Image"])
         try violations.check()
         let reference = try FunctionReference(text: request.functionName ?? "")
+        try reference.checkReachable(from: home)
         let name = try reference.unqualified()
         violations.length(name, at: "functionName", max: 64)
         try violations.check()

@@ -47,8 +47,9 @@ struct TaggableResource {
     let function: String
 
     /// - Throws: ``LambdaError``: `ValidationException` off the pattern, `ResourceNotFoundException`
-    ///   for another kind of resource, ``LambdaError/functionOnly`` for a qualified ARN.
-    init(path raw: String) throws(LambdaError) {
+    ///   for another kind of resource or another region, `AccessDeniedException` for another account
+    ///   (``FunctionReference/checkReachable(from:)``), ``LambdaError/functionOnly`` for a qualified ARN.
+    init(path raw: String, home: LambdaARN) throws(LambdaError) {
         let text = PathParameter.decoded(raw) ?? raw
         var violations = Violations()
         violations.length(text, at: "resource", max: 256, min: 1)
@@ -62,11 +63,14 @@ struct TaggableResource {
         guard parts[5] == "function" else {
             throw .notFound("The resource you requested does not exist. (Service: Lambda; resource: \(text))")
         }
-        let reference = FunctionReference(
+        var reference = FunctionReference(
             name: String(parts[6]), qualifier: parts.count > 7 ? parts[7...].joined(separator: ":") : nil)
         guard LambdaPattern.isName(reference.name), parts.count <= 8,
             reference.qualifier.map({ $0 == "$LATEST" || LambdaPattern.isName($0) }) ?? true
         else { throw Self.offPattern(text) }
+        reference.partition = String(parts[1])
+        (reference.region, reference.account) = (String(parts[3]), String(parts[4]))
+        try reference.checkReachable(from: home)
         function = try reference.unqualified()
     }
 

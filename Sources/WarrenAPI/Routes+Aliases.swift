@@ -7,27 +7,27 @@ extension LambdaRoutes {
         let service = service
         let aliases = "/2015-03-31/functions/{fn}/aliases"
         router.post(RouterPath(aliases)) { request, context in
-            let name = try Self.function(context).unqualified()
+            let name = try function(context).unqualified()
             let body = try await Self.body(request, as: CreateAliasRequest.self)
             return try Self.json(try await service.createAlias(name, body), status: .created)
         }
         router.get(RouterPath(aliases)) { request, context in
-            let name = try Self.function(context).unqualified()
+            let name = try function(context).unqualified()
             return try Self.json(try await service.listAliases(
                 name, functionVersion: Self.query(request, "FunctionVersion"), marker: Self.query(request, "Marker"),
                 maxItems: Self.integer(request, "MaxItems", field: "maxItems")))
         }
         router.get(RouterPath("\(aliases)/{alias}")) { _, context in
-            let name = try Self.function(context).unqualified()
+            let name = try function(context).unqualified()
             return try Self.json(try await service.getAlias(name, alias: Self.alias(context)))
         }
         router.put(RouterPath("\(aliases)/{alias}")) { request, context in
-            let name = try Self.function(context).unqualified()
+            let name = try function(context).unqualified()
             let body = try await Self.body(request, as: UpdateAliasRequest.self)
             return try Self.json(try await service.updateAlias(name, alias: Self.alias(context), body))
         }
         router.delete(RouterPath("\(aliases)/{alias}")) { _, context in
-            let name = try Self.function(context).unqualified()
+            let name = try function(context).unqualified()
             try await service.deleteAlias(name, alias: Self.alias(context))
             return Self.empty()
         }

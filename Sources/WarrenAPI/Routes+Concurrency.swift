@@ -7,16 +7,16 @@ extension LambdaRoutes {
     func addConcurrencyRoutes(to router: Router<BasicRequestContext>) {
         let service = service
         router.put("/2017-10-31/functions/{fn}/concurrency") { request, context in
-            let name = try Self.function(context).unqualified()
+            let name = try function(context).unqualified()
             let body = try await Self.body(request, as: ConcurrencyShape.self)
             return try Self.json(try await service.putFunctionConcurrency(name, body.reservedConcurrentExecutions))
         }
         router.delete("/2017-10-31/functions/{fn}/concurrency") { _, context in
-            try await service.deleteFunctionConcurrency(try Self.function(context).unqualified())
+            try await service.deleteFunctionConcurrency(try function(context).unqualified())
             return Self.empty()
         }
         router.get("/2019-09-30/functions/{fn}/concurrency") { _, context in
-            try Self.json(try await service.getFunctionConcurrency(try Self.function(context).unqualified()))
+            try Self.json(try await service.getFunctionConcurrency(try function(context).unqualified()))
         }
         addProvisionedRoutes(to: router)
         router.get("/2016-08-19/account-settings") { _, _ in
@@ -28,14 +28,14 @@ extension LambdaRoutes {
         let service = service
         let path: RouterPath = "/2019-09-30/functions/{fn}/provisioned-concurrency"
         router.put(path) { request, context in
-            let fn = try Self.function(context)
+            let fn = try function(context)
             let qualifier = try fn.qualifier(query: Self.query(request, "Qualifier"))
             let body = try await Self.body(request, as: PutProvisionedConcurrencyRequest.self)
             return try Self.json(try await service.putProvisionedConcurrency(
                 fn.name, qualifier: qualifier, count: body.provisionedConcurrentExecutions), status: .accepted)
         }
         router.get(path) { request, context in
-            let fn = try Self.function(context)
+            let fn = try function(context)
             if Self.query(request, "List") == "ALL" {
                 return try Self.json(try await service.listProvisionedConcurrency(
                     try fn.unqualified(), marker: Self.query(request, "Marker"),
@@ -45,7 +45,7 @@ extension LambdaRoutes {
             return try Self.json(try await service.getProvisionedConcurrency(fn.name, qualifier: qualifier))
         }
         router.delete(path) { request, context in
-            let fn = try Self.function(context)
+            let fn = try function(context)
             let qualifier = try fn.qualifier(query: Self.query(request, "Qualifier"))
             try await service.deleteProvisionedConcurrency(fn.name, qualifier: qualifier)
             return Self.empty()

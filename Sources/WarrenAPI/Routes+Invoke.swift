@@ -11,14 +11,14 @@ extension LambdaRoutes {
     func addInvokeRoutes(to router: Router<BasicRequestContext>) {
         let service = service
         router.post("/2015-03-31/functions/{fn}/invocations") { request, context in
-            let fn = try Self.function(context, maxLength: 256)
+            let fn = try function(context, maxLength: 256)
             var invoke = try Self.invokeRequest(request.headers, qualifier: Self.query(request, "Qualifier"), fn: fn)
             var request = request
             invoke.payload = try Self.payload(await request.collectBody(upTo: LambdaService.maxSyncPayload))
             return Self.answer(try await service.invoke(invoke)).response
         }
         router.post("/2021-11-15/functions/{fn}/response-streaming-invocations") { request, context in
-            let fn = try Self.function(context, maxLength: 256)
+            let fn = try function(context, maxLength: 256)
             var invoke = try Self.invokeRequest(request.headers, qualifier: Self.query(request, "Qualifier"), fn: fn)
             guard invoke.type != .event else {
                 throw Violations.single("Event", at: "invocationType",

@@ -6,22 +6,22 @@ extension LambdaRoutes {
         let service = service
         let path: RouterPath = "/2017-03-31/tags/{resource}"
         router.post(path) { request, context in
-            let resource = try Self.resource(context)
+            let resource = try resource(context)
             let body = try await Self.body(request, as: TagResourceRequest.self)
             try await service.tagResource(resource, tags: body.tags)
             return Self.empty()
         }
         router.get(path) { _, context in
-            try Self.json(try await service.listTags(try Self.resource(context)))
+            try Self.json(try await service.listTags(try resource(context)))
         }
         router.delete(path) { request, context in
             let keys = request.uri.queryParameters.getAll("tagKeys").map { String($0) }
-            try await service.untagResource(try Self.resource(context), keys: keys)
+            try await service.untagResource(try resource(context), keys: keys)
             return Self.empty()
         }
     }
 
-    private static func resource(_ context: some RequestContext) throws(LambdaError) -> TaggableResource {
-        try TaggableResource(path: context.parameters.get("resource") ?? "")
+    private func resource(_ context: some RequestContext) throws(LambdaError) -> TaggableResource {
+        try TaggableResource(path: context.parameters.get("resource") ?? "", home: service.arn)
     }
 }

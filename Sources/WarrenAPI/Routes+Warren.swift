@@ -16,7 +16,7 @@ extension LambdaRoutes {
             return try Self.json(WarrenInstances(instances: instances))
         }
         router.get("/warren/v1/functions/{fn}/logs") { request, context in
-            let name = try Self.function(context).unqualified()
+            let name = try function(context).unqualified()
             let offset = try Self.integer(request, "Offset", field: "offset") ?? 0
             guard offset >= 0 else {
                 throw Violations.single(String(offset), at: "offset",

@@ -235,6 +235,40 @@ def test_missing_function_is_404(lam):
         assert name in response["Error"]["Message"], response["Error"]
 
 
+def test_an_arn_of_another_region_or_account_never_reaches_the_local_function(lam, functions):
+    """Lambda answers a function of another region "not reachable in this region" (404) and one of an
+    account that grants nothing AccessDenied (403); neither touches the function of that name here."""
+    name = functions.create()["FunctionName"]
+    elsewhere = [
+        (f"arn:aws:lambda:eu-west-1:000000000000:function:{name}", "ResourceNotFoundException", 404,
+         "Functions from 'eu-west-1' are not reachable in this region ('us-east-1')"),
+        (f"eu-west-1:000000000000:function:{name}", "ResourceNotFoundException", 404, "not reachable"),
+        (f"arn:aws-cn:lambda:us-east-1:000000000000:function:{name}", "ResourceNotFoundException", 404,
+         "partition 'aws-cn'"),
+        (f"arn:aws:lambda:us-east-1:111111111111:function:{name}", "AccessDeniedException", 403,
+         "account 111111111111"),
+        (f"111111111111:function:{name}", "AccessDeniedException", 403, "account 111111111111"),
+    ]
+    for reference, code, status, message in elsewhere:
+        for call, kwargs in [
+            (lam.get_function, {}),
+            (lam.invoke, {"Payload": b"{}"}),
+            (lam.put_function_concurrency, {"ReservedConcurrentExecutions": 0}),
+            (lam.delete_function, {}),
+        ]:
+            response = expect_error(code, status, call, FunctionName=reference, **kwargs)
+            assert message in response["Error"]["Message"], (reference, response["Error"])
+        if reference.startswith("arn:"):
+            expect_error(code, status, lam.tag_resource, Resource=reference, Tags={"k": "v"})
+    # Untouched: not deleted, no concurrency set, never invoked, no tags.
+    local = lam.get_function(FunctionName=function_arn(name))
+    assert "Concurrency" not in local and "Tags" not in local, local
+    response, payload = invoke(lam, name, {})
+    assert payload["count"] == 1, payload
+    expect_error("AccessDeniedException", 403, lam.create_function, FunctionName=f"111111111111:function:{name}x",
+                 Runtime="python3.11", Role=ROLE, Handler="index.handler", Code={"ZipFile": python_zip()})
+
+
 def test_missing_version_is_404(lam, functions):
     name = functions.create()["FunctionName"]
     expect_error("ResourceNotFoundException", 404, lam.get_function, FunctionName=name, Qualifier="99")
