@@ -36,6 +36,8 @@ struct FunctionSettings {
         violations.length(handler, at: "handler", max: 128)
         violations.pattern(handler, at: "handler", #"[^\s]+"#) { !$0.isEmpty && !$0.contains(where: \.isWhitespace) }
         violations.length(description, at: "description", max: 256)
+        violations.noNUL(handler, at: "handler")
+        violations.noNUL(description, at: "description")
         violations.range(timeout, at: "timeout", 1...900)
         violations.range(memorySize, at: "memorySize", 128...10240)
         violations.pattern(role, at: "role", LambdaPattern.role, LambdaPattern.isRole)

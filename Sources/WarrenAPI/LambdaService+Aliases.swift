@@ -100,6 +100,7 @@ extension LambdaService {
         violations.length(version, at: "functionVersion", max: 1024, min: 1)
         violations.pattern(version, at: "functionVersion", #"(\$LATEST|[0-9]+)"#, LambdaPattern.isVersion)
         violations.length(description, at: "description", max: 256)
+        violations.noNUL(description, at: "description")
         let field = "routingConfig.additionalVersionWeights"
         if weights.count > 1 {
             violations.add(raw: "Value '\(weights)' at '\(field)' failed to satisfy constraint: Member must have "

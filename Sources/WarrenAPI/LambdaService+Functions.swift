@@ -117,6 +117,7 @@ extension LambdaService {
     func publishVersion(_ name: String, _ request: PublishVersionRequest) async throws -> FunctionConfiguration {
         var violations = Violations()
         violations.length(request.description, at: "description", max: 256)
+        violations.noNUL(request.description, at: "description")
         try violations.check()
         let version = try await mutations.serialized {
             try await publishMirrored(name, description: request.description, codeSha256: request.codeSha256,

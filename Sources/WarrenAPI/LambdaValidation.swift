@@ -38,6 +38,13 @@ struct Violations {
         }
     }
 
+    /// Refuses U+0000 in free text the store keeps (a handler, a description): SQLite's text ends
+    /// at one, so the value would be cut there silently. (Lambda's model has no pattern for these.)
+    mutating func noNUL(_ value: String?, at field: String) {
+        guard let value, value.utf8.contains(0) else { return }
+        add(value, at: field, "Member must not contain the NUL character (U+0000)")
+    }
+
     /// Checks that a string matches the model's pattern, described by `pattern`.
     mutating func pattern(_ value: String?, at field: String, _ pattern: String, _ matches: (String) -> Bool) {
         guard let value, !matches(value) else { return }

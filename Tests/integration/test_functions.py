@@ -289,6 +289,8 @@ def test_missing_version_is_404(lam, functions):
     pytest.param({"FunctionName": "x" * 65}, id="name-too-long"),
     pytest.param({"EphemeralStorage": {"Size": 100}}, id="ephemeral-100"),
     pytest.param({"Environment": {"Variables": {"BIG": "x" * 5000}}}, id="env-over-4kb"),
+    pytest.param({"Handler": "a\u0000b.handler"}, id="nul-in-handler"),
+    pytest.param({"Description": "x\u0000y"}, id="nul-in-description"),
 ])
 def test_bad_create_parameters_are_400(lam, lam_raw, bad):
     name = unique_name("bad")
@@ -306,7 +308,8 @@ def test_bad_create_parameters_are_400(lam, lam_raw, bad):
 def test_bad_update_parameters_are_400(lam, lam_raw, functions):
     name = functions.create()["FunctionName"]
     before = lam.get_function_configuration(FunctionName=name)
-    for bad in ({"Timeout": 0}, {"Timeout": 901}, {"MemorySize": 127}, {"Runtime": "cobol85"}):
+    for bad in ({"Timeout": 0}, {"Timeout": 901}, {"MemorySize": 127}, {"Runtime": "cobol85"},
+                {"Handler": "lambda_function.handler\u0000junk"}, {"Description": "a\u0000"}):
         expect_error(("InvalidParameterValueException", "ValidationException"), 400,
                      lam_raw.update_function_configuration, FunctionName=name, **bad)
     after = lam.get_function_configuration(FunctionName=name)

@@ -128,6 +128,10 @@ def test_alias_crud(lam, functions):
     _, payload = invoke(lam, name, {}, Qualifier="live")
     assert payload["env"] == "a2"
 
+    # A NUL in a description is refused (SQLite's text would end there) and changes nothing.
+    expect_error("ValidationException", 400, lam.update_alias, FunctionName=name, Name="live", Description="a\u0000b")
+    assert lam.get_alias(FunctionName=name, Name="live")["Description"] == "the live one"
+    expect_error("ValidationException", 400, lam.publish_version, FunctionName=name, Description="v\u0000")
     expect_error("ResourceNotFoundException", 404, lam.get_alias, FunctionName=name, Name="nope")
     expect_error("ResourceNotFoundException", 404, lam.update_alias, FunctionName=name, Name="nope",
                  FunctionVersion="1")
