@@ -146,6 +146,13 @@ final class RuntimeAPIHandler: ChannelDuplexHandler, RemovableChannelHandler {
             if !req.badMode, let length = req.declaredLength, length > cap {
                 // Decide before reading a byte, so the supervisor's caller isn't kept waiting for the upload.
                 req.oversize = overflow(req.route, bytes: length)
+                if length > RuntimeAPI.maxDrainedBytes {
+                    // More than would ever be read and dropped: answered now, and the connection closed,
+                    // so the runtime isn't left waiting for an answer to a body it never finishes.
+                    request = nil
+                    abort(req, context: context)
+                    return
+                }
             }
             // `Expect: 100-continue` (curl sends it for larger bodies): ask for the body at once, as
             // Lambda's Go server does, rather than leave the client to wait out its timeout. Not for

@@ -179,6 +179,29 @@ struct RuntimeAPIInvocationTests {
         }
     }
 
+    /// A declared length past what would ever be drained is answered at once, before its body:
+    /// a runtime that sends part of it and waits gets its 413 rather than nothing.
+    @Test func aDeclaredLengthPastTheDrainCapIsAnswered413AtOnce() async throws {
+        try await withServer { h in
+            let runtime = try await h.connect()
+            async let outcome = h.session.invoke(invocation("huge"))
+            _ = try await runtime.request("GET", nextPath)
+            try await runtime.send("POST \(responsePath("huge")) HTTP/1.1\r\nHost: x\r\n"
+                + "Content-Length: 99999999999\r\n\r\n" + String(repeating: "a", count: 1000))
+            let rejected = try await runtime.readResponse()
+            #expect(rejected.status == 413)
+            #expect(rejected.bodyString.contains(#""errorType":"RequestEntityTooLarge""#))
+            #expect(try await outcome == .responseTooLarge(bytes: 99_999_999_999))
+            // The connection is closed; the runtime's next /next on a new one is served.
+            #expect(await runtime.waitForEOF().isEmpty)
+            let again = try await h.connect()
+            async let next = h.session.invoke(invocation("after"))
+            #expect(try await again.request("GET", nextPath).status == 200)
+            #expect(try await again.request("POST", responsePath("after"), body: Array("ok".utf8)).status == 202)
+            #expect(try await next == .response(body: Array("ok".utf8), contentType: nil))
+        }
+    }
+
     @Test func oversizedChunkedResponseIsCutOffAtTheLimit() async throws {
         try await withServer { h in
             let runtime = try await h.connect()
