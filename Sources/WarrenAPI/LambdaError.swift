@@ -88,7 +88,12 @@ public struct LambdaError: Error, Sendable, Equatable, CustomStringConvertible {
         case .valueNotFound(_, let context)?:
             detail = "\(context.codingPath.map(\.stringValue).joined(separator: ".")): value missing"
         case .dataCorrupted(let context)?:
-            detail = context.debugDescription
+            // Bodies pass a strict syntax check first, so Foundation's "not valid JSON" here means a
+            // number that does not fit the member's type (1.5 or 2^63 for an integer).
+            let what = context.debugDescription == "The given data was not valid JSON."
+                ? "a number that does not fit the member's type" : context.debugDescription
+            let path = context.codingPath.map(\.stringValue).joined(separator: ".")
+            detail = path.isEmpty ? what : "\(path): \(what)"
         default:
             detail = "\(error)"
         }

@@ -66,8 +66,14 @@ struct LambdaRoutes: Sendable {
         let buffer = try await request.collectBody(upTo: LambdaBodyLimit<BasicRequestContext>.codeUploadLimit)
         let data = buffer.readableBytes == 0 ? Data("{}".utf8) : Data(buffer: buffer)
         do {
-            // A code upload is up to ~70 MB of base64: decoded off the event loop.
-            return try await offLoop(bytes: data.count) { try JSONDecoder().decode(T.self, from: data) }
+            // A code upload is up to ~70 MB of base64: checked and decoded off the event loop.
+            return try await offLoop(bytes: data.count) {
+                // Strict JSON first (Foundation's decoder also takes trailing commas, comments and a BOM).
+                if let fault = data.withUnsafeBytes(JSONSyntax.check) {
+                    throw LambdaError.invalidContent("Could not parse request body into json: \(fault.message)")
+                }
+                return try JSONDecoder().decode(T.self, from: data)
+            }
         } catch {
             throw LambdaError(error)
         }

@@ -305,6 +305,21 @@ def test_bad_create_parameters_are_400(lam, lam_raw, bad):
             expect_error("ResourceNotFoundException", 404, lam.get_function, FunctionName=candidate)
 
 
+def test_a_body_that_is_not_strict_json_is_400_and_changes_nothing(server, lam, functions):
+    """Trailing commas, comments and a byte-order mark are not JSON (Foundation's decoder takes them);
+    a number that does not fit its member is named as such, not as invalid JSON."""
+    name = functions.create()["FunctionName"]
+    before = lam.get_function_configuration(FunctionName=name)
+    path = f"/2015-03-31/functions/{name}/configuration"
+    for body, said in [(b'{"Timeout": 7,}', "line 1, column 15"), (b'{"Timeout": 7} // seven', "end of input"),
+                       (b'\xef\xbb\xbf{"Timeout": 7}', "line 1, column 1"), (b'{"Timeout": 7.5}', "does not fit")]:
+        response = server.request("PUT", path, body=body)
+        assert response.status == 400 and response.error_type == "InvalidRequestContentException", response
+        assert said in response.json()["message"], (body, response.json())
+    after = lam.get_function_configuration(FunctionName=name)
+    assert (after["Timeout"], after["RevisionId"]) == (3, before["RevisionId"])
+
+
 def test_bad_update_parameters_are_400(lam, lam_raw, functions):
     name = functions.create()["FunctionName"]
     before = lam.get_function_configuration(FunctionName=name)
