@@ -131,11 +131,16 @@ extension EventQueue {
 
     /// Queues `record` for a Lambda function destination.
     /// - Returns: False, with a log line, when the ARN names no Lambda
-    ///   function (SQS, SNS …) or the function does not exist.
+    ///   function (SQS, SNS …), one of another region or account, or the function does not exist.
     private func deliver(_ record: [UInt8], to arn: String, for event: QueuedEvent) async -> Bool {
         guard let target = LambdaDestination(arn: arn) else {
             log("warren: event \(event.requestId) for \(label(event)): destination \(arn) is not a Lambda function;"
                 + " Warren delivers only to Lambda functions")
+            return false
+        }
+        guard arn.hasPrefix(arnPrefix) else {
+            log("warren: event \(event.requestId) for \(label(event)): destination \(arn) is a function of another "
+                + "region or account; Warren delivers only to its own (\(arnPrefix)…)")
             return false
         }
         let store = store

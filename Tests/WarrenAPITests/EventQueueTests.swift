@@ -155,6 +155,30 @@ struct EventQueueTests {
         }
     }
 
+    /// A destination named by another region's or account's ARN is not the local function of
+    /// that name: the record is dropped with a log line, the local function never runs.
+    @Test(arguments: ["arn:aws:lambda:eu-west-1:000000000000:function:sink",
+                      "arn:aws:lambda:us-east-1:111111111111:function:sink"])
+    func aDestinationOfAnotherRegionOrAccountIsNotDeliveredHere(destination: String) async throws {
+        try await QueueHarness.with { h in
+            try await h.deploy("zero")
+            try await h.deploy("sink")
+            try await h.supervisor.putFunctionConcurrency("zero", 0)
+            try await h.store.putFunctionConcurrency("zero", reserved: 0)
+            try await h.store.putEventInvokeConfig(EventInvokeConfigRecord(
+                function: "zero", qualifier: "$LATEST", onFailure: destination))
+            let queue = h.queue()
+            queue.start()
+            let event = try await h.enqueue(queue, "zero", #"{"n":1}"#)
+            try await h.eventually("the event to fail") { try await h.store.queuedEvent(event.id)?.state == .failed }
+            try await h.eventually("the drop's log lines") { h.logLines.count == 2 }
+            await queue.stop()
+            #expect(h.logLines.first?.contains("destination \(destination) is a function of another region or account")
+                    == true, "\(h.logLines)")
+            #expect(await h.invocations("sink").isEmpty)
+        }
+    }
+
     @Test func anEventInFlightWhenAQueueStopsIsRunAgainByTheNextAfterItsLease() async throws {
         try await QueueHarness.with(initTimeout: 60) { h in
             // The first process's function never finishes its init.
