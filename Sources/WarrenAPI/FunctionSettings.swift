@@ -16,6 +16,7 @@ struct FunctionSettings {
     var environment: [String: String]?
     var ephemeralStorage: EphemeralStorageShape?
     var layers: [String]?
+    var unapplied = UnappliedSettings()
 
     /// Variables the runtime sets; Lambda refuses them in a function's environment.
     static let reservedKeys: Set<String> = [
@@ -38,6 +39,7 @@ struct FunctionSettings {
         violations.length(description, at: "description", max: 256)
         violations.noNUL(handler, at: "handler")
         violations.noNUL(description, at: "description")
+        unapplied.check(into: &violations)
         violations.range(timeout, at: "timeout", 1...900)
         violations.range(memorySize, at: "memorySize", 128...10240)
         violations.pattern(role, at: "role", LambdaPattern.role, LambdaPattern.isRole)
@@ -116,14 +118,14 @@ extension FunctionSettings {
         self.init(runtime: request.runtime, role: request.role, handler: request.handler,
                   description: request.description, timeout: request.timeout, memorySize: request.memorySize,
                   environment: request.environment.map { $0.variables ?? [:] },
-                  ephemeralStorage: request.ephemeralStorage, layers: request.layers)
+                  ephemeralStorage: request.ephemeralStorage, layers: request.layers, unapplied: request.unapplied)
     }
 
     init(_ request: UpdateFunctionConfigurationRequest) {
         self.init(runtime: request.runtime, role: request.role, handler: request.handler,
                   description: request.description, timeout: request.timeout, memorySize: request.memorySize,
                   environment: request.environment.map { $0.variables ?? [:] },
-                  ephemeralStorage: request.ephemeralStorage, layers: request.layers)
+                  ephemeralStorage: request.ephemeralStorage, layers: request.layers, unapplied: request.unapplied)
     }
 
     /// The store's update: `nil` keeps a member as it is.

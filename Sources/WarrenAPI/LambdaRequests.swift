@@ -31,11 +31,103 @@ struct CreateFunctionRequest: Decodable, Sendable {
     var architectures: [String]?
     var ephemeralStorage: EphemeralStorageShape?
     var tags: [String: String]?
+    // Taken, typed and checked, not applied (see ``UnappliedSettings``).
+    var tracingConfig: UnappliedSettings.Tracing?
+    var vpcConfig: UnappliedSettings.Vpc?
+    var deadLetterConfig: UnappliedSettings.DeadLetter?
+    var kmsKeyArn: String?
+    var imageConfig: UnappliedSettings.Image?
+    var snapStart: UnappliedSettings.Snap?
+    var loggingConfig: UnappliedSettings.Logging?
+    var fileSystemConfigs: [UnappliedSettings.FileSystem]?
+    var codeSigningConfigArn: String?
     enum CodingKeys: String, CodingKey {
         case functionName = "FunctionName", runtime = "Runtime", role = "Role", handler = "Handler", code = "Code"
         case description = "Description", timeout = "Timeout", memorySize = "MemorySize", publish = "Publish"
         case packageType = "PackageType", environment = "Environment", layers = "Layers"
         case architectures = "Architectures", ephemeralStorage = "EphemeralStorage", tags = "Tags"
+        case tracingConfig = "TracingConfig", vpcConfig = "VpcConfig", deadLetterConfig = "DeadLetterConfig"
+        case kmsKeyArn = "KMSKeyArn", imageConfig = "ImageConfig", snapStart = "SnapStart"
+        case loggingConfig = "LoggingConfig", fileSystemConfigs = "FileSystemConfigs"
+        case codeSigningConfigArn = "CodeSigningConfigArn"
+    }
+
+    var unapplied: UnappliedSettings {
+        UnappliedSettings(tracing: tracingConfig, snapStart: snapStart, logging: loggingConfig, vpc: vpcConfig)
+    }
+}
+
+/// Lambda settings Warren takes without applying them (X-Ray tracing, VPC, dead-letter queue, KMS,
+/// container images, SnapStart, log formats, file systems, code signing): decoded as the model
+/// types them and their enumerations and list limits checked, so a value Lambda refuses is
+/// refused here too rather than silently dropped.
+struct UnappliedSettings: Sendable {
+    struct Tracing: Decodable, Sendable {
+        var mode: String?
+        enum CodingKeys: String, CodingKey { case mode = "Mode" }
+    }
+    struct Vpc: Decodable, Sendable {
+        var subnetIds: [String]?
+        var securityGroupIds: [String]?
+        var ipv6AllowedForDualStack: Bool?
+        enum CodingKeys: String, CodingKey {
+            case subnetIds = "SubnetIds", securityGroupIds = "SecurityGroupIds"
+            case ipv6AllowedForDualStack = "Ipv6AllowedForDualStack"
+        }
+    }
+    struct DeadLetter: Decodable, Sendable {
+        var targetArn: String?
+        enum CodingKeys: String, CodingKey { case targetArn = "TargetArn" }
+    }
+    struct Image: Decodable, Sendable {
+        var entryPoint: [String]?
+        var command: [String]?
+        var workingDirectory: String?
+        enum CodingKeys: String, CodingKey {
+            case entryPoint = "EntryPoint", command = "Command", workingDirectory = "WorkingDirectory"
+        }
+    }
+    struct Snap: Decodable, Sendable {
+        var applyOn: String?
+        enum CodingKeys: String, CodingKey { case applyOn = "ApplyOn" }
+    }
+    struct Logging: Decodable, Sendable {
+        var logFormat: String?
+        var applicationLogLevel: String?
+        var systemLogLevel: String?
+        var logGroup: String?
+        enum CodingKeys: String, CodingKey {
+            case logFormat = "LogFormat", applicationLogLevel = "ApplicationLogLevel"
+            case systemLogLevel = "SystemLogLevel", logGroup = "LogGroup"
+        }
+    }
+    struct FileSystem: Decodable, Sendable {
+        var arn: String?
+        var localMountPath: String?
+        enum CodingKeys: String, CodingKey { case arn = "Arn", localMountPath = "LocalMountPath" }
+    }
+
+    var tracing: Tracing?
+    var snapStart: Snap?
+    var logging: Logging?
+    var vpc: Vpc?
+
+    /// The model's enumerations and list limits.
+    func check(into violations: inout Violations) {
+        violations.oneOf(tracing?.mode, at: "tracingConfig.mode", ["Active", "PassThrough"])
+        violations.oneOf(snapStart?.applyOn, at: "snapStart.applyOn", ["PublishedVersions", "None"])
+        violations.oneOf(logging?.logFormat, at: "loggingConfig.logFormat", ["JSON", "Text"])
+        violations.oneOf(logging?.applicationLogLevel, at: "loggingConfig.applicationLogLevel",
+                         ["TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"])
+        violations.oneOf(logging?.systemLogLevel, at: "loggingConfig.systemLogLevel", ["DEBUG", "INFO", "WARN"])
+        if let subnets = vpc?.subnetIds, subnets.count > 16 {
+            violations.add(String(subnets.count), at: "vpcConfig.subnetIds",
+                           "Member must have length less than or equal to 16")
+        }
+        if let groups = vpc?.securityGroupIds, groups.count > 5 {
+            violations.add(String(groups.count), at: "vpcConfig.securityGroupIds",
+                           "Member must have length less than or equal to 5")
+        }
     }
 }
 
@@ -71,10 +163,26 @@ struct UpdateFunctionConfigurationRequest: Decodable, Sendable {
     var revisionId: String?
     var layers: [String]?
     var ephemeralStorage: EphemeralStorageShape?
+    // Taken, typed and checked, not applied (see ``UnappliedSettings``).
+    var tracingConfig: UnappliedSettings.Tracing?
+    var vpcConfig: UnappliedSettings.Vpc?
+    var deadLetterConfig: UnappliedSettings.DeadLetter?
+    var kmsKeyArn: String?
+    var imageConfig: UnappliedSettings.Image?
+    var snapStart: UnappliedSettings.Snap?
+    var loggingConfig: UnappliedSettings.Logging?
+    var fileSystemConfigs: [UnappliedSettings.FileSystem]?
     enum CodingKeys: String, CodingKey {
         case role = "Role", handler = "Handler", description = "Description", timeout = "Timeout"
         case memorySize = "MemorySize", environment = "Environment", runtime = "Runtime"
         case revisionId = "RevisionId", layers = "Layers", ephemeralStorage = "EphemeralStorage"
+        case tracingConfig = "TracingConfig", vpcConfig = "VpcConfig", deadLetterConfig = "DeadLetterConfig"
+        case kmsKeyArn = "KMSKeyArn", imageConfig = "ImageConfig", snapStart = "SnapStart"
+        case loggingConfig = "LoggingConfig", fileSystemConfigs = "FileSystemConfigs"
+    }
+
+    var unapplied: UnappliedSettings {
+        UnappliedSettings(tracing: tracingConfig, snapStart: snapStart, logging: loggingConfig, vpc: vpcConfig)
     }
 }
 

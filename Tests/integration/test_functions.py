@@ -1,6 +1,8 @@
 """CreateFunction, GetFunction, GetFunctionConfiguration, ListFunctions,
 UpdateFunctionCode, UpdateFunctionConfiguration and DeleteFunction through boto3."""
 
+import base64
+import json
 import re
 import urllib.error
 import urllib.request
@@ -318,6 +320,32 @@ def test_a_body_that_is_not_strict_json_is_400_and_changes_nothing(server, lam, 
         assert said in response.json()["message"], (body, response.json())
     after = lam.get_function_configuration(FunctionName=name)
     assert (after["Timeout"], after["RevisionId"]) == (3, before["RevisionId"])
+
+
+def test_settings_warren_does_not_apply_are_typed_and_checked(server, lam, functions):
+    """TracingConfig, VpcConfig, SnapStart, LoggingConfig and the like are taken without effect, but a
+    value of the wrong type or off the model's enumeration is refused as Lambda refuses it."""
+    name = unique_name("unapplied")
+    base = {"FunctionName": name, "Runtime": "python3.11", "Role": ROLE, "Handler": "lambda_function.handler",
+            "Code": {"ZipFile": base64.b64encode(python_zip()).decode()}}
+    for extra, error in [({"TracingConfig": 5}, "InvalidRequestContentException"),
+                         ({"VpcConfig": {"SubnetIds": "subnet-1"}}, "InvalidRequestContentException"),
+                         ({"KMSKeyArn": ["x"]}, "InvalidRequestContentException"),
+                         ({"ImageConfig": {"Command": True}}, "InvalidRequestContentException"),
+                         ({"TracingConfig": {"Mode": "Sometimes"}}, "ValidationException"),
+                         ({"SnapStart": {"ApplyOn": "Always"}}, "ValidationException"),
+                         ({"LoggingConfig": {"LogFormat": "XML"}}, "ValidationException"),
+                         ({"VpcConfig": {"SecurityGroupIds": ["sg"] * 6}}, "ValidationException")]:
+        response = server.request("POST", "/2015-03-31/functions", body=json.dumps({**base, **extra}).encode())
+        assert response.status == 400 and response.error_type == error, (extra, response)
+    expect_error("ResourceNotFoundException", 404, lam.get_function, FunctionName=name)
+    created = functions.create(TracingConfig={"Mode": "Active"}, SnapStart={"ApplyOn": "None"},
+                               VpcConfig={"SubnetIds": ["subnet-1"], "SecurityGroupIds": ["sg-1"]},
+                               LoggingConfig={"LogFormat": "JSON", "ApplicationLogLevel": "INFO"})
+    assert status_of(created) == 201
+    updated = server.request("PUT", f"/2015-03-31/functions/{created['FunctionName']}/configuration",
+                             body=b'{"TracingConfig": {"Mode": 1}}')
+    assert updated.status == 400 and updated.error_type == "InvalidRequestContentException", updated
 
 
 def test_bad_update_parameters_are_400(lam, lam_raw, functions):
