@@ -130,16 +130,8 @@ struct EventQueueTests {
 
     @Test func reservedConcurrencyZeroSendsTheEventToItsFailureDestinationAtOnce() async throws {
         try await QueueHarness.with { h in
-            try await h.deploy("zero")
-            try await h.deploy("sink")
-            try await h.supervisor.putFunctionConcurrency("zero", 0)
-            try await h.store.putFunctionConcurrency("zero", reserved: 0)
             // Lambda's defaults otherwise: 2 retries, 6 hours. None of it applies.
-            try await h.store.putEventInvokeConfig(EventInvokeConfigRecord(
-                function: "zero", qualifier: "$LATEST", onFailure: h.arn("sink")))
-            let queue = h.queue()
-            queue.start()
-            let event = try await h.enqueue(queue, "zero", #"{"n":1}"#)
+            let (queue, event) = try await h.zeroConcurrencyEvent(onFailure: h.arn("sink"))
             let record = try await h.destinationRecord(for: event)
             await queue.stop()
 
@@ -161,15 +153,7 @@ struct EventQueueTests {
                       "arn:aws:lambda:us-east-1:111111111111:function:sink"])
     func aDestinationOfAnotherRegionOrAccountIsNotDeliveredHere(destination: String) async throws {
         try await QueueHarness.with { h in
-            try await h.deploy("zero")
-            try await h.deploy("sink")
-            try await h.supervisor.putFunctionConcurrency("zero", 0)
-            try await h.store.putFunctionConcurrency("zero", reserved: 0)
-            try await h.store.putEventInvokeConfig(EventInvokeConfigRecord(
-                function: "zero", qualifier: "$LATEST", onFailure: destination))
-            let queue = h.queue()
-            queue.start()
-            let event = try await h.enqueue(queue, "zero", #"{"n":1}"#)
+            let (queue, event) = try await h.zeroConcurrencyEvent(onFailure: destination)
             try await h.eventually("the event to fail") { try await h.store.queuedEvent(event.id)?.state == .failed }
             try await h.eventually("the drop's log lines") { h.logLines.count == 2 }
             await queue.stop()
@@ -349,6 +333,20 @@ final class QueueHarness: Sendable {
     }
 
     var logLines: [String] { state.withLock { $0.log } }
+
+    /// Functions `zero` (reserved concurrency 0, its failures sent to `onFailure`) and `sink`, a
+    /// started queue, and one event for `zero`, which can only fail.
+    func zeroConcurrencyEvent(onFailure: String) async throws -> (EventQueue, QueuedEvent) {
+        try await deploy("zero")
+        try await deploy("sink")
+        try await supervisor.putFunctionConcurrency("zero", 0)
+        try await store.putFunctionConcurrency("zero", reserved: 0)
+        try await store.putEventInvokeConfig(EventInvokeConfigRecord(
+            function: "zero", qualifier: "$LATEST", onFailure: onFailure))
+        let queue = queue()
+        queue.start()
+        return (queue, try await enqueue(queue, "zero", #"{"n":1}"#))
+    }
 
     /// The function's log file, as the supervisor wrote it.
     func functionLog(_ name: String, supervisor: Supervisor? = nil) async -> String {
