@@ -1,5 +1,6 @@
 import Glibc
 import HTTPTypes
+import Hummingbird
 import NIOCore
 import NIOHTTPTypes
 import Synchronization
@@ -11,10 +12,13 @@ import Synchronization
 /// process runs out of file descriptors, and then neither signed requests nor instances would
 /// get one. A connection over ``Limits/maxConnections`` is answered 429 (`TooManyRequests`,
 /// `CallerRateLimitExceeded`, which boto3 retries) and closed at once. A connection is closed
-/// once ``Limits/idleTimeout`` has passed since it last read a request part or wrote the end of
+/// once ``Limits/idleTimeout`` has passed since it last read a request part or finished writing
 /// an answer, unless a request it has read whole is still being answered (an Invoke runs up to
-/// its function's timeout): so an idle keep-alive connection, a half-sent header and a body that
-/// stalls each end there, as a load balancer in front of Lambda would end them.
+/// its function's timeout; a large answer is written to a slow reader): so an idle keep-alive connection, a half-sent header and a body that
+/// stalls each end there, as a load balancer in front of Lambda would end them. A body still
+/// arriving at that check (a byte at a time resets the idle time) goes on only if its request's
+/// head would pass the signature check (known key, scope, current time; the signature itself
+/// covers the body): an unsigned trickle is answered with its auth error and closed.
 final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPRequestPart
     typealias InboundOut = HTTPRequestPart
@@ -25,11 +29,18 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
     final class Limits: Sendable {
         let maxConnections: Int
         let idleTimeout: TimeAmount
+        /// Checks the head of a request whose body is still arriving at an idle check; nil: no auth.
+        let verifier: SigV4Verifier?
+        /// Paths served without a signature.
+        let unsignedPaths: Set<String>
         private let open = Atomic<Int>(0)
 
-        init(maxConnections: Int, idleTimeout: TimeAmount) {
+        init(maxConnections: Int, idleTimeout: TimeAmount, verifier: SigV4Verifier? = nil,
+             unsignedPaths: Set<String> = []) {
             self.maxConnections = maxConnections
             self.idleTimeout = idleTimeout
+            self.verifier = verifier
+            self.unsignedPaths = unsignedPaths
         }
 
         /// Connections open now (refused ones count until they are closed).
@@ -53,8 +64,10 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
     private var answeredRefusal = false
     /// Requests whose head was read and whose answer's end has not been written.
     private var inProgress = 0
-    /// A request's head was read and its end not yet.
-    private var reading = false
+    /// The head of the request being read (its end not read yet).
+    private var reading: HTTPRequest?
+    /// Its head passed ``SigV4Verifier/checkHead(_:)`` (checked once, at the first idle check).
+    private var readingChecked = false
     private var lastActive = NIODeadline.now()
     private var timer: Scheduled<Void>?
 
@@ -92,23 +105,40 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
         guard !refused else { return }
         lastActive = .now()
         switch unwrapInboundIn(data) {
-        case .head:
+        case .head(let head):
             inProgress += 1
-            reading = true
+            reading = head
+            readingChecked = false
         case .body:
             break
         case .end:
-            reading = false
+            reading = nil
         }
         context.fireChannelRead(data)
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        if case .end = unwrapOutboundIn(data) {
-            inProgress = max(0, inProgress - 1)
-            lastActive = .now()
+        guard case .end = unwrapOutboundIn(data) else {
+            context.write(data, promise: promise)
+            return
         }
-        context.write(data, promise: promise)
+        guard !context.channel.isWritable else {
+            answered()
+            context.write(data, promise: promise)
+            return
+        }
+        // A large answer is still queued for a slow reader: it is in progress until written.
+        let written = context.eventLoop.makePromise(of: Void.self)
+        written.futureResult.assumeIsolatedUnsafeUnchecked().whenComplete { result in
+            self.answered()
+            promise?.completeWith(result)
+        }
+        context.write(data, promise: written)
+    }
+
+    private func answered() {
+        inProgress = max(0, inProgress - 1)
+        lastActive = .now()
     }
 
     private func schedule(at deadline: NIODeadline, context: ChannelHandlerContext) {
@@ -120,8 +150,15 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
 
     private func check(context: ChannelHandlerContext) {
         guard context.channel.isActive else { return }
+        if let head = reading, !readingChecked, let failure = unsigned(head) {
+            // A body still arriving after an idle period holds a connection only for a signed request
+            // (the signature itself covers the body, so it is checked once the body is in).
+            answer(failure, context: context)
+            return
+        }
+        readingChecked = reading != nil
         let due = lastActive + limits.idleTimeout
-        if inProgress > 0 && !reading {
+        if inProgress > 0 && reading == nil {
             // An answer is being made; the operation's own limit bounds it.
             schedule(at: .now() + limits.idleTimeout, context: context)
         } else if NIODeadline.now() >= due {
@@ -131,19 +168,46 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
         }
     }
 
+    /// Why `head` would be refused by the signature check, if it would.
+    private func unsigned(_ head: HTTPRequest) -> LambdaError? {
+        guard let verifier = limits.verifier else { return nil }
+        let (path, query) = SigV4Middleware<BasicRequestContext>.split(head.path ?? "/")
+        guard !limits.unsignedPaths.contains(path) else { return nil }
+        do throws(SigV4Error) {
+            try verifier.checkHead(SigV4Middleware<BasicRequestContext>.sigV4Request(head, path: path, query: query))
+            return nil
+        } catch {
+            return LambdaError(error.httpStatus, error.code, error.message)
+        }
+    }
+
     private func refuse(context: ChannelHandlerContext) {
+        answer(LambdaError(429, "TooManyRequestsException",
+                           "Too many connections: this server keeps at most \(limits.maxConnections) open",
+                           reason: "CallerRateLimitExceeded"), context: context)
+    }
+
+    /// Answers `error` and closes the connection; nothing more it sends is read.
+    private func answer(_ failure: LambdaError, context: ChannelHandlerContext) {
         guard !answeredRefusal else { return }
         answeredRefusal = true
-        var error = LambdaError(429, "TooManyRequestsException",
-                                "Too many connections: this server keeps at most \(limits.maxConnections) open",
-                                reason: "CallerRateLimitExceeded").answer
+        refused = true
+        var error = failure.answer
         error.headers[.contentLength] = String(error.body.readableBytes)
         error.headers[.connection] = "close"
         context.write(wrapOutboundOut(.head(HTTPResponse(status: error.status, headerFields: error.headers))),
                       promise: nil)
         context.write(wrapOutboundOut(.body(error.body)), promise: nil)
         context.writeAndFlush(wrapOutboundOut(.end(nil))).assumeIsolatedUnsafeUnchecked().whenComplete { _ in
-            context.close(promise: nil)
+            // A lingering close: the answer and a FIN first, while what the client still sends is
+            // read and dropped, so that the close that follows does not reset the answer away.
+            context.close(mode: .output, promise: nil)
+            context.eventLoop.assumeIsolatedUnsafeUnchecked().scheduleTask(in: Self.linger) {
+                context.close(promise: nil)
+            }
         }
     }
+
+    /// How long a refused connection is read (and dropped) after its answer, before it is closed.
+    static let linger = TimeAmount.seconds(2)
 }

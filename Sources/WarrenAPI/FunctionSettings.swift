@@ -51,6 +51,10 @@ struct FunctionSettings {
             violations.add(raw: "Value at 'environment.variables' failed to satisfy constraint: Map keys must satisfy "
                 + "constraint: [Member must satisfy regular expression pattern: \(LambdaPattern.environmentKey)]")
         }
+        // A value is passed to the runtime by execve, where a NUL would end it.
+        for (key, value) in (environment ?? [:]).sorted(by: { $0.key < $1.key }) {
+            violations.noNUL(value, at: "environment.variables.\(key)")
+        }
         try violations.check()
         try checkEnvironment()
         if let layers, !layers.isEmpty {

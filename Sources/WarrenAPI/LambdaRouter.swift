@@ -21,7 +21,7 @@ public func makeLambdaRouter(service: LambdaService, verifier: SigV4Verifier?) -
     router.middlewares.add(LambdaBodyLimit())
     if let verifier {
         router.middlewares.add(SigV4Middleware(verifier: verifier, maxBodySize: LambdaBodyLimit<BasicRequestContext>
-            .codeUploadLimit, exemptPaths: ["/metrics"]))
+            .codeUploadLimit, exemptPaths: LambdaRoutes.unsignedPaths))
     }
     let routes = LambdaRoutes(service: service)
     routes.addFunctionRoutes(to: router)
@@ -37,6 +37,9 @@ public func makeLambdaRouter(service: LambdaService, verifier: SigV4Verifier?) -
 /// The handlers; one extension per operation group.
 struct LambdaRoutes: Sendable {
     let service: LambdaService
+
+    /// Paths served without a signature: Prometheus scrapes `/metrics` unsigned.
+    static let unsignedPaths: Set<String> = ["/metrics"]
 
     /// The `{fn}` path parameter, of a function this server may hold (see
     /// ``FunctionReference/checkReachable(from:)``).

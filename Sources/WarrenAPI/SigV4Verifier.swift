@@ -108,17 +108,8 @@ public struct SigV4Verifier: Sendable {
     /// - Returns: The access key id and the credential scope's region.
     /// - Throws: ``SigV4Error`` as ``verify(_:)``.
     public func verifyDetailed(_ request: SigV4Request) throws(SigV4Error) -> (accessKeyId: String, region: String) {
-        // Names usually arrive lowercase already (HTTP/2, swift-http-types): copied, not re-cased.
-        let headers = request.headers.map { header in
-            (name: header.0.utf8.contains { (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains($0) }
-                ? header.0.lowercased() : header.0, value: header.1)
-        }
-        var query = SigV4Canonical.queryParameters(request.query)
-        var parameters = try authParameters(headers: headers, query: query)
-        try checkScope(parameters)
-        guard let secret = secrets[parameters.accessKeyId] else { throw .unrecognizedClient }
-        let timestamp = try requestTime(parameters, headers: headers)
-        parameters.timestamp = timestamp
+        let (headers, decoded, parameters, secret, timestamp) = try checkedHead(request)
+        var query = decoded
         if parameters.expires != nil {
             query.removeAll { $0.nameText == "X-Amz-Signature" }
         }
@@ -135,6 +126,33 @@ public struct SigV4Verifier: Sendable {
         let expected = SigV4Canonical.signature(keyed: keyed, stringToSign: stringToSign)
         guard SigV4Canonical.constantTimeEqual(expected, parameters.signature) else { throw .signatureMismatch }
         return (parameters.accessKeyId, parameters.region)
+    }
+
+    /// Checks what a request's head alone decides: an auth mechanism, its scope, a known key and a
+    /// current time; everything but the payload hash and the signature itself.
+    /// - Throws: ``SigV4Error`` as ``verify(_:)`` would for the same head.
+    public func checkHead(_ request: SigV4Request) throws(SigV4Error) {
+        _ = try checkedHead(request)
+    }
+
+    /// The head's checks; the lowercased headers, decoded query, auth parameters (with their
+    /// timestamp), the key's secret and the request time.
+    private func checkedHead(_ request: SigV4Request) throws(SigV4Error) -> (
+        headers: [(name: String, value: String)], query: [SigV4QueryParameter], parameters: SigV4Parameters,
+        secret: String, timestamp: String
+    ) {
+        // Names usually arrive lowercase already (HTTP/2, swift-http-types): copied, not re-cased.
+        let headers = request.headers.map { header in
+            (name: header.0.utf8.contains { (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains($0) }
+                ? header.0.lowercased() : header.0, value: header.1)
+        }
+        let query = SigV4Canonical.queryParameters(request.query)
+        var parameters = try authParameters(headers: headers, query: query)
+        try checkScope(parameters)
+        guard let secret = secrets[parameters.accessKeyId] else { throw .unrecognizedClient }
+        let timestamp = try requestTime(parameters, headers: headers)
+        parameters.timestamp = timestamp
+        return (headers, query, parameters, secret, timestamp)
     }
 
     /// Picks header or query auth; exactly one must be present.

@@ -146,7 +146,8 @@ public final class WarrenServer {
         }
         let limits = ConnectionGuard.Limits(
             maxConnections: settings.maxConnections ?? ConnectionGuard.Limits.defaultMaxConnections,
-            idleTimeout: .seconds(Int64(settings.idleTimeoutSeconds)))
+            idleTimeout: .seconds(Int64(settings.idleTimeoutSeconds)), verifier: verifier,
+            unsignedPaths: LambdaRoutes.unsignedPaths)
         return WarrenServer(service: service, queue: queue, metrics: metrics, router: router, verifier: verifier,
                             connectionLimits: limits)
     }

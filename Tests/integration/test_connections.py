@@ -1,12 +1,15 @@
 """The API's connections are bounded: how many are open at once, and how long one may stay open with
 no request in progress (so nobody can hold the server's file descriptors, signed or not)."""
 
+import json
 import os
+import re
+import select
 import socket
 import time
 
 from conftest import Functions
-from helpers import invoke
+from helpers import invoke, signed_headers
 
 
 def _fds(server) -> int:
@@ -73,3 +76,75 @@ def test_an_invoke_outlives_the_idle_timeout_and_a_client_reconnects(make_server
     time.sleep(2.5)
     response, payload = invoke(lam, name, {"n": 2})
     assert response["StatusCode"] == 200 and payload["event"] == {"n": 2} and payload["count"] == 2, payload
+
+
+def _head(method: str, path: str, headers: dict[str, str]) -> bytes:
+    lines = [f"{method} {path} HTTP/1.1"] + [f"{name}: {value}" for name, value in headers.items()]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+
+def _answer(sock: socket.socket) -> bytes:
+    data = b""
+    while chunk := sock.recv(65536):
+        data += chunk
+    return data
+
+
+def test_a_trickled_body_holds_the_connection_only_when_signed(make_server):
+    """A byte now and then resets the idle time, so past it a body still arriving goes on only for a
+    request whose head passes the signature check; an unsigned one gets its 403 and is closed."""
+    server = make_server(extra_args=["--idle-timeout", "2"])
+    name = Functions(server.client(), "trickled").create()["FunctionName"]
+    path = f"/2015-03-31/functions/{name}/configuration"
+    body = b'{"Description": "' + b"d" * 200 + b'"}'
+    host = server.endpoint.removeprefix("http://")
+
+    unsigned = socket.create_connection(_address(server))
+    unsigned.sendall(_head("PUT", path, {"Host": host, "Content-Length": str(len(body))}))
+    signed = socket.create_connection(_address(server))
+    headers = signed_headers(server.endpoint, "PUT", path, body, {"Content-Type": "application/json"})
+    signed.sendall(_head("PUT", path, {**headers, "Host": host, "Content-Length": str(len(body))}))
+    start = time.monotonic()
+    sent = 0
+    answered = False
+    while time.monotonic() - start < 5:  # a byte every 0.5 s on each, past two idle periods
+        # Until the unsigned one is answered (sending on after its close would only draw a reset).
+        answered = answered or bool(select.select([unsigned], [], [], 0)[0])
+        if not answered:
+            unsigned.sendall(body[sent:sent + 1])
+        signed.sendall(body[sent:sent + 1])
+        sent += 1
+        time.sleep(0.5)
+    assert answered, "the unsigned trickle was not answered within 5 s"
+    unsigned.settimeout(5)
+    refused = _answer(unsigned)
+    assert refused.startswith(b"HTTP/1.1 403"), refused
+    assert b"MissingAuthenticationTokenException" in refused, refused
+    signed.sendall(body[sent:])
+    signed.settimeout(10)
+    answer = signed.recv(65536)
+    assert answer.startswith(b"HTTP/1.1 200"), answer
+    assert server.client().get_function_configuration(FunctionName=name)["Description"] == "d" * 200
+    signed.close()
+    unsigned.close()
+
+
+def test_a_slow_reader_gets_a_large_answer_whole(make_server):
+    """The idle time of a connection whose answer is still being written starts when it is written."""
+    server = make_server(extra_args=["--idle-timeout", "1"])
+    name = Functions(server.client(), "bulky").create(MemorySize=512)["FunctionName"]
+    path = f"/2015-03-31/functions/{name}/invocations"
+    event = json.dumps({"fill": "x" * (5 << 20)}).encode()
+    headers = signed_headers(server.endpoint, "POST", path, event)
+    sock = socket.create_connection(_address(server))
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)  # most of the answer waits in the server
+    sock.sendall(_head("POST", path, {**headers, "Host": server.endpoint.removeprefix("http://"),
+                                      "Content-Length": str(len(event))}) + event)
+    time.sleep(4)  # the answer is ready within a second or two; then idle periods without reading
+    sock.settimeout(10)
+    data = _answer(sock)
+    head, _, payload = data.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200"), head[:200]
+    length = int(re.search(rb"(?i)content-length: (\d+)", head).group(1))
+    assert len(payload) == length and json.loads(payload)["event"]["fill"] == "x" * (5 << 20), (len(payload), length)
+    sock.close()

@@ -293,6 +293,7 @@ def test_missing_version_is_404(lam, functions):
     pytest.param({"Environment": {"Variables": {"BIG": "x" * 5000}}}, id="env-over-4kb"),
     pytest.param({"Handler": "a\u0000b.handler"}, id="nul-in-handler"),
     pytest.param({"Description": "x\u0000y"}, id="nul-in-description"),
+    pytest.param({"Environment": {"Variables": {"AB": "x\u0000y"}}}, id="nul-in-environment-value"),
 ])
 def test_bad_create_parameters_are_400(lam, lam_raw, bad):
     name = unique_name("bad")
