@@ -14,8 +14,9 @@ import Synchronization
 /// `CallerRateLimitExceeded`, which boto3 retries) and closed at once. A connection is closed
 /// once ``Limits/idleTimeout`` has passed since it last read a request part or finished writing
 /// an answer, unless a request it has read whole is still being answered (an Invoke runs up to
-/// its function's timeout; a large answer is written to a slow reader): so an idle keep-alive connection, a half-sent header and a body that
-/// stalls each end there, as a load balancer in front of Lambda would end them. A body still
+/// its function's timeout; a large answer is still queued for a slow reader): so an idle
+/// keep-alive connection, a half-sent header and a body that stalls each end there, as a load
+/// balancer in front of Lambda would end them. A body still
 /// arriving at that check (a byte at a time resets the idle time) goes on only if its request's
 /// head would pass the signature check (known key, scope, current time; the signature itself
 /// covers the body): an unsigned trickle is answered with its auth error and closed.
