@@ -7,7 +7,9 @@ import Glibc
 /// file a follower was reading has been rotated, the rest of it is read from `.log.1` first,
 /// then the new file from its start, so no line is skipped or read twice across a rotation. A
 /// position in a file that is gone (rotated twice, or the function re-created), or one without a
-/// file given that lies past the current file's end, starts over at the current file's start.
+/// file given that lies past the current file's end, starts over at the current file's start;
+/// except that a new file may reuse a gone one's inode (ext4 does), and a follower of the gone
+/// one then reads on from its offset in the new file: after two rotations between two reads.
 enum LogReader {
     /// Longest chunk one read returns.
     static let maxChunk = 1 << 20
