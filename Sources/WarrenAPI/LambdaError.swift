@@ -89,9 +89,11 @@ public struct LambdaError: Error, Sendable, Equatable, CustomStringConvertible {
             detail = "\(context.codingPath.map(\.stringValue).joined(separator: ".")): value missing"
         case .dataCorrupted(let context)?:
             // Bodies pass a strict syntax check first, so Foundation's "not valid JSON" here means a
-            // number that does not fit the member's type (1.5 or 2^63 for an integer).
+            // value it cannot represent: a number that does not fit the member's type (1.5 or 2^63
+            // for an integer), or a string escape of an unpaired surrogate (\ud800).
             let what = context.debugDescription == "The given data was not valid JSON."
-                ? "a number that does not fit the member's type" : context.debugDescription
+                ? "a number that does not fit the member's type, or a string with an unpaired surrogate escape"
+                : context.debugDescription
             let path = context.codingPath.map(\.stringValue).joined(separator: ".")
             detail = path.isEmpty ? what : "\(path): \(what)"
         default:

@@ -315,7 +315,8 @@ def test_a_body_that_is_not_strict_json_is_400_and_changes_nothing(server, lam, 
     before = lam.get_function_configuration(FunctionName=name)
     path = f"/2015-03-31/functions/{name}/configuration"
     for body, said in [(b'{"Timeout": 7,}', "line 1, column 15"), (b'{"Timeout": 7} // seven', "end of input"),
-                       (b'\xef\xbb\xbf{"Timeout": 7}', "line 1, column 1"), (b'{"Timeout": 7.5}', "does not fit")]:
+                       (b'\xef\xbb\xbf{"Timeout": 7}', "line 1, column 1"), (b'{"Timeout": 7.5}', "does not fit"),
+                       (b'{"Description": "\\ud800"}', "unpaired surrogate")]:
         response = server.request("PUT", path, body=body)
         assert response.status == 400 and response.error_type == "InvalidRequestContentException", response
         assert said in response.json()["message"], (body, response.json())
