@@ -31,37 +31,43 @@ struct CreateFunctionRequest: Decodable, Sendable {
     var architectures: [String]?
     var ephemeralStorage: EphemeralStorageShape?
     var tags: [String: String]?
-    // Taken, typed and checked, not applied (see ``UnappliedSettings``).
-    var tracingConfig: UnappliedSettings.Tracing?
-    var vpcConfig: UnappliedSettings.Vpc?
-    var deadLetterConfig: UnappliedSettings.DeadLetter?
-    var kmsKeyArn: String?
-    var imageConfig: UnappliedSettings.Image?
-    var snapStart: UnappliedSettings.Snap?
-    var loggingConfig: UnappliedSettings.Logging?
-    var fileSystemConfigs: [UnappliedSettings.FileSystem]?
+    /// Taken, typed, not applied; CreateFunction's alone (the rest are in ``unapplied``).
     var codeSigningConfigArn: String?
+    /// Decoded beside the rest by ``WithUnapplied``.
+    var unapplied = UnappliedSettings()
     enum CodingKeys: String, CodingKey {
         case functionName = "FunctionName", runtime = "Runtime", role = "Role", handler = "Handler", code = "Code"
         case description = "Description", timeout = "Timeout", memorySize = "MemorySize", publish = "Publish"
         case packageType = "PackageType", environment = "Environment", layers = "Layers"
         case architectures = "Architectures", ephemeralStorage = "EphemeralStorage", tags = "Tags"
-        case tracingConfig = "TracingConfig", vpcConfig = "VpcConfig", deadLetterConfig = "DeadLetterConfig"
-        case kmsKeyArn = "KMSKeyArn", imageConfig = "ImageConfig", snapStart = "SnapStart"
-        case loggingConfig = "LoggingConfig", fileSystemConfigs = "FileSystemConfigs"
         case codeSigningConfigArn = "CodeSigningConfigArn"
     }
+}
 
-    var unapplied: UnappliedSettings {
-        UnappliedSettings(tracing: tracingConfig, snapStart: snapStart, logging: loggingConfig, vpc: vpcConfig)
+/// A request that may carry settings Warren takes without applying (see ``UnappliedSettings``).
+protocol CarriesUnappliedSettings: Decodable, Sendable {
+    var unapplied: UnappliedSettings { get set }
+}
+
+/// Decodes a request and, from the same JSON object in the same pass, the unapplied settings it
+/// carries: the request's own members and those, declared once, in ``UnappliedSettings``.
+struct WithUnapplied<Request: CarriesUnappliedSettings>: Decodable, Sendable {
+    var request: Request
+
+    init(from decoder: any Decoder) throws {
+        request = try Request(from: decoder)
+        request.unapplied = try UnappliedSettings(from: decoder)
     }
 }
+
+extension CreateFunctionRequest: CarriesUnappliedSettings {}
+extension UpdateFunctionConfigurationRequest: CarriesUnappliedSettings {}
 
 /// Lambda settings Warren takes without applying them (X-Ray tracing, VPC, dead-letter queue, KMS,
 /// container images, SnapStart, log formats, file systems, code signing): decoded as the model
 /// types them and their enumerations and list limits checked, so a value Lambda refuses is
 /// refused here too rather than silently dropped.
-struct UnappliedSettings: Sendable {
+struct UnappliedSettings: Decodable, Sendable {
     struct Tracing: Decodable, Sendable {
         var mode: String?
         enum CodingKeys: String, CodingKey { case mode = "Mode" }
@@ -108,9 +114,18 @@ struct UnappliedSettings: Sendable {
     }
 
     var tracing: Tracing?
+    var vpc: Vpc?
+    var deadLetter: DeadLetter?
+    var kmsKeyArn: String?
+    var image: Image?
     var snapStart: Snap?
     var logging: Logging?
-    var vpc: Vpc?
+    var fileSystems: [FileSystem]?
+    enum CodingKeys: String, CodingKey {
+        case tracing = "TracingConfig", vpc = "VpcConfig", deadLetter = "DeadLetterConfig", kmsKeyArn = "KMSKeyArn"
+        case image = "ImageConfig", snapStart = "SnapStart", logging = "LoggingConfig"
+        case fileSystems = "FileSystemConfigs"
+    }
 
     /// The model's enumerations and list limits.
     func check(into violations: inout Violations) {
@@ -163,26 +178,12 @@ struct UpdateFunctionConfigurationRequest: Decodable, Sendable {
     var revisionId: String?
     var layers: [String]?
     var ephemeralStorage: EphemeralStorageShape?
-    // Taken, typed and checked, not applied (see ``UnappliedSettings``).
-    var tracingConfig: UnappliedSettings.Tracing?
-    var vpcConfig: UnappliedSettings.Vpc?
-    var deadLetterConfig: UnappliedSettings.DeadLetter?
-    var kmsKeyArn: String?
-    var imageConfig: UnappliedSettings.Image?
-    var snapStart: UnappliedSettings.Snap?
-    var loggingConfig: UnappliedSettings.Logging?
-    var fileSystemConfigs: [UnappliedSettings.FileSystem]?
+    /// Decoded beside the rest by ``WithUnapplied``.
+    var unapplied = UnappliedSettings()
     enum CodingKeys: String, CodingKey {
         case role = "Role", handler = "Handler", description = "Description", timeout = "Timeout"
         case memorySize = "MemorySize", environment = "Environment", runtime = "Runtime"
         case revisionId = "RevisionId", layers = "Layers", ephemeralStorage = "EphemeralStorage"
-        case tracingConfig = "TracingConfig", vpcConfig = "VpcConfig", deadLetterConfig = "DeadLetterConfig"
-        case kmsKeyArn = "KMSKeyArn", imageConfig = "ImageConfig", snapStart = "SnapStart"
-        case loggingConfig = "LoggingConfig", fileSystemConfigs = "FileSystemConfigs"
-    }
-
-    var unapplied: UnappliedSettings {
-        UnappliedSettings(tracing: tracingConfig, snapStart: snapStart, logging: loggingConfig, vpc: vpcConfig)
     }
 }
 

@@ -55,9 +55,10 @@ struct LambdaRoutes: Sendable {
     }
 
     /// `MaxItems` and friends.
-    static func integer(_ request: Request, _ name: String, field: String) throws(LambdaError) -> Int? {
+    static func integer<Value: FixedWidthInteger>(_ request: Request, _ name: String, field: String,
+                                                  as type: Value.Type = Int.self) throws(LambdaError) -> Value? {
         guard let text = query(request, name) else { return nil }
-        guard let value = Int(text) else {
+        guard let value = Value(text) else {
             throw Violations.single(text, at: field, "Member must be a number")
         }
         return value

@@ -8,8 +8,8 @@ extension LambdaRoutes {
         let service = service
         let functions = "/2015-03-31/functions"
         router.post(RouterPath(functions)) { request, _ in
-            try Self.json(try await service.createFunction(Self.body(request, as: CreateFunctionRequest.self)),
-                          status: .created)
+            let body = try await Self.body(request, as: WithUnapplied<CreateFunctionRequest>.self)
+            return try Self.json(try await service.createFunction(body.request), status: .created)
         }
         router.get(RouterPath(functions)) { request, _ in
             let version = Self.query(request, "FunctionVersion")
@@ -33,8 +33,8 @@ extension LambdaRoutes {
         }
         router.put(RouterPath("\(functions)/{fn}/configuration")) { request, context in
             let name = try function(context).unqualified()
-            let body = try await Self.body(request, as: UpdateFunctionConfigurationRequest.self)
-            return try Self.json(try await service.updateFunctionConfiguration(name, body))
+            let body = try await Self.body(request, as: WithUnapplied<UpdateFunctionConfigurationRequest>.self)
+            return try Self.json(try await service.updateFunctionConfiguration(name, body.request))
         }
         router.put(RouterPath("\(functions)/{fn}/code")) { request, context in
             let name = try function(context).unqualified()

@@ -23,12 +23,7 @@ extension LambdaRoutes {
                                         "Member must have value greater than or equal to 0")
             }
             // The file the offset is in (its inode, from the last answer's X-Warren-Log-File).
-            let file = try Self.query(request, "File").map { text throws(LambdaError) -> UInt64 in
-                guard let inode = UInt64(text) else {
-                    throw Violations.single(text, at: "file", "Member must be a number")
-                }
-                return inode
-            }
+            let file = try Self.integer(request, "File", field: "file", as: UInt64.self)
             _ = try await service.store.getFunction(name)
             let path = service.logDirectory.appendingPathComponent("\(name).log").path
             let chunk = try LogReader.read(path: path, from: offset, in: file)
