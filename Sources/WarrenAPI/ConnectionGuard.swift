@@ -2,7 +2,7 @@ import Glibc
 import HTTPTypes
 import Hummingbird
 import NIOCore
-import NIOHTTPTypes
+import NIOHTTP1
 import Synchronization
 
 /// Bounds the Lambda API's connections, first in each one's pipeline (after HTTP decoding): how
@@ -21,10 +21,10 @@ import Synchronization
 /// head would pass the signature check (known key, scope, current time; the signature itself
 /// covers the body): an unsigned trickle is answered with its auth error and closed.
 final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
-    typealias InboundIn = HTTPRequestPart
-    typealias InboundOut = HTTPRequestPart
-    typealias OutboundIn = HTTPResponsePart
-    typealias OutboundOut = HTTPResponsePart
+    typealias InboundIn = HTTPServerRequestPart
+    typealias InboundOut = HTTPServerRequestPart
+    typealias OutboundIn = HTTPServerResponsePart
+    typealias OutboundOut = HTTPServerResponsePart
 
     /// Shared by every connection of one server.
     final class Limits: Sendable {
@@ -66,7 +66,7 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
     /// Requests whose head was read and whose answer's end has not been written.
     private var inProgress = 0
     /// The head of the request being read (its end not read yet).
-    private var reading: HTTPRequest?
+    private var reading: HTTPRequestHead?
     /// Its head passed ``SigV4Verifier/checkHead(_:)`` (checked once, at the first idle check).
     private var readingChecked = false
     private var lastActive = NIODeadline.now()
@@ -170,9 +170,9 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     /// Why `head` would be refused by the signature check, if it would.
-    private func unsigned(_ head: HTTPRequest) -> LambdaError? {
+    private func unsigned(_ head: HTTPRequestHead) -> LambdaError? {
         guard let verifier = limits.verifier else { return nil }
-        let (path, query) = SigV4Middleware<BasicRequestContext>.split(head.path ?? "/")
+        let (path, query) = SigV4Middleware<BasicRequestContext>.split(head.uri)
         guard !limits.unsignedPaths.contains(path) else { return nil }
         do throws(SigV4Error) {
             try verifier.checkHead(SigV4Middleware<BasicRequestContext>.sigV4Request(head, path: path, query: query))
@@ -193,12 +193,11 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
         guard !answeredRefusal else { return }
         answeredRefusal = true
         refused = true
-        var error = failure.answer
-        error.headers[.contentLength] = String(error.body.readableBytes)
-        error.headers[.connection] = "close"
-        context.write(wrapOutboundOut(.head(HTTPResponse(status: error.status, headerFields: error.headers))),
-                      promise: nil)
-        context.write(wrapOutboundOut(.body(error.body)), promise: nil)
+        let error = failure.answer
+        var head = error.http1Head(extra: 1)
+        head.headers.add(name: "Connection", value: "close")
+        context.write(wrapOutboundOut(.head(head)), promise: nil)
+        context.write(wrapOutboundOut(.body(.byteBuffer(error.body))), promise: nil)
         context.writeAndFlush(wrapOutboundOut(.end(nil))).assumeIsolatedUnsafeUnchecked().whenComplete { _ in
             // A lingering close: the answer and a FIN first, while what the client still sends is
             // read and dropped, so that the close that follows does not reset the answer away.

@@ -3,7 +3,7 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdCore
 import NIOCore
-import NIOHTTPTypes
+import NIOHTTP1
 import Synchronization
 
 /// An answer of the Lambda API: status, headers and body. The router wraps it in a Hummingbird
@@ -18,7 +18,9 @@ struct LambdaAnswer: Sendable {
     }
 }
 
-/// Serves `Invoke` from the HTTP channel's pipeline, in front of Hummingbird's router.
+/// Serves `Invoke` from the HTTP channel's pipeline, in front of Hummingbird's router (and of
+/// the conversion to swift-http-types that the router's requests go through: see
+/// ``LambdaHTTPChannel``).
 ///
 /// An Invoke is most of what a Lambda API server answers, and each one already costs three
 /// HTTP exchanges (the client's, the runtime's `/next` and `/response`). Through the router it
@@ -34,16 +36,16 @@ struct LambdaAnswer: Sendable {
 /// answered by the router, and requests pipelined behind a fast Invoke are held (bounded) until
 /// its answer is written: answers leave in request order.
 final class InvokeFastPath: ChannelDuplexHandler, RemovableChannelHandler {
-    typealias InboundIn = HTTPRequestPart
-    typealias InboundOut = HTTPRequestPart
-    typealias OutboundIn = HTTPResponsePart
-    typealias OutboundOut = HTTPResponsePart
+    typealias InboundIn = HTTPServerRequestPart
+    typealias InboundOut = HTTPServerRequestPart
+    typealias OutboundIn = HTTPServerResponsePart
+    typealias OutboundOut = HTTPServerResponsePart
 
     private enum Phase {
         case idle
         /// An Invoke's head is in (and its `{fn}`, read from the path once); its body is being
         /// gathered here.
-        case collecting(HTTPRequest, fn: Substring, ByteBuffer)
+        case collecting(HTTPRequestHead, fn: Substring, ByteBuffer)
         /// The current request goes to the router, part by part.
         case passing
         /// An Invoke is running; its answer is written from here.
@@ -76,7 +78,7 @@ final class InvokeFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     private var phase = Phase.idle
     /// Requests handed to the router whose answers have not all passed back through here.
     private var routerAnswersDue = 0
-    private var held: [HTTPRequestPart] = []
+    private var held: [HTTPServerRequestPart] = []
     /// Quiesce, input-closed and errors that arrived while an Invoke ran: passed on after it,
     /// so the router's side neither closes the connection nor answers an error before it.
     private var heldEvents: [HeldEvent] = []
@@ -101,7 +103,7 @@ final class InvokeFastPath: ChannelDuplexHandler, RemovableChannelHandler {
         process(part, context: context)
     }
 
-    private func process(_ part: HTTPRequestPart, context: ChannelHandlerContext) {
+    private func process(_ part: HTTPServerRequestPart, context: ChannelHandlerContext) {
         switch (part, phase) {
         case (.head(let head), .idle):
             if routerAnswersDue == 0, let fn = Self.candidate(head) {
@@ -142,14 +144,14 @@ final class InvokeFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     /// Hands a request (from its head) to the router.
-    private func pass(_ head: HTTPRequestPart, context: ChannelHandlerContext) {
+    private func pass(_ head: HTTPServerRequestPart, context: ChannelHandlerContext) {
         routerAnswersDue += 1
         phase = .passing
         context.fireChannelRead(wrapInboundOut(head))
     }
 
     /// Hands a gathered request to the router after all; the caller forwards the part in hand.
-    private func replay(_ head: HTTPRequest, _ body: ByteBuffer, context: ChannelHandlerContext) {
+    private func replay(_ head: HTTPRequestHead, _ body: ByteBuffer, context: ChannelHandlerContext) {
         pass(.head(head), context: context)
         if body.readableBytes > 0 { context.fireChannelRead(wrapInboundOut(.body(body))) }
     }
@@ -217,22 +219,46 @@ final class InvokeFastPath: ChannelDuplexHandler, RemovableChannelHandler {
         return false
     }
 
-    /// The `{fn}` of a POST to `/2015-03-31/functions/{fn}/invocations` with a Content-Length
-    /// within the bound, no `Expect` and no `Connection: close` (the router's loop closes after
-    /// those); nil for any other request.
-    private static func candidate(_ head: HTTPRequest) -> Substring? {
-        guard head.method == .post, let target = head.path, let fn = functionComponent(of: target) else { return nil }
+    /// The `{fn}` of an HTTP/1.1 POST to `/2015-03-31/functions/{fn}/invocations` with a
+    /// Content-Length within the bound, no `Expect` and no `Connection: close` (the router's loop
+    /// closes after those); nil for any other request.
+    private static func candidate(_ head: HTTPRequestHead) -> Substring? {
+        guard head.method == .POST, head.version == .http1_1, let fn = functionComponent(of: head.uri) else {
+            return nil
+        }
         var length: Int?
-        for field in head.headerFields {  // one pass, not a scan per name
-            switch field.name {
-            case .contentLength: length = Int(field.value)
-            case .expect: return nil
-            case .connection where field.value.lowercased().contains("close"): return nil
-            default: continue
+        for header in head.headers {  // one pass, not a scan per name
+            if headerNamed(header.name, "content-length") {
+                length = Int(header.value)
+            } else if headerNamed(header.name, "expect") {
+                return nil
+            } else if headerNamed(header.name, "connection"), header.value.lowercased().contains("close") {
+                return nil
             }
         }
         guard let length, length <= bodyLimit else { return nil }
         return fn
+    }
+
+    /// `X-Amz-Invocation-Type`, `X-Amz-Log-Type` and `X-Amz-Client-Context`; nil if one is
+    /// repeated (the router then answers what their values joined together say).
+    private static func invokeHeaders(_ headers: HTTPHeaders) -> (type: String?, log: String?, context: String?)? {
+        var type: String?
+        var log: String?
+        var context: String?
+        for header in headers {
+            if headerNamed(header.name, "x-amz-invocation-type") {
+                guard type == nil else { return nil }
+                type = header.value
+            } else if headerNamed(header.name, "x-amz-log-type") {
+                guard log == nil else { return nil }
+                log = header.value
+            } else if headerNamed(header.name, "x-amz-client-context") {
+                guard context == nil else { return nil }
+                context = header.value
+            }
+        }
+        return (type, log, context)
     }
 
     private static let pathPrefix = Array("/2015-03-31/functions/".utf8)
@@ -253,18 +279,20 @@ final class InvokeFastPath: ChannelDuplexHandler, RemovableChannelHandler {
 
     /// The Invoke the request asks for if it passes every check the router makes; nil sends it
     /// to the router, which answers the failure.
-    private func prepare(_ head: HTTPRequest, fn component: Substring, _ body: ByteBuffer) -> InvokeRequest? {
-        guard let target = head.path else { return nil }
-        let (path, query) = SigV4Middleware<BasicRequestContext>.split(target)
+    private func prepare(_ head: HTTPRequestHead, fn component: Substring, _ body: ByteBuffer) -> InvokeRequest? {
+        let (path, query) = SigV4Middleware<BasicRequestContext>.split(head.uri)
         if let verifier = settings.verifier {
             var signed = SigV4Middleware<BasicRequestContext>.sigV4Request(head, path: path, query: query)
             signed.bodySHA256 = body.withUnsafeReadableBytes { SigV4Canonical.hexSHA256($0) }
             guard (try? verifier.verify(signed)) != nil else { return nil }
         }
         guard let fn = try? FunctionReference(path: String(component), maxLength: 256),
-              (try? fn.checkReachable(from: settings.service.arn)) != nil else { return nil }
-        let qualifier = query.isEmpty ? nil : URI(target).queryParameters["Qualifier"].map(String.init)
-        guard var invoke = try? LambdaRoutes.invokeRequest(head.headerFields, qualifier: qualifier, fn: fn),
+              (try? fn.checkReachable(from: settings.service.arn)) != nil,
+              let headers = Self.invokeHeaders(head.headers) else { return nil }
+        let qualifier = query.isEmpty ? nil : URI(head.uri).queryParameters["Qualifier"].map(String.init)
+        guard var invoke = try? LambdaRoutes.invokeRequest(
+                invocationType: headers.type, logType: headers.log, clientContext: headers.context,
+                qualifier: qualifier, fn: fn),
               let payload = try? LambdaRoutes.payload(body) else { return nil }
         invoke.payload = payload
         return invoke
@@ -296,12 +324,13 @@ final class InvokeFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     /// Writes the answer as the application would (its headers, then `Content-Length`, `Date`
     /// and `Server`), then takes up what arrived meanwhile.
     private func finish(_ answer: LambdaAnswer, context: ChannelHandlerContext) {
-        var headers = answer.headers
-        headers[.contentLength] = String(answer.body.readableBytes)
-        headers[.date] = HTTPDate.now
-        if let server = settings.serverName { headers[.server] = server }
-        context.write(wrapOutboundOut(.head(HTTPResponse(status: answer.status, headerFields: headers))), promise: nil)
-        if answer.body.readableBytes > 0 { context.write(wrapOutboundOut(.body(answer.body)), promise: nil) }
+        var head = answer.http1Head(extra: 2)
+        head.headers.add(name: "Date", value: HTTPDate.now)
+        if let server = settings.serverName { head.headers.add(name: "Server", value: server) }
+        context.write(wrapOutboundOut(.head(head)), promise: nil)
+        if answer.body.readableBytes > 0 {
+            context.write(wrapOutboundOut(.body(.byteBuffer(answer.body))), promise: nil)
+        }
         context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
         phase = .idle
         let parts = held

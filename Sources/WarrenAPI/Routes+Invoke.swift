@@ -95,20 +95,28 @@ extension LambdaRoutes {
     /// The headers and qualifier of an Invoke (`qualifier`: the `Qualifier` query parameter).
     static func invokeRequest(_ headers: HTTPFields, qualifier: String?, fn: FunctionReference) throws(LambdaError)
         -> InvokeRequest {
+        try invokeRequest(invocationType: headers[.amzInvocationType], logType: headers[.amzLogType],
+                          clientContext: headers[.amzClientContext], qualifier: qualifier, fn: fn)
+    }
+
+    /// The same from the three header values (`X-Amz-Invocation-Type`, `X-Amz-Log-Type`,
+    /// `X-Amz-Client-Context`), however the caller found them.
+    static func invokeRequest(
+        invocationType typeHeader: String?, logType: String?, clientContext: String?, qualifier: String?,
+        fn: FunctionReference
+    ) throws(LambdaError) -> InvokeRequest {
         let qualifier = try fn.qualifier(query: qualifier)
-        let typeHeader = headers[.amzInvocationType]
-        let logType = headers[.amzLogType]
         var violations = Violations()
         violations.oneOf(typeHeader, at: "invocationType", ["Event", "RequestResponse", "DryRun"])
         violations.oneOf(logType, at: "logType", ["None", "Tail"])
         try violations.check()
         let type = typeHeader.flatMap(InvocationType.init(rawValue:)) ?? .requestResponse
         return InvokeRequest(name: fn.name, qualifier: qualifier, type: type, logTail: logType == "Tail",
-                             clientContext: try clientContext(headers[.amzClientContext]), payload: [])
+                             clientContext: try decodedClientContext(clientContext), payload: [])
     }
 
     /// `X-Amz-Client-Context`: base64 of a JSON object, passed on decoded.
-    private static func clientContext(_ header: String?) throws(LambdaError) -> String? {
+    private static func decodedClientContext(_ header: String?) throws(LambdaError) -> String? {
         guard let header, !header.isEmpty else { return nil }
         guard let data = Data(base64Encoded: header),
               (try? JSONSerialization.jsonObject(with: data)) is [String: Any] else {

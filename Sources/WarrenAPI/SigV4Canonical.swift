@@ -228,6 +228,19 @@ enum SigV4Canonical {
     }
 
     /// Hex SHA-256 of `bytes`, lowercase.
+    /// `text` with ASCII `A`–`Z` lowered, other bytes as they are (header names are ASCII tokens;
+    /// `String.lowercased()` applies Unicode's rules, at several times the cost); `text` itself
+    /// when it has no upper-case letter.
+    static func asciiLowercased(_ text: String) -> String {
+        let upper = UInt8(ascii: "A")...UInt8(ascii: "Z")
+        guard text.utf8.contains(where: upper.contains) else { return text }
+        let count = text.utf8.count
+        return String(unsafeUninitializedCapacity: count) { out in
+            for (i, byte) in text.utf8.enumerated() { out[i] = upper.contains(byte) ? byte | 0x20 : byte }
+            return count
+        }
+    }
+
     static func hexSHA256(_ bytes: [UInt8]) -> String {
         hex(SHA256.hash(data: bytes))
     }

@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import NIOCore
+import NIOHTTP1
 
 /// Refuses every request that is not signed with AWS Signature Version 4 by a
 /// configured key, before any route runs, with the AWS error a client expects.
@@ -83,6 +84,15 @@ public struct SigV4Middleware<Context: RequestContext>: RouterMiddleware {
         for field in head.headerFields {
             headers.append((field.name.canonicalName, field.value))
         }
+        return SigV4Request(method: head.method.rawValue, path: path, query: query, headers: headers)
+    }
+
+    /// The same view of an HTTP/1 head, as NIO's decoder gives it: `Host` among the headers, each
+    /// header as sent.
+    static func sigV4Request(_ head: HTTPRequestHead, path: String, query: String) -> SigV4Request {
+        var headers: [(String, String)] = []
+        headers.reserveCapacity(head.headers.count)
+        for header in head.headers { headers.append((header.name, header.value)) }
         return SigV4Request(method: head.method.rawValue, path: path, query: query, headers: headers)
     }
 

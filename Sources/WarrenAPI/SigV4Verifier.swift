@@ -141,10 +141,9 @@ public struct SigV4Verifier: Sendable {
         headers: [(name: String, value: String)], query: [SigV4QueryParameter], parameters: SigV4Parameters,
         secret: String, timestamp: String
     ) {
-        // Names usually arrive lowercase already (HTTP/2, swift-http-types): copied, not re-cased.
+        // Names arriving lowercase (HTTP/2, swift-http-types) are copied, not re-cased.
         let headers = request.headers.map { header in
-            (name: header.0.utf8.contains { (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains($0) }
-                ? header.0.lowercased() : header.0, value: header.1)
+            (name: SigV4Canonical.asciiLowercased(header.0), value: header.1)
         }
         let query = SigV4Canonical.queryParameters(request.query)
         var parameters = try authParameters(headers: headers, query: query)
@@ -251,12 +250,12 @@ public struct SigV4Verifier: Sendable {
     private func payloadHash(
         _ request: SigV4Request, headers: [(name: String, value: String)]
     ) throws(SigV4Error) -> String {
-        let computed = request.bodySHA256?.lowercased() ?? SigV4Canonical.hexSHA256(request.body)
+        let computed = request.bodySHA256.map(SigV4Canonical.asciiLowercased) ?? SigV4Canonical.hexSHA256(request.body)
         guard let declared = headers.first(where: { $0.name == "x-amz-content-sha256" })?.value else {
             return computed
         }
         let trimmed = declared.trimmingCharacters(in: .whitespaces)
-        guard trimmed == SigV4Canonical.unsignedPayload || trimmed.lowercased() == computed else {
+        guard trimmed == SigV4Canonical.unsignedPayload || SigV4Canonical.asciiLowercased(trimmed) == computed else {
             throw .invalid("The provided 'x-amz-content-sha256' header does not match what was computed.")
         }
         return trimmed

@@ -55,8 +55,8 @@ public final class WarrenServer {
         self.connectionLimits = connectionLimits
     }
 
-    /// Makes the handlers each HTTP connection gets in front of the router (Hummingbird's
-    /// `additionalChannelHandlers`): the connection limits, then the Invoke fast path.
+    /// Makes the handlers each HTTP connection gets in front of the router (on NIO's HTTP/1
+    /// parts: see ``LambdaHTTPChannel``): the connection limits, then the Invoke fast path.
     /// `serverName` is the application's `Server` header, which the fast path's answers carry too.
     public func channelHandlers(serverName: String?) -> @Sendable () -> [any RemovableChannelHandler] {
         let settings = InvokeFastPath.Settings(service: service, verifier: verifier, serverName: serverName)

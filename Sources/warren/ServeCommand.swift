@@ -116,7 +116,7 @@ struct ServeCommand: AsyncParsableCommand {
         let handlers = server.channelHandlers(serverName: "warren")
         let app = Application(
             router: server.router,
-            server: .http1(configuration: .init(additionalChannelHandlers: handlers())),
+            server: .lambda(handlers: handlers),
             configuration: .init(address: .hostname(host, port: settings.port), serverName: "warren"),
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? 0

@@ -163,6 +163,10 @@ extension LambdaAPI {
                 #expect(try #require(await wire.response()).status == 400)
                 wire.send(Self.invoke("echo", "{}", headers: ["X-Amz-Invocation-Type: Later"]))
                 #expect(try #require(await wire.response()).status == 400)
+                // A repeated header is judged by the router, on its values joined ("Event, Event").
+                let twice = ["X-Amz-Invocation-Type: Event", "x-amz-invocation-type: Event"]
+                wire.send(Self.invoke("echo", "{}", headers: twice))
+                #expect(try #require(await wire.response()).status == 400)
                 #expect(taken.value == 0)
                 wire.send(Self.invoke("echo", #"{"a":1}"#, headers: ["Connection: close"]))
                 let closing = try #require(await wire.response())

@@ -101,7 +101,7 @@ enum Fixture {
                                                        taken: fastPath)
                 let app = Application(
                     router: router,
-                    server: .http1(configuration: .init(additionalChannelHandlers: [InvokeFastPath(settings)])),
+                    server: .lambda(handlers: { [InvokeFastPath(settings)] }),
                     configuration: .init(address: .hostname("127.0.0.1", port: 0), serverName: "warren"))
                 try await app.test(.live) { client in try await body(service, client) }
             } else {
