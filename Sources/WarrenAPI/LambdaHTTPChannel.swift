@@ -13,8 +13,8 @@ import NIOHTTPTypesHTTP1
 ///
 /// Hummingbird's own `HTTP1Channel` adds its extra handlers behind the conversion. There, every
 /// Invoke was converted to swift-http-types (each header name parsed and validated again) and its
-/// answer converted back, though the fast path needs neither: it reads three headers and writes
-/// six. Here only what goes on to the router is converted, as before.
+/// answer converted back, though the fast path needs neither. Here only what goes on to the
+/// router is converted, as before.
 public struct LambdaHTTPChannel: HTTPChannelHandler {
     public typealias Value = NIOAsyncChannel<HTTPRequestPart, HTTPResponsePart>
 
@@ -67,7 +67,7 @@ extension HTTPServerBuilder {
 extension LambdaAnswer {
     /// The answer's HTTP/1.1 head, its fields under their names as given (as the conversion from
     /// swift-http-types writes them), then `Content-Length`; room for `extra` more.
-    func http1Head(extra: Int = 0) -> HTTPResponseHead {
+    func http1Head(extra: Int) -> HTTPResponseHead {
         var fields: [(String, String)] = []
         fields.reserveCapacity(headers.count + 1 + extra)
         for field in headers { fields.append((field.name.rawName, field.value)) }

@@ -227,7 +227,6 @@ enum SigV4Canonical {
         }
     }
 
-    /// Hex SHA-256 of `bytes`, lowercase.
     /// `text` with ASCII `A`–`Z` lowered, other bytes as they are (header names are ASCII tokens;
     /// `String.lowercased()` applies Unicode's rules, at several times the cost); `text` itself
     /// when it has no upper-case letter.
@@ -241,6 +240,7 @@ enum SigV4Canonical {
         }
     }
 
+    /// Hex SHA-256 of `bytes`, lowercase.
     static func hexSHA256(_ bytes: [UInt8]) -> String {
         hex(SHA256.hash(data: bytes))
     }

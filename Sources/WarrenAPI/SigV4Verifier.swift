@@ -250,12 +250,14 @@ public struct SigV4Verifier: Sendable {
     private func payloadHash(
         _ request: SigV4Request, headers: [(name: String, value: String)]
     ) throws(SigV4Error) -> String {
-        let computed = request.bodySHA256.map(SigV4Canonical.asciiLowercased) ?? SigV4Canonical.hexSHA256(request.body)
+        let computed =
+            request.bodySHA256.map(SigV4Canonical.asciiLowercased) ?? SigV4Canonical.hexSHA256(request.body)
         guard let declared = headers.first(where: { $0.name == "x-amz-content-sha256" })?.value else {
             return computed
         }
         let trimmed = declared.trimmingCharacters(in: .whitespaces)
-        guard trimmed == SigV4Canonical.unsignedPayload || SigV4Canonical.asciiLowercased(trimmed) == computed else {
+        guard trimmed == SigV4Canonical.unsignedPayload || SigV4Canonical.asciiLowercased(trimmed) == computed
+        else {
             throw .invalid("The provided 'x-amz-content-sha256' header does not match what was computed.")
         }
         return trimmed
