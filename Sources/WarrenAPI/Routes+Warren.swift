@@ -22,7 +22,7 @@ extension LambdaRoutes {
                 throw Violations.single(String(offset), at: "offset",
                                         "Member must have value greater than or equal to 0")
             }
-            // The file the offset is in (its inode, from the last answer's X-Warren-Log-File).
+            // The file the offset is in (its identity, from the last answer's X-Warren-Log-File).
             let file = try Self.integer(request, "File", field: "file", as: UInt64.self)
             _ = try await service.store.getFunction(name)
             let path = service.logDirectory.appendingPathComponent("\(name).log").path

@@ -183,6 +183,10 @@ int wrn_sandbox_namespaces(void);
 /* open(path, O_PATH | O_CLOEXEC), for the same reason. */
 int wrn_open_path(const char *path);
 
+/* The birth time of the open file `fd` (statx STATX_BTIME) in nanoseconds since the epoch; 0
+ * where the file system keeps none or statx fails. Not for use between clone and execve. */
+long long wrn_file_birth_ns(int fd);
+
 /* pipe2(fds, O_CLOEXEC). */
 int wrn_pipe_cloexec(int fds[2]);
 
