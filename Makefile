@@ -16,7 +16,7 @@ PYTHON   ?= python3
 
 # Targets run their steps in the order written, even under -j.
 .NOTPARALLEL:
-.PHONY: deps pydeps build rootfs test run bench soak clean
+.PHONY: deps pydeps resolve build rootfs test run bench soak clean
 
 deps:
 	@installed() { dpkg -s "$$1" 2>/dev/null | grep -q '^Status: install ok installed'; }; \
@@ -31,7 +31,13 @@ deps:
 pydeps:
 	$(PYTHON) -m pip install -q --disable-pip-version-check $(PY_DEPS)
 
-build:
+# Fetches the packages first, once more if SwiftPM itself fails: on a fresh clone it has crashed
+# (SIGSEGV in libdispatch) while fetching from its cache, before compiling anything. A real
+# resolution error fails both times.
+resolve:
+	@$(SWIFT) package resolve || { echo "make: swift package resolve failed; once more" >&2; $(SWIFT) package resolve; }
+
+build: resolve
 	$(SWIFT) build
 
 rootfs:
@@ -44,7 +50,7 @@ test:
 	  echo "make test: must run as root (the sandbox tests create namespaces, cgroups and mounts); try 'sudo make test'" >&2; \
 	  exit 1; \
 	fi
-	@$(MAKE) --no-print-directory deps pydeps rootfs
+	@$(MAKE) --no-print-directory deps pydeps rootfs resolve
 	$(SWIFT) build
 	$(SWIFT) test
 	WARREN_BIN=$(CURDIR)/.build/debug/warren $(PYTHON) -m pytest -q -p no:cacheprovider Tests/integration
@@ -57,7 +63,7 @@ SOAK_SECONDS ?= 300
 soak: deps pydeps rootfs build
 	WARREN_BIN=$(CURDIR)/.build/debug/warren $(PYTHON) Tests/soak/soak.py --seconds $(SOAK_SECONDS)
 
-bench: deps rootfs
+bench: deps rootfs resolve
 	$(SWIFT) build -c release --product warren-bench
 	$(SWIFT) build -c release --product warren
 	.build/release/warren-bench
