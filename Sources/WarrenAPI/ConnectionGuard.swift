@@ -3,6 +3,7 @@ import HTTPTypes
 import Hummingbird
 import NIOCore
 import NIOHTTP1
+import NIOHTTPTypesHTTP1
 import Synchronization
 
 /// Bounds the Lambda API's connections, first in each one's pipeline (after HTTP decoding): how
@@ -170,12 +171,17 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     /// Why `head` would be refused by the signature check, if it would.
+    ///
+    /// Judged on the head as the router sees it (converted as the codec behind this handler
+    /// converts it: an absolute-form target becomes its path), so that the unsigned paths and
+    /// the signed headers are the router's. Only at an idle check, never per request.
     private func unsigned(_ head: HTTPRequestHead) -> LambdaError? {
-        guard let verifier = limits.verifier else { return nil }
-        let (path, query) = SigV4Middleware<BasicRequestContext>.split(head.uri)
+        guard let verifier = limits.verifier,
+              let request = try? HTTPRequest(head, secure: false, splitCookie: false) else { return nil }
+        let (path, query) = SigV4Middleware<BasicRequestContext>.split(request.path ?? "/")
         guard !limits.unsignedPaths.contains(path) else { return nil }
         do throws(SigV4Error) {
-            try verifier.checkHead(SigV4Middleware<BasicRequestContext>.sigV4Request(head, path: path, query: query))
+            try verifier.checkHead(SigV4Middleware<BasicRequestContext>.sigV4Request(request, path: path, query: query))
             return nil
         } catch {
             return LambdaError(error.httpStatus, error.code, error.message)
