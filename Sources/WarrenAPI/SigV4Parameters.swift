@@ -116,9 +116,7 @@ struct SigV4Parameters: Sendable {
         var names: [String] = []
         names.reserveCapacity(8)
         Substring(signedHeaders).utf8.forEachPiece(separatedBy: UInt8(ascii: ";")) { name in
-            let trimmed = Substring(name).trimmingSpaces
-            names.append(trimmed.utf8.contains { (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains($0) }
-                ? trimmed.lowercased() : trimmed)
+            names.append(SigV4Canonical.asciiLowercased(Substring(name).trimmingSpaces))
         }
         names.sort()
         names.removeDuplicatesInSortedOrder()
