@@ -17,7 +17,13 @@ extension LambdaService {
                                 description: request.description ?? "")
         let created = try await mutations.serialized {
             let created = try await store.createAlias(alias)
-            try await supervisor.putAlias(name, supervisorAlias(created))
+            do {
+                try await supervisor.putAlias(name, supervisorAlias(created))
+            } catch {
+                // A refused alias is not kept: it would list but never invoke.
+                try? await store.deleteAlias(name, name: created.name)
+                throw error
+            }
             return created
         }
         return AliasConfiguration(created, arn: arn)

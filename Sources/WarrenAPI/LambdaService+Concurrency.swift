@@ -6,8 +6,8 @@ extension LambdaService {
     // MARK: Reserved concurrency
 
     /// PutFunctionConcurrency, refused when it would leave the account less
-    /// unreserved concurrency than its minimum, or less than the function's
-    /// provisioned concurrency.
+    /// unreserved concurrency than its minimum (provisioned concurrency of functions without a
+    /// reservation included), or less than the function's provisioned concurrency.
     func putFunctionConcurrency(_ name: String, _ reserved: Int?) async throws -> ConcurrencyShape {
         var violations = Violations()
         violations.required(reserved != nil, at: "reservedConcurrentExecutions")
@@ -17,8 +17,7 @@ extension LambdaService {
         try await mutations.serialized {
             _ = try await store.getFunction(name)
             let settings = supervisor.admission.settings
-            let others = try await store.allFunctionConcurrency().filter { $0.key != name }.values.reduce(0, +)
-            if settings.accountLimit - others - value < settings.unreservedMinimum {
+            if try await unreservedConcurrency(reserving: (name, value)) < settings.unreservedMinimum {
                 throw LambdaError.invalidParameter("Specified ReservedConcurrentExecutions for function decreases "
                     + "account's UnreservedConcurrentExecution below its minimum value of "
                     + "[\(settings.unreservedMinimum)].")

@@ -10,6 +10,7 @@ extension LambdaService {
     func putEventInvokeConfig(_ name: String, qualifier: String?, _ request: EventInvokeConfigRequest,
                               merge: Bool) async throws -> FunctionEventInvokeConfig {
         try Self.validate(request)
+        try checkDestinations(request, of: name)
         let qualifier = qualifier ?? FunctionVersion.latest
         let record = try await mutations.serialized {
             var record = EventInvokeConfigRecord(function: name, qualifier: qualifier)
@@ -53,6 +54,26 @@ extension LambdaService {
     }
 
     private static func nonEmpty(_ text: String) -> String? { text.isEmpty ? nil : text }
+
+    /// The services a destination may name (concurrency spec §6): SQS, SNS, Lambda and EventBridge
+    /// on either side, S3 on failure only; and a function is never its own destination.
+    private func checkDestinations(_ request: EventInvokeConfigRequest, of name: String) throws(LambdaError) {
+        let sides = [(request.destinationConfig?.onSuccess?.destination, ["sqs", "sns", "lambda", "events"]),
+                     (request.destinationConfig?.onFailure?.destination, ["sqs", "sns", "lambda", "events", "s3"])]
+        for case let (destination?, services) in sides where !destination.isEmpty {
+            let parts = destination.split(separator: ":", omittingEmptySubsequences: false)
+            guard parts.count > 2, services.contains(String(parts[2])) else {
+                throw .invalidParameter("The destination ARN \(destination) is invalid.")
+            }
+            guard parts[2] == "lambda" else { continue }
+            guard let target = EventQueue.LambdaDestination(arn: destination) else {
+                throw .invalidParameter("The destination ARN \(destination) is invalid.")
+            }
+            if target.function == name, parts[3] == arn.region, parts[4] == arn.account {
+                throw .invalidParameter("You can't specify the function as a destination for itself.")
+            }
+        }
+    }
 
     private static func validate(_ request: EventInvokeConfigRequest) throws(LambdaError) {
         var violations = Violations()

@@ -30,27 +30,35 @@ extension LambdaService {
             }
             return
         }
-        let unreserved = try await unreservedConcurrency(excluding: name, qualifier: qualifier)
+        let unreserved = try await unreservedConcurrency(replacing: (name, qualifier))
         if count > unreserved - supervisor.admission.settings.unreservedMinimum {
             throw LambdaError.invalidParameter("Specified ConcurrentExecutions for function is greater than "
                 + "account's unreserved concurrency [\(unreserved)].")
         }
     }
 
-    /// The account limit less every reservation and every provisioned
-    /// request of functions without one (those come out of the unreserved
-    /// pool), not counting the request being replaced.
-    private func unreservedConcurrency(excluding name: String, qualifier: String) async throws -> Int {
-        let reserved = try await store.allFunctionConcurrency()
+    /// The account's unreserved concurrency (concurrency spec §2): the limit less every reservation
+    /// and every provisioned request of a function without one (those come out of the unreserved
+    /// pool). `reserving` counts a function as reserving `count` instead of what it holds now;
+    /// `replacing` leaves one provisioned request out.
+    func unreservedConcurrency(reserving: (function: String, count: Int)? = nil,
+                               replacing: (function: String, qualifier: String)? = nil) async throws -> Int {
+        var reserved = try await store.allFunctionConcurrency()
+        if let reserving { reserved[reserving.function] = reserving.count }
         let provisioned = try await store.listProvisionedConcurrency(nil)
-            .filter { reserved[$0.function] == nil && !($0.function == name && $0.qualifier == qualifier) }
+            .filter { reserved[$0.function] == nil && !($0.function == replacing?.function
+                                                         && $0.qualifier == replacing?.qualifier) }
             .reduce(0) { $0 + $1.requested }
         return supervisor.admission.settings.accountLimit - reserved.values.reduce(0, +) - provisioned
     }
 
-    /// An alias may carry provisioned concurrency only without routing, and
-    /// only when nothing else provisions its version.
+    /// An alias may carry provisioned concurrency only on a published version, without routing,
+    /// and only when nothing else provisions its version.
     func checkProvisionedTarget(_ name: String, alias: AliasRecord) async throws {
+        if alias.functionVersion == FunctionVersion.latest {
+            throw LambdaError.invalidParameter("Provisioned Concurrency Configs cannot be applied to unpublished "
+                + "function versions.")
+        }
         if !alias.additionalVersionWeights.isEmpty {
             throw LambdaError.conflict("Alias with weights can not be used with Provisioned Concurrency")
         }

@@ -49,17 +49,41 @@ extension LambdaService {
     /// `all` every version too (all ARNs qualified). Pages count functions.
     func listFunctions(marker: String?, maxItems: Int?, all: Bool) async throws -> ListFunctionsResponse {
         let limit = try Paging.limit(maxItems, max: 10000)
+        guard !all else { return try await listAllVersions(marker: marker, limit: limit) }
         let page = try await store.listFunctions(marker: marker, maxItems: limit)
-        var functions: [FunctionConfiguration] = []
-        for record in page.items {
-            guard all else {
-                functions.append(FunctionConfiguration(record, version: FunctionVersion.latest,
-                                                       arn: arn.function(record.name), listing: true))
-                continue
-            }
-            functions += try await versions(of: record, listing: true)
+        let functions = page.items.map {
+            FunctionConfiguration($0, version: FunctionVersion.latest, arn: arn.function($0.name), listing: true)
         }
         return ListFunctionsResponse(functions: functions, nextMarker: page.nextMarker)
+    }
+
+    /// ListFunctions with `FunctionVersion=ALL`: pages of versions, not of functions, so a page holds
+    /// at most `limit` items however many versions a function has. The marker is
+    /// `<function>/<version key>` (names hold no `/`); a plain function name, from a listing of
+    /// `$LATEST` only, resumes after that function.
+    private func listAllVersions(marker: String?, limit: Int) async throws -> ListFunctionsResponse {
+        let parts = marker.map { $0.split(separator: "/", maxSplits: 1).map(String.init) }
+        var items: [(key: String, configuration: FunctionConfiguration)] = []
+        func add(_ record: FunctionRecord, after versionKey: String?) async throws {
+            for configuration in try await versions(of: record, listing: true) {
+                let key = Paging.versionKey(configuration.version)
+                if let versionKey, key <= versionKey { continue }
+                items.append((record.name + "/" + key, configuration))
+            }
+        }
+        if let parts, parts.count == 2, let record = try? await store.getFunction(parts[0]) {
+            try await add(record, after: parts[1])
+        }
+        var cursor = parts?.first
+        while items.count <= limit {
+            let page = try await store.listFunctions(marker: cursor, maxItems: limit)
+            for record in page.items { try await add(record, after: nil) }
+            guard let next = page.nextMarker else { break }
+            cursor = next
+        }
+        let page = items.prefix(limit)
+        return ListFunctionsResponse(functions: page.map(\.configuration),
+                                     nextMarker: items.count > limit ? page.last?.key : nil)
     }
 
     /// ListVersionsByFunction: `$LATEST` first, then 1, 2, …
@@ -82,8 +106,8 @@ extension LambdaService {
         return result
     }
 
-    /// GetAccountSettings: the account limit and unreserved concurrency the
-    /// supervisor enforces, the code limits, and what is deployed.
+    /// GetAccountSettings: the account limit, the unreserved concurrency (less reservations and the
+    /// provisioned concurrency of functions without one), the code limits, and what is deployed.
     func accountSettings() async throws -> AccountSettings {
         var functions = 0
         var codeSize = 0
@@ -97,10 +121,9 @@ extension LambdaService {
             }
             marker = page.nextMarker
         } while marker != nil
-        let admission = supervisor.admission
         return AccountSettings(
-            accountLimit: .init(concurrentExecutions: admission.settings.accountLimit,
-                                unreservedConcurrentExecutions: admission.unreserved),
+            accountLimit: .init(concurrentExecutions: supervisor.admission.settings.accountLimit,
+                                unreservedConcurrentExecutions: try await unreservedConcurrency()),
             accountUsage: .init(totalCodeSize: codeSize, functionCount: functions))
     }
 }

@@ -127,7 +127,7 @@ public final class LambdaService: Sendable {
             repeat {
                 let page = try await store.listFunctions(marker: marker, maxItems: 50)
                 for record in page.items {
-                    do { try await mirror(record) } catch { problems.append("\(record.name): \(error)") }
+                    do { problems += try await mirror(record) } catch { problems.append("\(record.name): \(error)") }
                 }
                 marker = page.nextMarker
             } while marker != nil
@@ -148,16 +148,27 @@ public final class LambdaService: Sendable {
         }
     }
 
-    /// One function with its versions and aliases.
-    private func mirror(_ record: FunctionRecord) async throws {
+    /// One function with its versions and aliases. A version or alias the supervisor refuses is
+    /// left out on its own, so one bad row costs only itself.
+    /// - Returns: One line per version or alias left out.
+    /// - Throws: If the function itself is refused or the store cannot be read.
+    private func mirror(_ record: FunctionRecord) async throws -> [String] {
         try await supervisor.createFunction(functionConfig(record))
+        var problems: [String] = []
         for version in try await store.listVersions(record.name) {
-            try await supervisor.putVersion(record.name, version: version.version,
-                                            functionConfig(version.configuration))
+            do {
+                try await supervisor.putVersion(record.name, version: version.version,
+                                                functionConfig(version.configuration))
+            } catch {
+                problems.append("\(record.name):\(version.version): \(error)")
+            }
         }
         for alias in try await store.listAliases(record.name, functionVersion: nil) {
-            try await supervisor.putAlias(record.name, supervisorAlias(alias))
+            do { try await supervisor.putAlias(record.name, supervisorAlias(alias)) } catch {
+                problems.append("\(record.name):\(alias.name): \(error)")
+            }
         }
+        return problems
     }
 
     /// Stops the supervisor (every instance destroyed) and closes the store.

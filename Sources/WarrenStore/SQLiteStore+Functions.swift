@@ -88,7 +88,7 @@ extension SQLiteStore {
         if qualifier == "$LATEST" {
             throw StoreError(.invalid, "$LATEST version cannot be deleted without deleting the function.")
         }
-        guard let number = Int(qualifier), String(number) == qualifier else {
+        guard let number = Self.versionNumber(qualifier) else {
             if try AliasRecord.exists(db, key: ["function": name, "name": qualifier]) {
                 throw StoreError(.invalid, "Deletion of aliases is not currently supported.")
             }

@@ -119,7 +119,7 @@ extension SQLiteStore {
             throw StoreError(.invalid, "Provisioned Concurrency Configs cannot be applied to unpublished "
                 + "function versions.")
         }
-        let exists = if let number = Int(qualifier), String(number) == qualifier {
+        let exists = if let number = Self.versionNumber(qualifier) {
             try VersionRow.exists(db, key: ["function": function, "number": number])
         } else {
             try AliasRecord.exists(db, key: ["function": function, "name": qualifier])

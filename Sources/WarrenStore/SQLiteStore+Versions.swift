@@ -44,7 +44,7 @@ extension SQLiteStore {
     public func getVersion(_ name: String, version: String) async throws -> VersionRecord {
         try await pool.read { db in
             _ = try self.requireFunction(db, name)
-            guard let number = Int(version),
+            guard let number = Self.versionNumber(version),
                   let row = try VersionRow.fetchOne(db, key: ["function": name, "number": number]) else {
                 throw StoreError(.notFound, "Function not found: \(self.arn(name, version))")
             }
@@ -124,7 +124,7 @@ extension SQLiteStore {
     private func checkAliasTargets(_ db: Database, _ alias: AliasRecord) throws {
         for version in [alias.functionVersion] + alias.additionalVersionWeights.keys.sorted() {
             if version == "$LATEST" { continue }
-            guard let number = Int(version),
+            guard let number = Self.versionNumber(version),
                   try VersionRow.exists(db, key: ["function": alias.function, "number": number]) else {
                 throw StoreError(.notFound, "Function not found: \(arn(alias.function, version))")
             }

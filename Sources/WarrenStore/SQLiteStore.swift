@@ -75,6 +75,13 @@ public final class SQLiteStore: StateStore {
         arnPrefix + name + (qualifier.map { ":\($0)" } ?? "")
     }
 
+    /// The number a version qualifier names, as Lambda writes it: `1`, never `01` or `+1`. A
+    /// qualifier in another form names no version (a lookup by string, as Lambda's, finds none).
+    static func versionNumber(_ qualifier: String) -> Int? {
+        guard let number = Int(qualifier), number >= 1, String(number) == qualifier else { return nil }
+        return number
+    }
+
     /// Fetches `$LATEST` or throws Lambda's not-found error.
     func requireFunction(_ db: Database, _ name: String) throws -> FunctionRecord {
         guard let function = try FunctionRecord.fetchOne(db, key: name) else {

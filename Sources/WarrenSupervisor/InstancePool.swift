@@ -171,6 +171,22 @@ final class InstancePool: Sendable {
         }
     }
 
+    /// Destroys the idle instances, provisioned or not; busy ones end when their invocation does
+    /// (their pool is no longer the supervisor's, so ``Supervisor/keepOrDestroy`` does not keep them).
+    nonisolated(nonsending) func destroyIdle(reason: String) async {
+        let idle = lists.withLock { lists -> [Instance] in
+            defer {
+                lists.idle.removeAll()
+                lists.idleProvisioned.removeAll()
+            }
+            return lists.idle + lists.idleProvisioned
+        }
+        for instance in idle {
+            await instance.destroy(reason: reason)
+            await forget(instance)
+        }
+    }
+
     /// Destroys idle provisioned instances beyond `count` (a lowered
     /// provisioned concurrency); busy ones end when their invocation does.
     nonisolated(nonsending) func trimProvisioned(to count: Int) async {

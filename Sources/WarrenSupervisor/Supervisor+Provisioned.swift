@@ -51,7 +51,8 @@ extension Supervisor {
         record.provisioned[version] = nil
         functions[name] = record
         admission.setProvisioned(name, version: version, 0)
-        await pools[FunctionVersion(name, version)]?.destroyAll(reason: "provisioned concurrency removed")
+        // Idle provisioned instances go now, busy ones once their invocation ends; on-demand ones stay.
+        await pools[FunctionVersion(name, version)]?.trimProvisioned(to: 0)
     }
 
     public func provisionedConcurrency(_ name: String, qualifier: String) async throws -> ProvisionedConcurrency? {
@@ -144,7 +145,8 @@ extension Supervisor {
         if current, !shuttingDown, wanted {
             await pool.putBack(instance, freeze: configuration.freezeIdle, after: configuration.freezeAfter)
         } else {
-            let reason = !current ? "function deleted" : shuttingDown ? "shutting down" : "provisioned concurrency lowered"
+            let reason = !current ? "configuration changed or deleted" : shuttingDown ? "shutting down"
+                : "provisioned concurrency lowered"
             await instance.destroy(reason: reason)
             await pool.forget(instance)
         }
@@ -168,7 +170,7 @@ extension Supervisor {
     /// Every instance, for `warren instances`.
     public func instances() async -> [InstanceInfo] {
         var infos: [InstanceInfo] = []
-        for pool in pools.values {
+        for pool in Array(pools.values) + retired {
             for instance in pool.instances {
                 let state = await instance.state
                 infos.append(InstanceInfo(

@@ -69,6 +69,9 @@ public actor Supervisor {
     let loops: [any EventLoop]
     var functions: [String: FunctionRecord] = [:]
     var pools: [FunctionVersion: InstancePool] = [:]
+    /// Pools taken out of ``pools`` with invocations still running in them (a changed
+    /// configuration): kept until those end, so shutdown and `warren instances` still see them.
+    var retired: [InstancePool] = []
     let uidSlots = UIDSlots()
     var instanceCounter = 0
     /// Names of this supervisor's instance cgroups start with it:
@@ -131,12 +134,13 @@ public actor Supervisor {
     public func shutdown() async {
         shuttingDown = true
         reclaimer?.cancel()
-        for pool in pools.values { await pool.destroyAll(reason: "shutdown") }
+        for pool in Array(pools.values) + retired { await pool.destroyAll(reason: "shutdown") }
         // A start that was spawning sees shuttingDown and discards its
         // sandbox; one initializing was destroyed above and fails at once.
         while starting > 0 { try? await Task.sleep(for: .milliseconds(2)) }
-        for pool in pools.values { await pool.destroyAll(reason: "shutdown") }
+        for pool in Array(pools.values) + retired { await pool.destroyAll(reason: "shutdown") }
         pools.removeAll()
+        retired.removeAll()
         if configuration.eventLoopGroup == nil { try? await group.shutdownGracefully() }
     }
 
@@ -152,13 +156,23 @@ public actor Supervisor {
         functions[config.functionName] = FunctionRecord(latest: config, log: log, arn: arn(config.functionName, nil))
     }
 
-    /// Replaces `$LATEST`'s configuration; its instances are retired.
+    /// Replaces `$LATEST`'s configuration. Its instances are retired: the idle ones destroyed, the
+    /// busy ones once their invocation has ended on the old configuration, as Lambda lets
+    /// invocations in flight finish on the code they started with.
     public func updateFunction(_ config: FunctionConfig) async throws {
         guard functions[config.functionName] != nil else { throw notFound(config.functionName) }
         try validate(config)
         functions[config.functionName]!.latest = config
         let latest = FunctionVersion(config.functionName, FunctionVersion.latest)
-        await pools.removeValue(forKey: latest)?.destroyAll(reason: "configuration changed")
+        if let pool = pools.removeValue(forKey: latest) { await retire(pool, reason: "configuration changed") }
+    }
+
+    /// Takes a pool out of use: new invocations get a new one, its idle instances are destroyed,
+    /// and it is kept in ``retired`` while instances of it still run.
+    func retire(_ pool: InstancePool, reason: String) async {
+        retired.removeAll { $0.instances.isEmpty }
+        retired.append(pool)
+        await pool.destroyIdle(reason: reason)
     }
 
     public func function(_ name: String, qualifier: String? = nil) throws -> FunctionConfig {

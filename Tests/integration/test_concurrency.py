@@ -8,6 +8,7 @@ import time
 import botocore.exceptions
 import pytest
 
+from conftest import wait_active
 from helpers import ROLE, expect_error, function_arn, invoke, poll, python_zip, status_of, unique_name
 
 UNRESERVED_MINIMUM = 100
@@ -167,6 +168,74 @@ def test_provisioned_concurrency_on_latest_is_refused(lam, lam_raw, functions, q
     expect_error(code, 400, lam_raw.put_provisioned_concurrency_config, ProvisionedConcurrentExecutions=1, **kwargs)
     if qualifier:
         expect_error("InvalidParameterValueException", 400, lam.get_provisioned_concurrency_config, **kwargs)
+
+
+def test_provisioned_concurrency_never_lands_on_latest_through_an_alias(lam, functions):
+    name = functions.create()["FunctionName"]
+    lam.publish_version(FunctionName=name)
+    lam.create_alias(FunctionName=name, Name="latest", FunctionVersion="$LATEST")
+    error = expect_error("InvalidParameterValueException", 400, lam.put_provisioned_concurrency_config,
+                         FunctionName=name, Qualifier="latest", ProvisionedConcurrentExecutions=1)
+    assert "unpublished function versions" in error["Error"]["Message"]
+    lam.create_alias(FunctionName=name, Name="one", FunctionVersion="1")
+    lam.put_provisioned_concurrency_config(FunctionName=name, Qualifier="one", ProvisionedConcurrentExecutions=1)
+    expect_error("InvalidParameterValueException", 400, lam.update_alias, FunctionName=name, Name="one",
+                 FunctionVersion="$LATEST")
+    assert lam.get_alias(FunctionName=name, Name="one")["FunctionVersion"] == "1"
+    lam.delete_provisioned_concurrency_config(FunctionName=name, Qualifier="one")
+
+
+def test_provisioned_concurrency_of_functions_without_a_reservation_is_not_reserved_twice(make_server):
+    """Provisioned concurrency of a function without a reservation comes out of the unreserved pool
+    (concurrency spec §2): GetAccountSettings counts it, and no reservation may take the pool below
+    its minimum (2 for an account limit of 20) by ignoring it."""
+    server = make_server(extra_args=["--account-limit", "20"])
+    lam = server.client()
+    provisioned, reserving = unique_name("pc"), unique_name("rc")
+    for name in (provisioned, reserving):
+        lam.create_function(FunctionName=name, Runtime="python3.11", Role=ROLE, Handler="lambda_function.handler",
+                            Code={"ZipFile": python_zip()})
+    lam.publish_version(FunctionName=provisioned)
+    lam.put_provisioned_concurrency_config(FunctionName=provisioned, Qualifier="1", ProvisionedConcurrentExecutions=3)
+    assert account(lam)[0]["UnreservedConcurrentExecutions"] == 17
+    error = expect_error("InvalidParameterValueException", 400, lam.put_function_concurrency,
+                         FunctionName=reserving, ReservedConcurrentExecutions=16)
+    assert "below its minimum value of [2]" in error["Error"]["Message"], error
+    lam.put_function_concurrency(FunctionName=reserving, ReservedConcurrentExecutions=15)
+    assert account(lam)[0]["UnreservedConcurrentExecutions"] == 2
+    # Once the function reserves, its provisioned concurrency comes out of its reservation instead.
+    lam.put_function_concurrency(FunctionName=provisioned, ReservedConcurrentExecutions=3)
+    assert account(lam)[0]["UnreservedConcurrentExecutions"] == 2
+
+
+@pytest.mark.parametrize("change", ["delete the config", "move the alias"])
+def test_a_provisioned_change_lets_the_invocation_in_flight_finish(server, lam, functions, change):
+    name = functions.create(Timeout=20)["FunctionName"]
+    for _ in range(2):
+        lam.publish_version(FunctionName=name)
+        lam.update_function_configuration(FunctionName=name, Description="next")
+        wait_active(lam, name)
+    lam.create_alias(FunctionName=name, Name="live", FunctionVersion="1")
+    lam.put_provisioned_concurrency_config(FunctionName=name, Qualifier="live", ProvisionedConcurrentExecutions=1)
+    poll("provisioned concurrency READY", lambda: lam.get_provisioned_concurrency_config(
+        FunctionName=name, Qualifier="live")["Status"] == "READY")
+    answers = {}
+    caller = threading.Thread(target=lambda: answers.update(slow=invoke(
+        lam, name, {"action": "sleep", "seconds": 2}, Qualifier="live")))
+    caller.start()
+    time.sleep(0.7)
+    if change == "delete the config":
+        lam.delete_provisioned_concurrency_config(FunctionName=name, Qualifier="live")
+    else:
+        lam.update_alias(FunctionName=name, Name="live", FunctionVersion="2")
+    caller.join()
+    response, payload = answers["slow"]
+    assert "FunctionError" not in response, payload
+    assert (response["ExecutedVersion"], payload["initType"]) == ("1", "provisioned-concurrency")
+    if change == "move the alias":
+        lam.delete_provisioned_concurrency_config(FunctionName=name, Qualifier="live")
+    poll("the provisioned instance to go", lambda: not [
+        i for i in server.instances() if i["FunctionName"] == name and i["Provisioned"]])
 
 
 def test_provisioned_concurrency_bad_values(lam, lam_raw, functions):

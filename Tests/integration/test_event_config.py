@@ -93,3 +93,22 @@ def test_missing_function_is_404(lam):
                  MaximumRetryAttempts=1)
     expect_error("ResourceNotFoundException", 404, lam.get_function_event_invoke_config, FunctionName=name)
     expect_error("ResourceNotFoundException", 404, lam.delete_function_event_invoke_config, FunctionName=name)
+
+
+def test_destinations_name_a_service_lambda_delivers_to(lam, functions):
+    name = functions.create()["FunctionName"]
+    queue = "arn:aws:sqs:us-east-1:123456789012:failures"
+    bucket = "arn:aws:s3:::failures"
+    for side, destination in [("OnFailure", "arn:aws:dynamodb:us-east-1:123456789012:table/t"),
+                              ("OnFailure", "arn:aws:iam::123456789012:role/x"),
+                              ("OnSuccess", bucket)]:
+        error = expect_error("InvalidParameterValueException", 400, lam.put_function_event_invoke_config,
+                             FunctionName=name, DestinationConfig={side: {"Destination": destination}})
+        assert error["Error"]["Message"] == f"The destination ARN {destination} is invalid.", error
+    error = expect_error("InvalidParameterValueException", 400, lam.put_function_event_invoke_config,
+                         FunctionName=name, DestinationConfig={"OnFailure": {"Destination": function_arn(name)}})
+    assert "destination for itself" in error["Error"]["Message"], error
+    expect_error("ResourceNotFoundException", 404, lam.get_function_event_invoke_config, FunctionName=name)
+    config = lam.put_function_event_invoke_config(FunctionName=name, DestinationConfig={
+        "OnSuccess": {"Destination": queue}, "OnFailure": {"Destination": bucket}})
+    assert config["DestinationConfig"] == {"OnSuccess": {"Destination": queue}, "OnFailure": {"Destination": bucket}}

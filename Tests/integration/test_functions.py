@@ -4,6 +4,8 @@ UpdateFunctionCode, UpdateFunctionConfiguration and DeleteFunction through boto3
 import base64
 import json
 import re
+import threading
+import time
 import urllib.error
 import urllib.request
 
@@ -129,19 +131,28 @@ def test_list_functions_pages_with_max_items_and_marker(lam, functions):
         assert "State" not in entry and "LastUpdateStatus" not in entry, entry
 
 
-def test_list_functions_all_versions(lam, functions):
+@pytest.mark.parametrize("max_items", [None, 2])
+def test_list_functions_all_versions(lam, functions, max_items):
+    """Pages hold versions, not functions: at most MaxItems (50 without it), each version once."""
     name = functions.create()["FunctionName"]
-    lam.publish_version(FunctionName=name)
+    for description in ("1", "2", "3"):
+        lam.update_function_configuration(FunctionName=name, Description=description)
+        wait_active(lam, name)
+        lam.publish_version(FunctionName=name)
     every = []
-    kwargs = {"FunctionVersion": "ALL"}
+    seen = []
+    kwargs = {"FunctionVersion": "ALL"} | ({"MaxItems": max_items} if max_items else {})
     while True:
         page = lam.list_functions(**kwargs)
+        assert len(page["Functions"]) <= (max_items or 50), len(page["Functions"])
+        seen += [f["FunctionArn"] for f in page["Functions"]]
         every += [f for f in page["Functions"] if f["FunctionName"] == name]
         if not page.get("NextMarker"):
             break
         kwargs["Marker"] = page["NextMarker"]
-    assert sorted((f["Version"], f["FunctionArn"]) for f in every) == sorted([
-        ("$LATEST", function_arn(name, "$LATEST")), ("1", function_arn(name, "1"))])
+    assert len(seen) == len(set(seen)), "a version was listed twice"
+    assert sorted((f["Version"], f["FunctionArn"]) for f in every) == sorted(
+        [("$LATEST", function_arn(name, "$LATEST"))] + [(v, function_arn(name, v)) for v in ("1", "2", "3")])
     latest_only = [f for f in lam.list_functions()["Functions"] if f["FunctionName"] == name]
     assert [f["Version"] for f in latest_only] == ["$LATEST"]
 
@@ -168,6 +179,34 @@ def test_update_function_code(lam, functions):
     wait_active(lam, name)
     _, payload = invoke(lam, name, {}, Qualifier="1")
     assert payload["marker"] == "newer"
+
+
+@pytest.mark.parametrize("change", ["configuration", "code"])
+def test_an_update_lets_invocations_in_flight_finish_on_the_old_code(lam, functions, change):
+    name = functions.create(zip_file=python_zip("old"), Timeout=20)["FunctionName"]
+    invoke(lam, name, {})  # a warm instance, so the slow call below starts at once
+    answers = {}
+
+    def slow():
+        answers["slow"] = invoke(lam, name, {"action": "sleep", "seconds": 2})
+
+    caller = threading.Thread(target=slow)
+    caller.start()
+    time.sleep(0.7)
+    if change == "configuration":
+        lam.update_function_configuration(FunctionName=name, Environment={"Variables": {"MARKER": "changed"}})
+    else:
+        lam.update_function_code(FunctionName=name, ZipFile=python_zip("new"))
+    wait_active(lam, name)
+    caller.join()
+    response, payload = answers["slow"]
+    assert "FunctionError" not in response, payload
+    assert payload["marker"] == "old" and payload["env"] is None, "the invocation in flight was cut off or moved"
+    _, payload = invoke(lam, name, {})
+    if change == "configuration":
+        assert payload["env"] == "changed"
+    else:
+        assert payload["marker"] == "new"
 
 
 def test_update_function_configuration_replaces_environment(lam, functions):
