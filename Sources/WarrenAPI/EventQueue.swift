@@ -6,7 +6,8 @@ import WarrenSupervisor
 /// Runs Lambda `Event` invocations from the durable queue of a ``StateStore``.
 ///
 /// ```
-///  Invoke (Event) ── enqueue ──▶ store ── claimDue ──▶ loop ──▶ one task per event (≤ concurrency)
+///  Invoke (Event) ── enqueue ──▶ store ── claimDue ──▶ loop ──▶ one task per event (≤ concurrency,
+///                                                                   ≤ perFunction of one function)
 ///        │                          ▲                                  │
 ///        └── wake() ──▶ loop        └──── complete / retry / fail ◀────┘
 /// ```
@@ -51,6 +52,9 @@ public final class EventQueue: Sendable {
     let eventInvokeConfig: ConfigLookup
     let log: @Sendable (String) -> Void
     let concurrency: Int
+    /// Events of one function run at once, at most: a function with a backlog of slow events
+    /// leaves the other slots to the others' events.
+    let perFunction: Int
     let timing: Timing
     /// `arn:aws:lambda:REGION:ACCOUNT:function:`, for `functionArn` in destination records.
     let arnPrefix: String
@@ -58,8 +62,9 @@ public final class EventQueue: Sendable {
 
     private struct State {
         var loop: Task<Void, Never>?
-        /// Events claimed and not yet settled by this queue.
+        /// Events claimed and not yet settled by this queue, in all and by function.
         var inFlight = 0
+        var running: [String: Int] = [:]
         /// A wake() that found the loop busy; the loop looks again at once.
         var wakePending = false
         var waiter: CheckedContinuation<Void, Never>?
@@ -74,17 +79,19 @@ public final class EventQueue: Sendable {
     ///   - eventInvokeConfig: Looks up the event's `EventInvokeConfig`.
     ///   - log: Receives one line per dropped event or failed bookkeeping.
     ///   - concurrency: Events run at once, at most.
+    ///   - perFunction: Events of one function run at once, at most.
     ///   - timing: Retry delays, back-off, poll interval and lease.
     ///   - region: Region in destination records' ARNs.
     ///   - accountId: Account in destination records' ARNs.
     public init(store: any StateStore, invoke: @escaping Invoke, eventInvokeConfig: @escaping ConfigLookup,
-                log: @escaping @Sendable (String) -> Void, concurrency: Int = 8, timing: Timing = Timing(),
-                region: String = "us-east-1", accountId: String = "000000000000") {
+                log: @escaping @Sendable (String) -> Void, concurrency: Int = 32, perFunction: Int = 8,
+                timing: Timing = Timing(), region: String = "us-east-1", accountId: String = "000000000000") {
         self.store = store
         self.invoke = invoke
         self.eventInvokeConfig = eventInvokeConfig
         self.log = log
         self.concurrency = max(1, concurrency)
+        self.perFunction = max(1, perFunction)
         self.timing = timing
         arnPrefix = "arn:aws:lambda:\(region):\(accountId):function:"
     }
@@ -135,7 +142,7 @@ public final class EventQueue: Sendable {
                 for event in await claim() {
                     group.addTask {
                         await self.attempt(event)
-                        self.settled()
+                        self.settled(event)
                     }
                 }
                 await sleep(upTo: nextWait())
@@ -145,14 +152,18 @@ public final class EventQueue: Sendable {
 
     private func claim() async -> [QueuedEvent] {
         let now = Date()
-        let room = state.withLock { state in
+        let (room, running) = state.withLock { state in
             if let soonest = state.soonest, soonest <= now { state.soonest = nil }
-            return concurrency - state.inFlight
+            return (concurrency - state.inFlight, state.running)
         }
         guard room > 0 else { return [] }
         do {
-            let events = try await store.claimDue(now: now, limit: room, lease: timing.lease)
-            state.withLock { $0.inFlight += events.count }
+            let events = try await store.claimDue(now: now, limit: room, lease: timing.lease,
+                                                  perFunction: perFunction, running: running)
+            state.withLock { state in
+                state.inFlight += events.count
+                for event in events { state.running[event.function, default: 0] += 1 }
+            }
             return events
         } catch is CancellationError {
             return []
@@ -162,8 +173,12 @@ public final class EventQueue: Sendable {
         }
     }
 
-    private func settled() {
-        state.withLock { $0.inFlight -= 1 }
+    private func settled(_ event: QueuedEvent) {
+        state.withLock { state in
+            state.inFlight -= 1
+            state.running[event.function, default: 1] -= 1
+            if state.running[event.function] == 0 { state.running[event.function] = nil }
+        }
         wake()
     }
 

@@ -18,28 +18,58 @@ extension SQLiteStore {
         }
     }
 
-    public func claimDue(now: Date, limit: Int, lease: Duration) async throws -> [QueuedEvent] {
+    /// Due events one claim looks at, at most: a backlog of one function beyond it (every one
+    /// passed over) holds up the others' events until it shrinks.
+    static let claimScan = 4096
+
+    public func claimDue(now: Date, limit: Int, lease: Duration, perFunction: Int,
+                         running: [String: Int]) async throws -> [QueuedEvent] {
         let nowSeconds = now.timeIntervalSince1970
         let leaseUntil = nowSeconds + Double(lease.components.seconds)
             + Double(lease.components.attoseconds) / 1e18
+        guard limit > 0 else { return [] }
         return try await pool.write { db in
             // Lapsed in-flight claims count as due: their claimer died, and
-            // at-least-once means someone must run them again.
-            let rows = try Row.fetchAll(db, sql: """
-                SELECT * FROM queuedEvent
-                WHERE (state = ? AND nextAttemptAt <= ?) OR (state = ? AND leaseUntil <= ?)
-                ORDER BY nextAttemptAt, id LIMIT ?
-                """, arguments: [QueuedEvent.State.queued.rawValue, nowSeconds,
-                                 QueuedEvent.State.inFlight.rawValue, nowSeconds, max(0, limit)])
+            // at-least-once means someone must run them again. Scanned in
+            // pages of keys (no payloads), oldest first, so the events passed
+            // over cost little and no statement is open while rows change; at
+            // most the oldest `Self.claimScan` due events are looked at.
             var claimed: [QueuedEvent] = []
-            for row in rows {
-                var event = try Self.event(from: row)
-                event.state = .inFlight
-                event.attempts += 1
-                event.leaseUntil = Date(timeIntervalSince1970: leaseUntil)
-                try db.execute(sql: "UPDATE queuedEvent SET state = ?, attempts = ?, leaseUntil = ? WHERE id = ?",
-                               arguments: [event.state.rawValue, event.attempts, leaseUntil, event.id])
-                claimed.append(event)
+            var counts = running
+            var caps: [String: Int] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT function, reserved FROM concurrency") {
+                caps[row["function"]] = max(1, min(perFunction, row["reserved"] as Int))
+            }
+            var after: (at: Double, id: Int64)?
+            var scanned = 0
+            scan: while claimed.count < limit, scanned < Self.claimScan {
+                let page = try Row.fetchAll(db, sql: """
+                    SELECT id, function, nextAttemptAt FROM queuedEvent
+                    WHERE ((state = ? AND nextAttemptAt <= ?) OR (state = ? AND leaseUntil <= ?))
+                      AND (? OR nextAttemptAt > ? OR (nextAttemptAt = ? AND id > ?))
+                    ORDER BY nextAttemptAt, id LIMIT 256
+                    """, arguments: [QueuedEvent.State.queued.rawValue, nowSeconds,
+                                     QueuedEvent.State.inFlight.rawValue, nowSeconds, after == nil,
+                                     after?.at ?? 0, after?.at ?? 0, after?.id ?? 0])
+                guard let last = page.last else { break }
+                after = (last["nextAttemptAt"], last["id"])
+                scanned += page.count
+                for key in page {
+                    let function: String = key["function"]
+                    guard counts[function, default: 0] < caps[function] ?? perFunction else { continue }
+                    counts[function, default: 0] += 1
+                    let id: Int64 = key["id"]
+                    guard let row = try Row.fetchOne(db, sql: "SELECT * FROM queuedEvent WHERE id = ?",
+                                                     arguments: [id]) else { continue }
+                    var event = try Self.event(from: row)
+                    event.state = .inFlight
+                    event.attempts += 1
+                    event.leaseUntil = Date(timeIntervalSince1970: leaseUntil)
+                    try db.execute(sql: "UPDATE queuedEvent SET state = ?, attempts = ?, leaseUntil = ? WHERE id = ?",
+                                   arguments: [event.state.rawValue, event.attempts, leaseUntil, event.id])
+                    claimed.append(event)
+                    if claimed.count == limit { break scan }
+                }
             }
             return claimed
         }

@@ -91,8 +91,12 @@ public protocol StateStore: Sendable {
     func enqueue(requestId: String, function: String, qualifier: String, payload: [UInt8],
                  at now: Date) async throws -> QueuedEvent
     /// Claims up to `limit` due events (queued and due, or in flight with a
-    /// lapsed lease), marking them in flight until `now + lease`.
-    func claimDue(now: Date, limit: Int, lease: Duration) async throws -> [QueuedEvent]
+    /// lapsed lease), oldest first, marking them in flight until `now + lease`. An event of a
+    /// function that already has `perFunction` events running (`running`, plus those claimed
+    /// here), or as many as its reserved concurrency (at least one), is passed over: one
+    /// function's backlog never holds up another's events, nor is claimed only to be throttled.
+    func claimDue(now: Date, limit: Int, lease: Duration, perFunction: Int,
+                  running: [String: Int]) async throws -> [QueuedEvent]
     /// Hands every in-flight claim back to the queue, due now. For start-up
     /// of the only process that uses this store: no claimer can be alive,
     /// so waiting for their leases to lapse would only delay the events.
@@ -123,6 +127,11 @@ extension StateStore {
     /// margin, so a live claimer never loses an event it is still running.
     public func claimDue(now: Date, limit: Int) async throws -> [QueuedEvent] {
         try await claimDue(now: now, limit: limit, lease: .seconds(960))
+    }
+
+    /// Claims with no limit per function.
+    public func claimDue(now: Date, limit: Int, lease: Duration) async throws -> [QueuedEvent] {
+        try await claimDue(now: now, limit: limit, lease: lease, perFunction: .max, running: [:])
     }
 
     /// The function ran and failed; try again at `nextAttemptAt`.

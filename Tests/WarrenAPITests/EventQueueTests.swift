@@ -40,6 +40,28 @@ struct EventQueueTests {
         }
     }
 
+    @Test func oneFunctionsSlowBacklogDoesNotHoldUpAnothersEvents() async throws {
+        try await QueueHarness.with { h in
+            try await h.deploy("slow")
+            try await h.deploy("quick")
+            // Two slots, at most one per function: the second slow event waits and the quick one
+            // takes the other slot, so it ends first. (Sharing the slots as they came, both slow
+            // events took them and the quick one ended after the first of them.)
+            let queue = h.queue(concurrency: 2, perFunction: 1)
+            let slow = [try await h.enqueue(queue, "slow", #"{"sleep":2}"#),
+                        try await h.enqueue(queue, "slow", #"{"sleep":2}"#)]
+            let quick = try await h.enqueue(queue, "quick", #"{"n":1}"#)
+            queue.start()
+            try await h.eventually("every event run") {
+                let slowDone = try await h.store.queuedEvent(slow[1].id) == nil
+                let quickDone = try await h.store.queuedEvent(quick.id) == nil
+                return slowDone && quickDone
+            }
+            await queue.stop()
+            #expect(h.runOrder == [quick.requestId, slow[0].requestId, slow[1].requestId])
+        }
+    }
+
     @Test(arguments: [nil, 0, 1] as [Int?])
     func aFunctionErrorIsRetriedThenGoesToTheOnFailureFunction(maximumRetryAttempts: Int?) async throws {
         let runs = (maximumRetryAttempts ?? 2) + 1
@@ -306,7 +328,8 @@ final class QueueHarness: Sendable {
     func arn(_ name: String) -> String { "arn:aws:lambda:us-east-1:000000000000:function:\(name)" }
 
     /// A queue over the store that invokes through `supervisor` (the first by default).
-    func queue(_ timing: EventQueue.Timing = QueueHarness.fast, supervisor: Supervisor? = nil) -> EventQueue {
+    func queue(_ timing: EventQueue.Timing = QueueHarness.fast, supervisor: Supervisor? = nil,
+               concurrency: Int = 32, perFunction: Int = 8) -> EventQueue {
         let target = supervisor ?? self.supervisor
         let store = store
         return EventQueue(
@@ -321,7 +344,7 @@ final class QueueHarness: Sendable {
                 try? await store.getEventInvokeConfig(function, qualifier: qualifier)
             },
             log: { [self] line in state.withLock { $0.log.append(line) } },
-            timing: timing)
+            concurrency: concurrency, perFunction: perFunction, timing: timing)
     }
 
     /// What the API does for an `Event` invoke: enqueue, then wake the queue.
@@ -333,6 +356,9 @@ final class QueueHarness: Sendable {
     }
 
     var logLines: [String] { state.withLock { $0.log } }
+
+    /// Request ids in the order their invocations ended.
+    var runOrder: [String] { state.withLock { $0.runs.map(\.requestId) } }
 
     /// Functions `zero` (reserved concurrency 0, its failures sent to `onFailure`) and `sink`, a
     /// started queue, and one event for `zero`, which can only fail.

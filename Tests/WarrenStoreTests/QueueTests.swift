@@ -69,6 +69,38 @@ import Testing
             == ["r2", "r3", "r4"])
     }
 
+    @Test func aClaimPassesOverTheEventsOfAFunctionAtItsLimit() async throws {
+        let dir = try TempDirectory()
+        defer { dir.cleanup() }
+        let store = try openStore(dir)
+        try await deploy(store, "slow")
+        try await deploy(store, "other")
+        let t0 = Date(timeIntervalSince1970: 1_700_000_000)
+        for index in 0..<4 {
+            _ = try await store.enqueue(requestId: "s\(index)", function: "slow", qualifier: "$LATEST", payload: [],
+                                        at: t0.addingTimeInterval(Double(index)))
+        }
+        _ = try await store.enqueue(requestId: "o0", function: "other", qualifier: "$LATEST", payload: [],
+                                    at: t0.addingTimeInterval(10))
+        let now = t0.addingTimeInterval(20)
+        // "slow" already runs one: one more of it, then the older of the rest wait behind "other"'s.
+        let claimed = try await store.claimDue(now: now, limit: 3, lease: .seconds(60), perFunction: 2,
+                                               running: ["slow": 1])
+        #expect(claimed.map(\.requestId) == ["s0", "o0"])
+        #expect(try await store.claimDue(now: now, limit: 3, lease: .seconds(60), perFunction: 2,
+                                         running: ["slow": 2]).isEmpty)
+        #expect(try await store.claimDue(now: now, limit: 1).map(\.requestId) == ["s1"])
+
+        // A reservation below the limit caps the claims too, so none is claimed only to be throttled;
+        // a reservation of 0 still lets one through (its events fail at once, as Lambda's do).
+        try await store.putFunctionConcurrency("slow", reserved: 0)
+        #expect(try await store.claimDue(now: now, limit: 3, lease: .seconds(60), perFunction: 8,
+                                         running: [:]).map(\.requestId) == ["s2"])
+        try await store.putFunctionConcurrency("slow", reserved: 2)
+        #expect(try await store.claimDue(now: now, limit: 3, lease: .seconds(60), perFunction: 8,
+                                         running: ["slow": 1]).map(\.requestId) == ["s3"])
+    }
+
     @Test func aThrottledRetryIsCountedApart() async throws {
         let dir = try TempDirectory()
         defer { dir.cleanup() }
