@@ -53,6 +53,31 @@ struct OperatorEndToEndTests {
                              "--code-dir", code, "--env", "GREETING=hi", "--memory", "256"] + extra)
     }
 
+    /// Output that cannot be written: a reader gone (`| head -c 0`) ends the command quietly with
+    /// 141, as SIGPIPE would; a full device with one line and 5. (Both crashed with a backtrace.)
+    @Test func outputThatCannotBeWrittenEndsTheCommandCleanly() throws {
+        try withServer { s in
+            #expect(try createHello(s).status == 0)
+            let command = [CLI.warren, "invoke", "hello", #"{"a": 1}"#, "--endpoint", s.endpoint]
+                .map { "'\($0)'" }.joined(separator: " ")
+            let errors = try OperatorCLI.temporaryDirectory("stderr") + "/stderr"
+            for (redirect, status, stderr) in [
+                ("| head -c 0", 141, ""),
+                (">/dev/full", 5, "warren: cannot write the output: No space left on device\n"),
+            ] {
+                let shell = Process()
+                shell.executableURL = URL(fileURLWithPath: "/bin/bash")
+                shell.arguments = ["-c", "set -o pipefail; \(command) 2>'\(errors)' \(redirect)"]
+                shell.standardOutput = Pipe()
+                shell.standardError = Pipe()
+                try shell.run()
+                let r = CLI.finish(shell)
+                #expect(r.status == status, "\(redirect): \(r.stderr)")
+                #expect(try String(contentsOfFile: errors, encoding: .utf8) == stderr, "\(redirect)")
+            }
+        }
+    }
+
     @Test func createGetInvokeListLogsAndDelete() throws {
         try withServer { s in
             let created = try createHello(s, ["--output", "json", "--tag", "team=warren", "--tag", "stage=test"])

@@ -79,6 +79,8 @@ import Testing
         (["provisioned", "set", "f", "1", "0"], "N must be 1 or more"),
         (["function", "list", "--output", "yaml"], "yaml"),
         (["function", "list", "--endpoint", "ftp://example"], "--endpoint wants a URL"),
+        (["function", "list", "--endpoint", "http://127.0.0.1:70000"], "--endpoint wants a URL"),
+        (["account", "--endpoint", "http://127.0.0.1:65536"], "--endpoint wants a URL"),
         (["function", "frobnicate"], "frobnicate"),
     ])
     func usageErrorsExitWith2(args: [String], message: String) throws {

@@ -205,7 +205,7 @@ struct AliasDeleteCommand: AsyncParsableCommand {
         try await Operator.run(connection) { client in
             _ = try await client.send(
                 .DELETE, OperatorClient.functionPath(function) + "/aliases/" + OperatorClient.encode(alias))
-            if client.output == .table { print("Deleted alias \(alias) of \(function).") }
+            if client.output == .table { Render.print("Deleted alias \(alias) of \(function).") }
         }
     }
 }

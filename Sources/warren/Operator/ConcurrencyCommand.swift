@@ -74,7 +74,7 @@ struct ConcurrencyCommand: AsyncParsableCommand {
         func run() async throws {
             try await Operator.run(connection) { client in
                 _ = try await client.send(.DELETE, OperatorClient.functionPath(function, "2017-10-31") + "/concurrency")
-                if client.output == .table { print("Removed the reserved concurrency of \(function).") }
+                if client.output == .table { Render.print("Removed the reserved concurrency of \(function).") }
             }
         }
     }
@@ -204,7 +204,7 @@ struct ProvisionedCommand: AsyncParsableCommand {
             try await Operator.run(connection) { client in
                 _ = try await client.send(
                     .DELETE, ProvisionedCommand.path(function), query: [("Qualifier", qualifier)])
-                if client.output == .table { print("Removed the provisioned concurrency of \(function):\(qualifier).") }
+                if client.output == .table { Render.print("Removed the provisioned concurrency of \(function):\(qualifier).") }
             }
         }
     }

@@ -79,7 +79,7 @@ struct FunctionDeleteCommand: AsyncParsableCommand {
             _ = try await client.send(
                 .DELETE, OperatorClient.functionPath(name), query: qualifier.map { [("Qualifier", $0)] } ?? [])
             if client.output == .table {
-                print("Deleted \(qualifier.map { "version \($0) of " } ?? "")function \(name).")
+                Render.print("Deleted \(qualifier.map { "version \($0) of " } ?? "")function \(name).")
             }
         }
     }

@@ -17,7 +17,7 @@ struct Endpoint: Equatable {
     /// - Throws: ``OperatorError`` (`input`) when `text` is not an http(s) URL with a host.
     init(_ text: String) throws(OperatorError) {
         guard let url = URL(string: text), let scheme = url.scheme?.lowercased(), scheme == "http" || scheme == "https",
-            let rawHost = url.host, !rawHost.isEmpty, url.query == nil
+            let rawHost = url.host, !rawHost.isEmpty, url.query == nil, (url.port ?? 80) >= 1, (url.port ?? 80) <= 65535
         else {
             throw .input("--endpoint wants a URL like \(ConnectionOptions.defaultEndpoint), got '\(text)'")
         }

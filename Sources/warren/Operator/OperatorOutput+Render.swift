@@ -3,9 +3,28 @@ import Glibc
 
 /// What the operator commands print on stdout, and the progress line on stderr.
 enum Render {
-    /// Writes bytes to stdout unchanged.
+    /// Writes bytes to stdout unchanged. A reader that went away (`warren logs F | head -1`) ends
+    /// the command quietly with status 141, as `SIGPIPE` would; any other failure to write (a full
+    /// disk) ends it with one line on stderr and status 5.
     static func write(_ bytes: [UInt8]) {
-        FileHandle.standardOutput.write(Data(bytes))
+        var rest = bytes[...]
+        while !rest.isEmpty {
+            let written = rest.withUnsafeBytes { Glibc.write(STDOUT_FILENO, $0.baseAddress, $0.count) }
+            if written >= 0 {
+                rest = rest.dropFirst(written)
+                continue
+            }
+            let error = errno
+            if error == EINTR { continue }
+            if error == EPIPE { exit(141) }
+            FileHandle.standardError.write(Data("warren: cannot write the output: \(String(cString: strerror(error)))\n".utf8))
+            exit(5)
+        }
+    }
+
+    /// Writes text to stdout (through ``write(_:)``, so a closed pipe ends the command the same way).
+    static func print(_ text: String, terminator: String = "\n") {
+        write(Array((text + terminator).utf8))
     }
 
     /// A JSON response as is, with a final newline.
