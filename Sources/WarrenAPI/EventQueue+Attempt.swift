@@ -70,9 +70,19 @@ extension EventQueue {
         await settle("complete", event) { [store] in try await store.complete(event.id) }
     }
 
+    /// The `errorType` of an error payload (`{"errorType": "ValueError", …}`), which names the error
+    /// better than the runtime's header (awslambdaric sends `Unhandled` there).
+    static func errorType(in payload: [UInt8]) -> String? {
+        guard payload.count <= 65_536,
+              let object = try? JSONSerialization.jsonObject(with: Data(payload)) as? [String: Any],
+              let type = object["errorType"] as? String, !type.isEmpty else { return nil }
+        return type
+    }
+
     private func functionFailed(_ event: QueuedEvent, _ result: InvokeResult, invokeCount: Int, deadline: Date,
                                 policy: Policy) async {
-        let reason = "function error \(result.errorType ?? result.functionError ?? "Unhandled")"
+        let type = Self.errorType(in: result.payload) ?? result.errorType ?? result.functionError ?? "Unhandled"
+        let reason = "function error \(type)"
         guard invokeCount <= policy.maximumRetryAttempts else {
             return await giveUp(event, .retriesExhausted, invokeCount: invokeCount, response: result,
                                 reason: reason, policy: policy)

@@ -18,7 +18,8 @@ import WarrenSupervisor
 /// retried with exponential back-off without using up attempts; an event older
 /// than `MaximumEventAgeInSeconds` (default 21600) is given up. A given-up
 /// event goes to its `OnFailure` Lambda destination as Lambda's invocation
-/// record, or is dropped with a log line; either way it is kept as `failed`.
+/// record, or is dropped with a log line; either way it is kept as `failed`, without its
+/// payload, for a day (the failed-events gauge).
 ///
 /// Delivery is at-least-once: an event claimed by a process that stops or
 /// dies stays leased and is claimed again once its lease lapses.

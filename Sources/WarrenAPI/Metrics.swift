@@ -110,7 +110,7 @@ public final class WarrenMetrics: Sendable {
             let age = stats.oldestEnqueuedAt.map { max(0, Date().timeIntervalSince($0)) } ?? 0
             registry.makeGauge(descriptor: descriptor("async_queue_oldest_age", "seconds", "Age of the oldest pending event."))
                 .set(age)
-            registry.makeGauge(descriptor: descriptor("async_queue_failed", nil, "Events given up on."))
+            registry.makeGauge(descriptor: descriptor("async_queue_failed", nil, "Events given up on in the last day."))
                 .set(Double(stats.failed))
         }
         return registry.emitToBuffer()

@@ -103,11 +103,21 @@ extension SQLiteStore {
         }
     }
 
+    /// How long a given-up event is remembered (for the failed-events gauge), without its payload.
+    static let failedRetention: TimeInterval = 86_400
+
     public func fail(_ id: Int64) async throws {
         try await pool.write { db in
-            try db.execute(sql: "UPDATE queuedEvent SET state = ?, leaseUntil = NULL WHERE id = ?",
-                           arguments: [QueuedEvent.State.failed.rawValue, id])
+            // Lambda keeps nothing of an event it gave up on: the payload goes now, the row (a
+            // hundred bytes) after a day, so a function that keeps failing cannot fill the disk.
+            // (`nextAttemptAt` holds when it was given up.)
+            let now = Date().timeIntervalSince1970
+            try db.execute(sql: """
+                UPDATE queuedEvent SET state = ?, leaseUntil = NULL, payload = ?, nextAttemptAt = ? WHERE id = ?
+                """, arguments: [QueuedEvent.State.failed.rawValue, Data(), now, id])
             try Self.requireChanged(db, id)
+            try db.execute(sql: "DELETE FROM queuedEvent WHERE state = ? AND nextAttemptAt < ?",
+                           arguments: [QueuedEvent.State.failed.rawValue, now - Self.failedRetention])
         }
     }
 

@@ -108,7 +108,8 @@ public protocol StateStore: Sendable {
     /// The attempt failed; try again at `nextAttemptAt`. A `throttled`
     /// attempt never reached the function and is counted in `throttles`.
     func retry(_ id: Int64, nextAttemptAt: Date, throttled: Bool) async throws
-    /// Give up on the event; it is never claimed again.
+    /// Give up on the event; it is never claimed again. Its payload is dropped at once; the rest
+    /// is kept a day, for ``queueStats()``'s failed count.
     func fail(_ id: Int64) async throws
     /// Depth and age, for `/metrics`.
     func queueStats() async throws -> QueueStats

@@ -113,6 +113,8 @@ struct EventQueueTests {
             #expect(h.logLines.first?.hasPrefix(
                 "warren: event \(event.requestId) for aging dropped after 1 attempts: EventAgeExceeded") == true,
                 "\(h.logLines)")
+            // The error the payload names, not the runtime's header (`Function.TestError`).
+            #expect(h.logLines.first?.contains("function error TestError") == true, "\(h.logLines)")
             #expect(try await queue.stats() == QueueStats(pending: 0, failed: 1, oldestEnqueuedAt: nil))
         }
     }

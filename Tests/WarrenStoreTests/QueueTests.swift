@@ -30,9 +30,21 @@ import Testing
         try await store.fail(second.id)
         #expect(try await store.queuedEvent(first.id) == nil)
         #expect(try await store.queuedEvent(second.id)?.state == .failed)
+        #expect(try await store.queuedEvent(second.id)?.payload == [], "a given-up event keeps no payload")
         #expect(try await store.claimDue(now: t0.addingTimeInterval(100_000), limit: 10).isEmpty)
         #expect(try await store.queueStats() == QueueStats(pending: 0, failed: 1, oldestEnqueuedAt: nil))
         #expect(await storeError { try await store.complete(first.id) }?.code == .notFound)
+
+        // A day on, the next event given up on takes the older one's row with it.
+        try await store.pool.write { db in
+            try db.execute(sql: "UPDATE queuedEvent SET nextAttemptAt = nextAttemptAt - 86401 WHERE id = ?",
+                           arguments: [second.id])
+        }
+        let third = try await store.enqueue(requestId: "r3", function: "f", qualifier: "$LATEST", payload: [1],
+                                            at: Date())
+        try await store.fail(third.id)
+        #expect(try await store.queuedEvent(second.id) == nil)
+        #expect(try await store.queueStats() == QueueStats(pending: 0, failed: 1, oldestEnqueuedAt: nil))
     }
 
     @Test func releasedClaimsAreDueAtOnceAndKeepTheirAttempts() async throws {
