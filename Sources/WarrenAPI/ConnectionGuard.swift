@@ -50,12 +50,13 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
         fileprivate func opened() -> Int { open.wrappingAdd(1, ordering: .relaxed).newValue }
         fileprivate func closed() { open.subtract(1, ordering: .relaxed) }
 
-        /// Half the process's file-descriptor limit: the rest is for instances, logs and the store.
+        /// A quarter of the process's file-descriptor limit: the rest is for instances (a dozen each),
+        /// logs and the store.
         static var defaultMaxConnections: Int {
             var limit = rlimit()
-            guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return 4096 }
+            guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return 1024 }
             // RLIM_INFINITY is the largest value: capped like any large limit.
-            return max(16, Int(min(limit.rlim_cur, 1 << 20)) / 2)
+            return max(16, Int(min(limit.rlim_cur, 1 << 20)) / 4)
         }
     }
 

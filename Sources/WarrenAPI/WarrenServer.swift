@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import NIOCore
 import NIOPosix
+import WarrenRuntimeAPI
 import WarrenStore
 import WarrenSupervisor
 
@@ -24,7 +25,7 @@ public final class WarrenServer {
         public var keys: [AccessKey]?
         /// Tunes the async queue (tests shorten the delays).
         public var queueTiming = EventQueue.Timing()
-        /// API connections open at once; nil = half the file-descriptor limit (see ``ConnectionGuard``).
+        /// API connections open at once; nil = a quarter of the file-descriptor limit (see ``ConnectionGuard``).
         public var maxConnections: Int?
         /// Seconds an API connection may stay open with no request in progress.
         public var idleTimeoutSeconds = 60
@@ -72,10 +73,14 @@ public final class WarrenServer {
     }) async throws -> WarrenServer {
         let state = URL(fileURLWithPath: settings.stateDirectory, isDirectory: true)
         try FileManager.default.createDirectory(at: state, withIntermediateDirectories: true)
+        let maxConnections = settings.maxConnections ?? ConnectionGuard.Limits.defaultMaxConnections
+        let maxInstances = instanceSlots(apiConnections: maxConnections)
+        log("warren: the file-descriptor limit allows \(maxInstances) instances at once beside "
+            + "\(maxConnections) API connections")
         var configuration = Supervisor.Configuration(
             home: settings.home, stateDirectory: state.path,
             admission: .init(accountLimit: settings.accountLimit, unreservedMinimum: settings.unreservedMinimum,
-                             memoryBudgetMB: settings.memoryBudgetMB))
+                             memoryBudgetMB: settings.memoryBudgetMB, maxInstances: maxInstances))
         configuration.region = settings.region
         configuration.maxLogBytes = settings.maxLogMB << 20
         // The Runtime API shares the HTTP server's event loops (NIO's
@@ -145,11 +150,22 @@ public final class WarrenServer {
                             body: .init(byteBuffer: ByteBuffer(bytes: text)))
         }
         let limits = ConnectionGuard.Limits(
-            maxConnections: settings.maxConnections ?? ConnectionGuard.Limits.defaultMaxConnections,
+            maxConnections: maxConnections,
             idleTimeout: .seconds(Int64(settings.idleTimeoutSeconds)), verifier: verifier,
             unsignedPaths: LambdaRoutes.unsignedPaths)
         return WarrenServer(service: service, queue: queue, metrics: metrics, router: router, verifier: verifier,
                             connectionLimits: limits)
+    }
+
+    /// Instances that fit in the process's file-descriptor limit beside `apiConnections` API
+    /// connections and a reserve for the store, logs and the runtime (an eighth, at most 512): a
+    /// function holding Runtime API connections, or many instances, then meets a throttle (429)
+    /// rather than a server out of descriptors.
+    static func instanceSlots(apiConnections: Int) -> Int {
+        var limit = rlimit()
+        let descriptors = getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 ? Int(min(limit.rlim_cur, 1 << 20)) : 1024
+        let reserve = min(512, descriptors / 8)
+        return max(1, (descriptors - apiConnections - reserve) / RuntimeAPI.fileDescriptorsPerInstance)
     }
 
     /// Stops the queue worker (events in flight stay leased in the store and

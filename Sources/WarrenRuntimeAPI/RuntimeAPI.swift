@@ -32,6 +32,12 @@ public enum RuntimeAPI {
 
     /// Concurrent connections one instance's runtime may hold open; further ones are closed at once.
     ///
-    /// Runtimes use one or two; the cap stops a hostile runtime from exhausting the supervisor's fds.
-    public static let maxConnections = 32
+    /// Runtimes use one (keep-alive) or, closing each, one at a time; the cap bounds the
+    /// supervisor's descriptors per instance (``fileDescriptorsPerInstance``).
+    public static let maxConnections = 4
+
+    /// File descriptors of the supervisor's one instance may hold at most: its Runtime API
+    /// listener and connections, log pipe, network namespace, pidfd, cgroup files and a
+    /// pre-made namespace's share (about 8 measured for an instance with one connection).
+    public static let fileDescriptorsPerInstance = 8 + maxConnections
 }

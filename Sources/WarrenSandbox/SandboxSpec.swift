@@ -108,11 +108,16 @@ package struct Rlimit: Sendable, Equatable {
         self.hard = hard
     }
 
-    /// No core dumps, and Lambda's 1024 open files.
-    package static let lambdaDefaults: [Rlimit] = [
-        Rlimit(Int32(RLIMIT_CORE.rawValue), soft: 0, hard: 0),
-        Rlimit(Int32(RLIMIT_NOFILE.rawValue), soft: 1024, hard: 1024),
-    ]
+    /// No core dumps, and Lambda's 1024 open files (fewer when this process may not have that many:
+    /// the sandbox cannot raise a hard limit).
+    package static var lambdaDefaults: [Rlimit] {
+        var own = rlimit()
+        let files = getrlimit(Int32(RLIMIT_NOFILE.rawValue), &own) == 0 ? min(1024, UInt64(own.rlim_max)) : 1024
+        return [
+            Rlimit(Int32(RLIMIT_CORE.rawValue), soft: 0, hard: 0),
+            Rlimit(Int32(RLIMIT_NOFILE.rawValue), soft: files, hard: files),
+        ]
+    }
 }
 
 /// Where a standard stream of the payload goes.

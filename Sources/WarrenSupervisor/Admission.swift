@@ -24,11 +24,16 @@ public final class Admission: Sendable {
         public var unreservedMinimum: Int
         /// MiB the running instances may use in all; nil = no budget.
         public var memoryBudgetMB: Int?
+        /// Instances that may run at once (started or starting); nil = no limit. Each holds file
+        /// descriptors of the server's: `warren serve` derives it from its descriptor limit.
+        public var maxInstances: Int?
 
-        public init(accountLimit: Int = 1000, unreservedMinimum: Int = 100, memoryBudgetMB: Int? = nil) {
+        public init(accountLimit: Int = 1000, unreservedMinimum: Int = 100, memoryBudgetMB: Int? = nil,
+                    maxInstances: Int? = nil) {
             self.accountLimit = accountLimit
             self.unreservedMinimum = unreservedMinimum
             self.memoryBudgetMB = memoryBudgetMB
+            self.maxInstances = maxInstances
         }
     }
 
@@ -40,6 +45,7 @@ public final class Admission: Sendable {
         var busyProvisioned: [FunctionVersion: Int] = [:]
         var busyOnDemand: [String: Int] = [:]
         var memoryInUse = 0
+        var instances = 0
 
         func sumProvisioned(_ function: String) -> Int { provisioned[function, default: [:]].values.reduce(0, +) }
 
@@ -135,24 +141,34 @@ public final class Admission: Sendable {
         }
     }
 
-    /// Claims `mb` of the memory budget for a new instance; false when the
-    /// running instances already use too much of it.
+    /// Claims `mb` of the memory budget and one instance slot for a new instance; false when the
+    /// running instances already use too much memory or every slot.
     public func claimMemory(_ mb: Int) -> Bool {
         state.withLock { s in
-            if let budget = s.settings.memoryBudgetMB, s.memoryInUse + mb > budget { return false }
+            guard Self.hasRoom(s, mb) else { return false }
             s.memoryInUse += mb
+            s.instances += 1
             return true
         }
     }
 
     /// Whether `claimMemory(mb)` would succeed now, without claiming.
     public func canClaimMemory(_ mb: Int) -> Bool {
-        state.withLock { s in s.settings.memoryBudgetMB.map { s.memoryInUse + mb <= $0 } ?? true }
+        state.withLock { s in Self.hasRoom(s, mb) }
     }
 
-    /// Gives back the memory of an instance that ended.
+    private static func hasRoom(_ s: State, _ mb: Int) -> Bool {
+        if let budget = s.settings.memoryBudgetMB, s.memoryInUse + mb > budget { return false }
+        if let slots = s.settings.maxInstances, s.instances >= slots { return false }
+        return true
+    }
+
+    /// Gives back the memory and the slot of an instance that ended.
     public func returnMemory(_ mb: Int) {
-        state.withLock { $0.memoryInUse -= mb }
+        state.withLock { s in
+            s.memoryInUse -= mb
+            s.instances -= 1
+        }
     }
 
     /// MiB claimed by running instances.

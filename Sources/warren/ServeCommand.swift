@@ -52,7 +52,7 @@ struct ServeCommand: AsyncParsableCommand {
 
     @Option(name: .customLong("max-connections"),
             help: ArgumentHelp("API connections open at once; more are answered 429 and closed. "
-                               + "[default: half the file-descriptor limit]", valueName: "n"))
+                               + "[default: a quarter of the file-descriptor limit]", valueName: "n"))
     var maxConnections: Int?
 
     @Option(name: .customLong("idle-timeout"),

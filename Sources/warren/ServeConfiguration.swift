@@ -17,7 +17,7 @@ struct ServeConfiguration: Equatable {
     var accountLimit = 1000
     var memoryBudgetMB: Int?
     var maxLogMB = 64
-    /// nil: half the file-descriptor limit (after `serve` raises it to its hard limit).
+    /// nil: a quarter of the file-descriptor limit (after `serve` raises it to its hard limit).
     var maxConnections: Int?
     var idleTimeoutSeconds = 60
     var accessKeys: [AccessKey] = []

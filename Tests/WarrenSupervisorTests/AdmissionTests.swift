@@ -25,6 +25,15 @@ struct AdmissionTests {
         #expect(Admission().canClaimMemory(1 << 30), "no budget: always room")
     }
 
+    @Test func instanceSlotsBoundTheInstancesAsTheMemoryBudgetDoes() {
+        let slots = Admission(.init(maxInstances: 2))
+        #expect(slots.claimMemory(128) && slots.claimMemory(128))
+        #expect(!slots.canClaimMemory(1) && !slots.claimMemory(1), "every slot taken")
+        slots.returnMemory(128)
+        #expect(slots.claimMemory(4096), "an instance that ended gave its slot back")
+        #expect(slots.memoryInUse == 128 + 4096)
+    }
+
     @Test func unreservedFunctionsShareWhatReservationsAndProvisionedInstancesLeave() throws {
         let admission = Admission(.init(accountLimit: 10, unreservedMinimum: 1))
         try admission.setReserved("r", 4)  // counts 4, busy or not

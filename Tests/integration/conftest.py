@@ -42,12 +42,13 @@ def server(tmp_path_factory):
 
 @pytest.fixture
 def make_server(tmp_path):
-    """Starts private servers (`make_server(state_dir=None, extra_args=[])`); stops them at the end."""
+    """Starts private servers (`make_server(state_dir=None, extra_args=[], max_files=None)`); stops them at
+    the end."""
     started: list[WarrenServer] = []
 
-    def start(state_dir=None, extra_args=None) -> WarrenServer:
+    def start(state_dir=None, extra_args=None, max_files=None) -> WarrenServer:
         instance = WarrenServer(state_dir=state_dir or tmp_path / "state", workdir=tmp_path / f"s{len(started)}",
-                                extra_args=extra_args)
+                                extra_args=extra_args, max_files=max_files)
         instance.start()
         started.append(instance)
         _servers.append(instance)

@@ -14,6 +14,7 @@ import io
 import json
 import os
 import re
+import resource
 import signal
 import stat
 import subprocess
@@ -316,10 +317,13 @@ class WarrenServer:
     `endpoint` is the URL from the `warren: listening on` line.
     """
 
-    def __init__(self, state_dir: Path, workdir: Path, extra_args: list[str] | None = None):
+    def __init__(self, state_dir: Path, workdir: Path, extra_args: list[str] | None = None,
+                 max_files: int | None = None):
         self.state_dir = Path(state_dir)
         self.workdir = Path(workdir)
         self.extra_args = list(extra_args or [])
+        #: RLIMIT_NOFILE (soft and hard) to start the server with, if not the caller's.
+        self.max_files = max_files
         self.process: subprocess.Popen | None = None
         self.endpoint: str | None = None
         self.starts = 0
@@ -348,8 +352,12 @@ class WarrenServer:
         command = [str(binary), "serve", "--listen", "127.0.0.1:0", "--state-dir", str(self.state_dir),
                    "--home", str(REPO), *self.extra_args]
         with open(self.stdout_path, "wb") as out, open(self.stderr_path, "wb") as err:
+            def before_exec():
+                _set_parent_death_signal()
+                if self.max_files:
+                    resource.setrlimit(resource.RLIMIT_NOFILE, (self.max_files, self.max_files))
             self.process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
-                                            cwd=self.workdir, preexec_fn=_set_parent_death_signal)
+                                            cwd=self.workdir, preexec_fn=before_exec)
         self.endpoint = None
         end = time.monotonic() + START_TIMEOUT
         pattern = re.compile(r"^warren: listening on (http://\S+)$", re.M)

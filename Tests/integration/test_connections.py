@@ -6,10 +6,13 @@ import os
 import re
 import select
 import socket
+import threading
 import time
 
+import botocore.exceptions
+
 from conftest import Functions
-from helpers import invoke, signed_headers
+from helpers import invoke, python_zip, signed_headers
 
 
 def _fds(server) -> int:
@@ -157,3 +160,66 @@ def test_a_slow_reader_gets_a_large_answer_whole(make_server):
     length = int(re.search(rb"(?i)content-length: (\d+)", head).group(1))
     assert len(payload) == length and json.loads(payload)["event"]["fill"] == "x" * (5 << 20), (len(payload), length)
     sock.close()
+
+
+#: A handler that opens `count` more connections to its own Runtime API, holds them 0.5 s, and says how
+#: many the server left open (the runtime's own connection is not among them).
+HOARDER = r'''
+import os
+import socket
+import time
+
+HELD = []
+
+
+def handler(event, context):
+    host, port = os.environ["AWS_LAMBDA_RUNTIME_API"].rsplit(":", 1)
+    for _ in range(event["count"]):
+        HELD.append(socket.create_connection((host, int(port))))
+    time.sleep(0.5)
+    open_ = 0
+    for sock in HELD:
+        sock.setblocking(False)
+        try:
+            open_ += sock.recv(1) != b""
+        except BlockingIOError:
+            open_ += 1
+        except OSError:
+            pass
+    time.sleep(event.get("hold", 0))
+    return {"open": open_}
+'''
+
+
+def test_instances_are_bounded_by_the_servers_file_descriptors(make_server):
+    """A runtime holds at most 4 Runtime API connections, and `warren serve` runs no more instances than
+    its descriptor limit holds (12 each, beside a quarter of the limit for API connections and a
+    reserve): past that an invoke is throttled (429) and the server goes on. (A function holding 32
+    connections per instance once took every descriptor: the server crashed or stopped accepting.)"""
+    server = make_server(max_files=128)  # 32 API connections, 16 in reserve: 6 instances
+    assert "allows 6 instances at once beside 32 API connections" in server.log_tail(), server.log_tail()
+    lam = server.client()
+    functions = Functions(lam, "hoard")
+    name = functions.create(zip_file=python_zip(source=HOARDER), Timeout=30)["FunctionName"]
+    _, payload = invoke(lam, name, {"count": 20})
+    assert payload == {"open": 3}, "beyond 4 connections (the runtime's own and 3) the server closes them"
+
+    answers = []
+
+    def hold():
+        try:
+            answers.append(invoke(lam, name, {"count": 3, "hold": 4})[1])
+        except botocore.exceptions.ClientError as error:
+            answers.append(error.response)
+    callers = [threading.Thread(target=hold) for _ in range(8)]
+    for caller in callers:
+        caller.start()
+    for caller in callers:
+        caller.join()
+    ran = [a for a in answers if a.get("open") == 3]
+    throttled = [a for a in answers if a.get("Error", {}).get("Code") == "TooManyRequestsException"]
+    assert (len(ran), len(throttled)) == (6, 2), answers
+    assert all(a["Reason"] == "ConcurrentInvocationLimitExceeded" for a in throttled), throttled
+    assert _fds(server) < 128 - 16
+    response, payload = invoke(lam, name, {"count": 0})
+    assert "FunctionError" not in response and "open" in payload, "the server goes on once they are done"
