@@ -161,6 +161,9 @@ public enum InitOutcome: Sendable, Equatable {
 public enum RuntimeSessionError: Error, Sendable, Equatable {
     /// The session was closed (instance died or was destroyed); the string is the close reason.
     case closed(String)
+    /// The session was closed (the string is the reason) before any `/next` took the invocation:
+    /// the runtime never saw it (it answered the one before and exited), so it may run elsewhere.
+    case notDelivered(String)
     /// ``RuntimeSession/invoke(_:)`` was called while another invocation (this request id) was outstanding.
     case busy(String)
     /// The deadline given to ``RuntimeSession/invoke(_:deadline:on:)`` passed before the runtime

@@ -269,7 +269,9 @@ final class RuntimeSessionCore: Sendable {
             return old
         }
         guard let taken else { return }
-        fail(taken, reason: reason, current: RuntimeSessionError.closed(reason))
+        let undelivered = taken.current.map { !$0.delivered } ?? false
+        fail(taken, reason: reason,
+             current: undelivered ? RuntimeSessionError.notDelivered(reason) : RuntimeSessionError.closed(reason))
     }
 
     /// Fails every waiter of a state that was just closed; the outstanding invocation gets `current`.

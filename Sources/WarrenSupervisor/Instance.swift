@@ -134,7 +134,8 @@ actor Instance {
         let initDuration = pendingInitDuration
         pendingInitDuration = nil
         if tail { log.begin() }
-        log.lineWithNext("START RequestId: \(invocation.requestId) Version: \(version.version)")
+        let start = "START RequestId: \(invocation.requestId) Version: \(version.version)"
+        log.lineWithNext(start)
         // The session keeps the deadline on the loop that serves it: nothing to schedule or cancel
         // per invocation, and no other thread to wake.
         let deadline = NIODeadline.now() + .nanoseconds(Int64(max(0, timeout) * 1e9))
@@ -143,6 +144,16 @@ actor Instance {
             outcome = .success(try await session.invoke(invocation, deadline: deadline, on: loop))
         } catch {
             outcome = .failure(error)
+        }
+        if case .failure(RuntimeSessionError.notDelivered) = outcome {
+            // The runtime ended before any `/next` took the event (it answered the one before and
+            // exited): the event never reached it. No START for it here; the caller runs it on
+            // another instance.
+            log.withdraw(start)
+            _ = log.end()
+            pendingInitDuration = initDuration
+            await destroy(reason: deathReason ?? "the runtime exited")
+            return nil
         }
         let duration = Self.milliseconds(ContinuousClock.now - started)
         var result: Result<InvocationOutcome, InvocationFailure>

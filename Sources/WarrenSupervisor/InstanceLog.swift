@@ -132,6 +132,18 @@ final class InstanceLog: Sendable {
         collect(line)
     }
 
+    /// Takes back a line given to ``lineWithNext(_:)`` that has not reached the file yet (START of
+    /// an invocation that never reached the runtime); true if it was still held.
+    @discardableResult
+    func withdraw(_ text: String) -> Bool {
+        let line = Self.bytes(text)
+        return held.withLock { held in
+            guard held.line.count >= line.count, held.line.suffix(line.count).elementsEqual(line) else { return false }
+            held.line.removeLast(line.count)
+            return true
+        }
+    }
+
     /// Writes everything held, the runtime's partial line ended with a newline, then `more`,
     /// gathered in the held line's buffer (kept from one invocation to the next).
     private func flush(_ held: inout Held, then more: [UInt8] = []) {

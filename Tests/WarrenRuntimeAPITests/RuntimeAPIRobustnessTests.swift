@@ -99,7 +99,8 @@ struct RuntimeAPIRobustnessTests {
             let task = Task { try await h.session.invoke(invocation("cancelled")) }
             try await eventually("invoke registered") { await h.session.state == .busy("cancelled") }
             task.cancel()
-            await #expect(throws: RuntimeSessionError.closed("invocation cancelled")) { try await task.value }
+            // No runtime took it (none called /next): it is said to be undelivered.
+            await #expect(throws: RuntimeSessionError.notDelivered("invocation cancelled")) { try await task.value }
             #expect(await h.session.state == .closed)
         }
     }

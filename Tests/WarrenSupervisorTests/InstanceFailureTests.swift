@@ -44,6 +44,19 @@ struct InstanceFailureTests {
         }
     }
 
+    /// A runtime that answers and then exits before its next `/next` has not taken the event given to
+    /// it meanwhile: that event runs on a fresh instance instead of failing with `Runtime.ExitError`.
+    @Test func anEventNoNextTookRunsElsewhereWhenTheRuntimeExits() async throws {
+        try await F.with { supervisor, code in
+            try await supervisor.createFunction(F.function("leaving", code: code))
+            let answered = try await supervisor.invoke("leaving", payload: Array(#"{"exitAfter":300}"#.utf8))
+            #expect(answered.functionError == nil, "\(F.text(answered.payload))")
+            let next = try await supervisor.invoke("leaving", payload: Array(#"{"count":0}"#.utf8))
+            #expect(next.functionError == nil, "\(F.text(next.payload))")
+            #expect(F.json(next.payload)["count"] as? Int == 1, "it ran on a fresh instance")
+        }
+    }
+
     @Test func anOOMIsRuntimeOutOfMemory() async throws {
         try await F.with { supervisor, code in
             try await supervisor.createFunction(F.function("oom", code: code, memory: 128))

@@ -150,6 +150,13 @@ static void handle(const char *id, const char *event, long *count)
         respond(id, out, (size_t)n);
     } else if (field(event, "crash") >= 0) {
         exit((int)field(event, "crash"));
+    } else if (field(event, "exitAfter") >= 0) {
+        /* Answers, then exits cleanly after that many ms, before asking for the next event.
+         * (Read first: the answer's 202 reuses the buffer the event is in.) */
+        useconds_t delay = (useconds_t)field(event, "exitAfter") * 1000;
+        respond(id, event, strlen(event));
+        usleep(delay);
+        exit(0);
     } else if (field(event, "sleep") >= 0) {
         sleep((unsigned)field(event, "sleep"));
         respond(id, event, strlen(event));
