@@ -67,16 +67,25 @@ extension Supervisor {
         traceId: String, logTail: Bool, clientContext: String?, stream: ResponseStream? = nil,
         near here: (any EventLoop)?
     ) async throws -> InvokeResult {
-        guard let record = functions[name] else { throw notFound(name) }
-        let config = version == FunctionVersion.latest ? record.latest : record.versions[version]!
+        guard var record = functions[name] else { throw notFound(name) }
+        var config = version == FunctionVersion.latest ? record.latest : record.versions[version]!
         let lease = try admission.lease(name, version: version, memoryMB: config.memorySize)
         defer { admission.release(lease) }
         let fv = FunctionVersion(name, version)
-        let pool = pool(for: fv)
+        var pool = pool(for: fv)
         let provisioned = lease.kind == .provisioned
         // An instance can end between leaving its pool and the invocation reaching it (a delete,
-        // its runtime's exit while idle): it is dropped and another taken or started, a few times.
-        for _ in 0..<3 {
+        // its runtime's exit while idle or before its next `/next`): it is dropped and another
+        // taken or started, a few times, with the configuration of now (an update may have come).
+        for attempt in 0..<3 {
+            if attempt > 0 {
+                guard !shuttingDown else { throw SupervisorError(.serviceException, "Warren is shutting down") }
+                guard let now = functions[name] else { throw notFound(name) }
+                guard let current = version == FunctionVersion.latest ? now.latest : now.versions[version] else {
+                    throw SupervisorError(.resourceNotFound, "Function not found: \(arn(name, version))")
+                }
+                (record, config, pool) = (now, current, self.pool(for: fv))
+            }
             let instance: Instance
             if let idle = await takeIdle(pool, provisioned: provisioned, near: here, memoryMB: config.memorySize) {
                 instance = idle
@@ -99,11 +108,6 @@ extension Supervisor {
             let ran = await instance.invoke(invocation, timeout: config.timeout, tail: logTail)
             await keepOrDestroy(instance, pool: pool, fv: fv)
             if let ran { return result(ran, requestId: requestId, version: version, logTail: logTail) }
-            guard !shuttingDown else { throw SupervisorError(.serviceException, "Warren is shutting down") }
-            guard functions[name] != nil else { throw notFound(name) }
-            guard pools[fv] === pool else {
-                throw SupervisorError(.resourceNotFound, "Function not found: \(arn(name, version))")
-            }
         }
         return failed(.platform("Sandbox.Failure", "every instance ended before the invocation reached it"),
                       requestId: requestId, version: version, log: record.log, logTail: logTail)

@@ -57,6 +57,21 @@ struct InstanceFailureTests {
         }
     }
 
+    /// The same, with the configuration updated while the event waited for the exiting runtime: it runs
+    /// on an instance of the new configuration (it was refused as a missing function).
+    @Test func anUndeliveredEventAfterAnUpdateRunsOnTheNewConfiguration() async throws {
+        try await F.with { supervisor, code in
+            try await supervisor.createFunction(F.function("moving", code: code, env: ["MARK": "old"]))
+            _ = try await supervisor.invoke("moving", payload: Array(#"{"exitAfter":600}"#.utf8))
+            async let next = supervisor.invoke("moving", payload: Array(#"{"env":"MARK"}"#.utf8))
+            try await Task.sleep(for: .milliseconds(200))
+            try await supervisor.updateFunction(F.function("moving", code: code, env: ["MARK": "new"]))
+            let r = try await next
+            #expect(r.functionError == nil, "\(F.text(r.payload))")
+            #expect(F.json(r.payload)["MARK"] as? String == "new")
+        }
+    }
+
     @Test func anOOMIsRuntimeOutOfMemory() async throws {
         try await F.with { supervisor, code in
             try await supervisor.createFunction(F.function("oom", code: code, memory: 128))
