@@ -163,7 +163,8 @@ public final class WarrenServer {
     /// rather than a server out of descriptors.
     static func instanceSlots(apiConnections: Int) -> Int {
         var limit = rlimit()
-        let descriptors = getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 ? Int(min(limit.rlim_cur, 1 << 20)) : 1024
+        let descriptors = getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0
+            ? Int(min(limit.rlim_cur, 1 << 20)) : 1024
         let reserve = min(512, descriptors / 8)
         return max(1, (descriptors - apiConnections - reserve) / RuntimeAPI.fileDescriptorsPerInstance)
     }

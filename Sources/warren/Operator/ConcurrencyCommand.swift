@@ -204,7 +204,9 @@ struct ProvisionedCommand: AsyncParsableCommand {
             try await Operator.run(connection) { client in
                 _ = try await client.send(
                     .DELETE, ProvisionedCommand.path(function), query: [("Qualifier", qualifier)])
-                if client.output == .table { Render.print("Removed the provisioned concurrency of \(function):\(qualifier).") }
+                if client.output == .table {
+                    Render.print("Removed the provisioned concurrency of \(function):\(qualifier).")
+                }
             }
         }
     }

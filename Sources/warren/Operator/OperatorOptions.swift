@@ -64,7 +64,9 @@ enum OperatorHelp {
     static let exitStatus = """
         Exit status: 0 success; 1 the function failed (invoke: X-Amz-Function-Error is set); \
         2 usage error or unreadable input file; 3 the API refused the request (4xx/5xx: one line \
-        "warren: <ErrorType>: <message>" on stderr); 4 cannot reach the server ("warren: cannot reach <url>: <reason>");         5 the output cannot be written; 141 the reader of the output went away (`| head`), as SIGPIPE.
+        "warren: <ErrorType>: <message>" on stderr); 4 cannot reach the server \
+        ("warren: cannot reach <url>: <reason>"); 5 the output cannot be written; \
+        141 the reader of the output went away (`| head`), as SIGPIPE.
         """
 
     /// `text` followed by a blank line and the exit status paragraph.

@@ -17,7 +17,8 @@ enum Render {
             let error = errno
             if error == EINTR { continue }
             if error == EPIPE { exit(141) }
-            FileHandle.standardError.write(Data("warren: cannot write the output: \(String(cString: strerror(error)))\n".utf8))
+            let reason = String(cString: strerror(error))
+            FileHandle.standardError.write(Data("warren: cannot write the output: \(reason)\n".utf8))
             exit(5)
         }
     }
