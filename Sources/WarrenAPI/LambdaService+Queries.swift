@@ -46,7 +46,7 @@ extension LambdaService {
     }
 
     /// ListFunctions: `$LATEST` of each function (unqualified ARNs), or with
-    /// `all` every version too (all ARNs qualified). Pages count functions.
+    /// `all` every version too (all ARNs qualified). Pages count what they list.
     func listFunctions(marker: String?, maxItems: Int?, all: Bool) async throws -> ListFunctionsResponse {
         let limit = try Paging.limit(maxItems, max: 10000)
         guard !all else { return try await listAllVersions(marker: marker, limit: limit) }

@@ -151,7 +151,6 @@ actor Instance {
             // another instance.
             log.withdraw(start)
             _ = log.end()
-            pendingInitDuration = initDuration
             await destroy(reason: deathReason ?? "the runtime exited")
             return nil
         }

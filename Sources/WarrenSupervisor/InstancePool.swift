@@ -175,11 +175,10 @@ final class InstancePool: Sendable {
     /// (their pool is no longer the supervisor's, so ``Supervisor/keepOrDestroy`` does not keep them).
     nonisolated(nonsending) func destroyIdle(reason: String) async {
         let idle = lists.withLock { lists -> [Instance] in
-            defer {
-                lists.idle.removeAll()
-                lists.idleProvisioned.removeAll()
-            }
-            return lists.idle + lists.idleProvisioned
+            let idle = lists.idle + lists.idleProvisioned
+            lists.idle.removeAll()
+            lists.idleProvisioned.removeAll()
+            return idle
         }
         for instance in idle {
             await instance.destroy(reason: reason)
