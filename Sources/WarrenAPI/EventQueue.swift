@@ -85,7 +85,7 @@ public final class EventQueue: Sendable {
     ///   - region: Region in destination records' ARNs.
     ///   - accountId: Account in destination records' ARNs.
     public init(store: any StateStore, invoke: @escaping Invoke, eventInvokeConfig: @escaping ConfigLookup,
-                log: @escaping @Sendable (String) -> Void, concurrency: Int = 32, perFunction: Int = 8,
+                log: @escaping @Sendable (String) -> Void, concurrency: Int = 128, perFunction: Int = 8,
                 timing: Timing = Timing(), region: String = "us-east-1", accountId: String = "000000000000") {
         self.store = store
         self.invoke = invoke

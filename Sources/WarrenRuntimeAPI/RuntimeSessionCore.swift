@@ -199,7 +199,9 @@ final class RuntimeSessionCore: Sendable {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<InvocationOutcome, any Error>) in
                 let action = state.withLock { s -> Result<(EventLoopPromise<Invocation>?, arm: Bool), RuntimeSessionError> in
                     switch s.phase {
-                    case .closed(let reason): return .failure(.closed(reason))
+                    // Closed already (its runtime exited while the instance looked idle): no runtime
+                    // can take this one.
+                    case .closed(let reason): return .failure(.notDelivered(reason))
                     case .initFailed: return .failure(.closed("the runtime reported an init error"))
                     case .started, .ready: break
                     }

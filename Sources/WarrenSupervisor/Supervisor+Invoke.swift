@@ -75,9 +75,10 @@ extension Supervisor {
         var pool = pool(for: fv)
         let provisioned = lease.kind == .provisioned
         // An instance can end between leaving its pool and the invocation reaching it (a delete,
-        // its runtime's exit while idle or before its next `/next`): it is dropped and another
-        // taken or started, a few times, with the configuration of now (an update may have come).
-        for attempt in 0..<3 {
+        // its runtime's exit while idle or before its next `/next`), and an update can retire the
+        // pool an instance was starting for: another is taken or started, a few times, with the
+        // configuration of now.
+        for attempt in 0..<8 {
             if attempt > 0 {
                 guard !shuttingDown else { throw SupervisorError(.serviceException, "Warren is shutting down") }
                 guard let now = functions[name] else { throw notFound(name) }
@@ -95,6 +96,8 @@ extension Supervisor {
                 }
                 switch await startInstance(fv, config: config, provisioned: provisioned, pool: pool, loop: here) {
                 case .success(let started): instance = started
+                case .failure where !shuttingDown && functions[name] != nil && pools[fv] !== pool:
+                    continue  // retired by an update while it started: start one of the new configuration
                 case .failure(let failure):
                     return failed(failure, requestId: requestId, version: version, log: record.log, logTail: logTail)
                 }

@@ -88,7 +88,8 @@ struct RuntimeAPIRobustnessTests {
 
             let fresh = try await h.connect()
             #expect(try await fresh.request("GET", nextPath).status == 500)
-            await #expect(throws: RuntimeSessionError.closed("instance exited")) {
+            // An invoke of a closed session never reached a runtime.
+            await #expect(throws: RuntimeSessionError.notDelivered("instance exited")) {
                 try await h.session.invoke(invocation("late"))
             }
         }

@@ -22,7 +22,7 @@ struct RuntimeSessionDeadlineTests {
             #expect(await h.session.state == .closed)
             // The runtime may still be working; what it posts afterwards is refused and it must exit.
             #expect(try await runtime.request("POST", responsePath("slow")).status == 500)
-            await #expect(throws: RuntimeSessionError.closed(RuntimeSessionCore.timeoutReason)) {
+            await #expect(throws: RuntimeSessionError.notDelivered(RuntimeSessionCore.timeoutReason)) {
                 try await h.session.invoke(invocation("late"), deadline: .now() + .seconds(5), on: loop)
             }
         }
