@@ -69,7 +69,8 @@ public final class WarrenServer {
     /// it, and starts the queue worker. Problems with single functions (a
     /// runtime that is gone) are logged, not fatal.
     public static func start(_ settings: Settings, log: @escaping @Sendable (String) -> Void = { line in
-        FileHandle.standardError.write(Data((line + "\n").utf8))
+        // Not FileHandle.write, which traps when stderr is closed or full.
+        _ = (line + "\n").utf8CString.withUnsafeBufferPointer { write(STDERR_FILENO, $0.baseAddress, $0.count - 1) }
     }) async throws -> WarrenServer {
         let state = URL(fileURLWithPath: settings.stateDirectory, isDirectory: true)
         try FileManager.default.createDirectory(at: state, withIntermediateDirectories: true)

@@ -48,7 +48,7 @@ enum PolicyText {
 
     /// Writes to stderr, prefixed like every warren message.
     static func warn(_ message: String) {
-        FileHandle.standardError.write(Data("warren: \(message)\n".utf8))
+        StandardStreams.error("warren: \(message)\n")
     }
 
     /// Columns padded to the widest cell of each.

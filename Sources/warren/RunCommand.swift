@@ -86,7 +86,7 @@ struct RunCommand: ParsableCommand {
         } catch let error as ExitCode {
             throw error
         } catch {
-            FileHandle.standardError.write(Data("warren: \(error)\n".utf8))
+            StandardStreams.error("warren: \(error)\n")
             throw ExitCode(125)
         }
     }

@@ -43,7 +43,7 @@ struct Runner {
             process = try Sandbox.spawn(spec)
         } catch SpawnError.childSetup(.exec, let errno, let subject) {
             let error = SpawnError.childSetup(step: .exec, errno: errno, subject: subject)
-            FileHandle.standardError.write(Data("warren: \(error)\n".utf8))
+            StandardStreams.error("warren: \(error)\n")
             return errno == ENOENT ? 127 : 126
         }
         return try supervise(process, signals: signals)
@@ -79,7 +79,7 @@ struct Runner {
     }
 
     private func report(_ message: String) {
-        FileHandle.standardError.write(Data("warren: \(message)\n".utf8))
+        StandardStreams.error("warren: \(message)\n")
     }
 
     static func seconds(_ value: Double) -> String {

@@ -94,7 +94,7 @@ struct ServeCommand: AsyncParsableCommand {
             settings = try resolved()
         } catch let error as ServeConfigurationError {
             // One line, exit 2 (a usage error), as the operator commands do.
-            FileHandle.standardError.write(Data("warren serve: \(error.description)\n".utf8))
+            StandardStreams.error("warren serve: \(error.description)\n")
             throw ExitCode(2)
         }
         guard getuid() == 0 else {
@@ -131,7 +131,7 @@ struct ServeCommand: AsyncParsableCommand {
                 } else {
                     lines.append("warren: WARNING: --no-auth: requests are NOT authenticated; anyone who reaches this port can run code")
                 }
-                FileHandle.standardOutput.write(Data((lines.joined(separator: "\n") + "\n").utf8))
+                _ = StandardStreams.write(STDOUT_FILENO, Array((lines.joined(separator: "\n") + "\n").utf8))
             },
             logger: Logger(label: "warren") { ServerLogHandler(label: $0) }
         )

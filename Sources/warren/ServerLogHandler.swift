@@ -28,6 +28,6 @@ struct ServerLogHandler: LogHandler {
         if let error = event.error { all["error.message"] = "\(error)" }
         let pairs = all.sorted { $0.key < $1.key }.map { " \($0.key)=\($0.value)" }.joined()
         let time = Date().formatted(.iso8601)
-        FileHandle.standardError.write(Data("\(time) \(event.level) \(label):\(pairs) [\(event.source)] \(event.message)\n".utf8))
+        StandardStreams.error("\(time) \(event.level) \(label):\(pairs) [\(event.source)] \(event.message)\n")
     }
 }

@@ -37,7 +37,7 @@ struct Warren: AsyncParsableCommand {
             }
         } catch {
             guard exitCode(for: error) == .validationFailure else { exit(withError: error) }
-            FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
+            StandardStreams.error((fullMessage(for: error) + "\n"))
             exit(withError: ExitCode(2))
         }
     }

@@ -42,7 +42,7 @@ enum Watchdog {
     private static func warn(_ what: String) {
         let line = "warren: cannot start the watchdog (\(what)); if this server is killed, "
             + "its frozen instances stay until the next start\n"
-        FileHandle.standardError.write(Data(line.utf8))
+        StandardStreams.error(line)
     }
 }
 

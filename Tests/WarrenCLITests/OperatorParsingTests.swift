@@ -64,6 +64,21 @@ import Testing
         }
     }
 
+    /// With stderr closed or full, the command still ends with its exit status (it trapped in
+    /// `FileHandle.write`, status 132).
+    @Test(arguments: ["2>&-", "2>/dev/full"])
+    func anUnwritableStderrKeepsTheExitStatus(redirect: String) throws {
+        for (args, status) in [("account --endpoint http://127.0.0.1:1", 4), ("function frobnicate", 2)] {
+            let shell = Process()
+            shell.executableURL = URL(fileURLWithPath: "/bin/bash")
+            shell.arguments = ["-c", "'\(CLI.warren)' \(args) \(redirect)"]
+            shell.standardOutput = Pipe()
+            shell.standardError = Pipe()
+            try shell.run()
+            #expect(CLI.finish(shell).status == status, "\(args) \(redirect)")
+        }
+    }
+
     @Test(arguments: [
         (["function", "create", "f", "--runtime", "python3.11"], "missing --zip FILE or --code-dir DIR"),
         (["function", "create", "f", "--zip", "a.zip"], "missing --runtime"),
@@ -81,6 +96,8 @@ import Testing
         (["function", "list", "--endpoint", "ftp://example"], "--endpoint wants a URL"),
         (["function", "list", "--endpoint", "http://127.0.0.1:70000"], "--endpoint wants a URL"),
         (["account", "--endpoint", "http://127.0.0.1:65536"], "--endpoint wants a URL"),
+        (["account", "--endpoint", "http://127.0.0.1:18446744073709551616"], "--endpoint wants a URL"),
+        (["account", "--endpoint", "http://[::1]:0"], "--endpoint wants a URL"),
         (["function", "frobnicate"], "frobnicate"),
     ])
     func usageErrorsExitWith2(args: [String], message: String) throws {

@@ -58,7 +58,7 @@ struct InvokeCommand: AsyncParsableCommand {
                 .POST, OperatorClient.functionPath(function) + "/invocations",
                 query: qualifier.map { [("Qualifier", $0)] } ?? [], headers: headers, body: body)
             if let log = response.header("X-Amz-Log-Result"), let decoded = Data(base64Encoded: log) {
-                FileHandle.standardError.write(decoded)
+                StandardStreams.error(decoded)
             }
             Render.write(response.body)
             if isatty(STDOUT_FILENO) == 1, let last = response.body.last, last != UInt8(ascii: "\n") {

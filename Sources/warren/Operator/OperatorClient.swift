@@ -17,7 +17,7 @@ struct Endpoint: Equatable {
     /// - Throws: ``OperatorError`` (`input`) when `text` is not an http(s) URL with a host.
     init(_ text: String) throws(OperatorError) {
         guard let url = URL(string: text), let scheme = url.scheme?.lowercased(), scheme == "http" || scheme == "https",
-            let rawHost = url.host, !rawHost.isEmpty, url.query == nil, (url.port ?? 80) >= 1, (url.port ?? 80) <= 65535
+            let rawHost = url.host, !rawHost.isEmpty, url.query == nil, Self.portIsValid(in: text)
         else {
             throw .input("--endpoint wants a URL like \(ConnectionOptions.defaultEndpoint), got '\(text)'")
         }
@@ -28,6 +28,20 @@ struct Endpoint: Equatable {
         while path.hasSuffix("/") { path.removeLast() }
         basePath = path
         base = "\(scheme)://\(hostHeader)\(path)"
+    }
+
+    /// Whether the URL's port, if it spells one, is 1…65535 (`URL` reads one past 2^64 as none).
+    private static func portIsValid(in text: String) -> Bool {
+        guard let authority = text.split(separator: "://", maxSplits: 1).last?
+            .prefix(while: { !"/?#".contains($0) })
+        else { return false }
+        let hostEnd = authority.lastIndex(of: "]") ?? authority.startIndex
+        guard let colon = authority[hostEnd...].lastIndex(of: ":") else { return true }
+        let port = authority[authority.index(after: colon)...]
+        guard !port.isEmpty, port.allSatisfy(\.isASCII), port.allSatisfy(\.isNumber), let number = Int(port) else {
+            return false
+        }
+        return (1...65535).contains(number)
     }
 }
 

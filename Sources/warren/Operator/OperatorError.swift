@@ -61,6 +61,6 @@ enum Operator {
 
     /// Writes `warren: <message>` to stderr.
     static func warn(_ message: String) {
-        FileHandle.standardError.write(Data("warren: \(message)\n".utf8))
+        StandardStreams.error("warren: \(message)\n")
     }
 }

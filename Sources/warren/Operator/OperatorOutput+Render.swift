@@ -7,20 +7,11 @@ enum Render {
     /// the command quietly with status 141, as `SIGPIPE` would; any other failure to write (a full
     /// disk) ends it with one line on stderr and status 5.
     static func write(_ bytes: [UInt8]) {
-        var rest = bytes[...]
-        while !rest.isEmpty {
-            let written = rest.withUnsafeBytes { Glibc.write(STDOUT_FILENO, $0.baseAddress, $0.count) }
-            if written >= 0 {
-                rest = rest.dropFirst(written)
-                continue
-            }
-            let error = errno
-            if error == EINTR { continue }
-            if error == EPIPE { exit(141) }
-            let reason = String(cString: strerror(error))
-            FileHandle.standardError.write(Data("warren: cannot write the output: \(reason)\n".utf8))
-            exit(5)
-        }
+        let error = StandardStreams.write(STDOUT_FILENO, bytes)
+        guard error != 0 else { return }
+        if error == EPIPE { exit(141) }
+        StandardStreams.error("warren: cannot write the output: \(String(cString: strerror(error)))\n")
+        exit(5)
     }
 
     /// Writes text to stdout (through ``write(_:)``, so a closed pipe ends the command the same way).
@@ -93,11 +84,11 @@ struct StatusLine {
 
     func show(_ text: String) {
         guard enabled else { return }
-        FileHandle.standardError.write(Data("\r\u{1B}[2K\(text)".utf8))
+        StandardStreams.error("\r\u{1B}[2K\(text)")
     }
 
     func clear() {
         guard enabled else { return }
-        FileHandle.standardError.write(Data("\r\u{1B}[2K".utf8))
+        StandardStreams.error("\r\u{1B}[2K")
     }
 }
