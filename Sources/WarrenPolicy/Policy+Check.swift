@@ -92,6 +92,7 @@ extension Policy {
     public func check(native: Architecture, kernel: KernelVersion, catalog: some SyscallCatalog) -> PolicyCheck {
         let resolved = resolve(native: native, kernel: kernel)
         var findings = policyFindings(resolved, native: native)
+        if let reason = resolved.unrunnable { findings.append(PolicyFinding(.error, "syscalls", reason)) }
         findings += resolved.conflicts.map { PolicyFinding(.error, "syscalls[\($0.second.source)]", $0.description) }
         let applied = Set(resolved.rules.map(\.source))
         for (index, rule) in syscalls.enumerated() {
@@ -164,7 +165,9 @@ extension Policy {
             found.append(PolicyFinding(.warning, location, "repeats the default action \(action): it has no effect"))
         }
         var seen: Set<String> = []
-        for name in rule.names where !seen.insert(name).inserted {
+        var repeated: [String] = []
+        for name in rule.names where !seen.insert(name).inserted && !repeated.contains(name) { repeated.append(name) }
+        for name in repeated {
             found.append(PolicyFinding(.warning, location, "names \"\(name)\" twice"))
         }
         let missing = rule.names.filter { name in !resolved.architectures.contains { catalog.exists(name, on: $0) } }

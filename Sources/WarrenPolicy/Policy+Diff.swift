@@ -74,6 +74,23 @@ extension ArgCondition: CustomStringConvertible {
 }
 
 extension ResolvedPolicy {
+    /// Why no command could start, or end, under this policy; nil when one can. A payload needs
+    /// `execve` (or `execveat`) to start, and `exit_group` or `exit` to end: refused with an errno,
+    /// a process can neither (a killing action at least ends it).
+    public var unrunnable: String? {
+        if !["execve", "execveat"].contains(where: { verdict($0).mayRun }) {
+            return "execve and execveat are denied: no command can start under this policy"
+        }
+        let ends = ["exit_group", "exit"].contains { name in
+            let verdict = verdict(name)
+            switch verdict.otherwise {
+            case .killThread, .killProcess, .trap: return true
+            default: return verdict.mayRun
+            }
+        }
+        return ends ? nil : "exit_group and exit are denied: a process could never end under this policy"
+    }
+
     /// What `syscall` gets, as the compiled filter decides it.
     public func verdict(_ syscall: String) -> SyscallVerdict {
         let matching = rules(for: syscall)

@@ -71,7 +71,11 @@ extension Policy {
         var rules: [ResolvedRule] = []
         for (index, rule) in syscalls.enumerated()
         where rule.applies(archNames: archNames, capabilities: capabilities, kernel: kernel) {
-            rules.append(ResolvedRule(source: index, names: rule.names, action: rule.effectiveAction, args: rule.args))
+            // A name listed again in one rule adds nothing (check warns about it): kept once, so a
+            // name repeated 100,000 times costs no more than once here and in what follows.
+            var seen: Set<String> = []
+            let names = rule.names.filter { seen.insert($0).inserted }
+            rules.append(ResolvedRule(source: index, names: names, action: rule.effectiveAction, args: rule.args))
         }
         return ResolvedPolicy(
             defaultAction: effectiveDefaultAction, architectures: targetArchitectures(native: native), rules: rules)

@@ -14,6 +14,16 @@ package enum PolicyFile {
         try Policy.parse(try readBytes(path), file: path)
     }
 
+    /// Loads a policy to run a command under: one under which no command could start or end is
+    /// refused (its process would fail to exec, then spin, unable to exit).
+    package static func loadRunnable(path: String) throws -> Policy {
+        let policy = try load(path: path)
+        if let reason = policy.resolve(native: .native, kernel: .current).unrunnable {
+            throw PolicyError(file: path, location: "syscalls", message: reason)
+        }
+        return policy
+    }
+
     private static func readBytes(_ path: String) throws(PolicyError) -> [UInt8] {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw failure(path, "cannot open", errno) }

@@ -84,9 +84,16 @@ package struct BindMount: Sendable, Equatable {
     package init?(parsing text: String) {
         let parts = text.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
         guard parts.count == 2 || (parts.count == 3 && parts[2] == "rw"), !parts[0].isEmpty,
-              parts[1].hasPrefix("/") else { return nil }
+              parts[1].hasPrefix("/"), !Self.isCovered(parts[1]) else { return nil }
         self.init(source: URL(fileURLWithPath: parts[0]).standardizedFileURL.path, destination: parts[1],
                   readOnly: parts.count == 2)
+    }
+
+    /// Where a bind would be hidden: `/` itself, and `/tmp`, `/proc`, `/dev` and what is under
+    /// them, which the sandbox mounts after the binds.
+    package static func isCovered(_ destination: String) -> Bool {
+        let path = URL(fileURLWithPath: destination).standardizedFileURL.path
+        return path == "/" || ["/tmp", "/proc", "/dev"].contains { path == $0 || path.hasPrefix($0 + "/") }
     }
 
     package init(source: String, destination: String, readOnly: Bool = true) {

@@ -44,9 +44,13 @@ struct PolicyLearnCommand: ParsableCommand {
             let session = try AuditSession(policy: basePolicy?.resolve(native: .native, kernel: .current), enforce: false)
             outcome = try AuditRun(options: sandbox, argv: command, stdout: .fd(2))
                 .run(filter: try AuditFilter.compile(audit, tracing: session.interception == .tracer), session: session)
-            let native = outcome.records.map(\.name).filter { !$0.contains(":") }
+            let known = Set(LibseccompCatalog.nativeNames.values)
+            let native = outcome.records.map(\.name).filter { !$0.contains(":") && known.contains($0) }
             for foreign in outcome.records where foreign.name.contains(":") {
                 PolicyText.warn("\(foreign.name) is another architecture's call; not learned (the policy kills it)")
+            }
+            for unknown in Set(outcome.records.map(\.name)) where !unknown.contains(":") && !known.contains(unknown) {
+                PolicyText.warn("\(unknown) is no system call this host knows; not learned (the policy denies it)")
             }
             let comment = "Learned by warren policy learn from: \(command.joined(separator: " "))"
             learned = basePolicy?.allowing(native, comment: comment) ?? Policy.allowList(native, native: .native, comment: comment)

@@ -21,10 +21,17 @@ struct SandboxOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("Set an environment variable inside. Repeatable.", valueName: "K=V"))
     var env: [String] = []
 
+    func validate() throws {
+        guard timeout > 0, timeout.isFinite else { throw ValidationError("--timeout must be a positive number") }
+        guard memory > 0 else { throw ValidationError("--memory must be positive") }
+        _ = try binds()
+    }
+
     func binds() throws -> [BindMount] {
         try bind.map { spec in
             guard let mount = BindMount(parsing: spec) else {
-                throw ValidationError("--bind wants SRC:DST[:rw] with an absolute DST, got '\(spec)'")
+                throw ValidationError("--bind wants SRC:DST[:rw] with an absolute DST other than /, /tmp, /proc, "
+                    + "/dev or below them (the sandbox mounts its own there), got '\(spec)'")
             }
             return mount
         }

@@ -46,7 +46,7 @@ struct PolicyTestCommand: ParsableCommand {
     func run() throws {
         let outcome: AuditRun.Outcome
         do {
-            let policy = try PolicyFile.load(path: file)
+            let policy = try PolicyFile.loadRunnable(path: file)
             let session = try AuditSession(policy: policy.resolve(native: .native, kernel: .current), enforce: enforce,
                                            interception: listener ? .listener : nil)
             let filter = try AuditFilter.compile(

@@ -54,8 +54,8 @@ struct RunCommand: ParsableCommand {
     func validate() throws {
         guard !argv.isEmpty else { throw ValidationError("missing CMD: warren run [OPTIONS] -- CMD [ARG...]") }
         guard memory > 0, pids > 0, tmp > 0 else { throw ValidationError("--memory, --pids and --tmp must be positive") }
-        if let cpu, cpu <= 0 { throw ValidationError("--cpu must be positive") }
-        if let timeout, timeout <= 0 { throw ValidationError("--timeout must be positive") }
+        if let cpu, !(cpu > 0 && cpu.isFinite) { throw ValidationError("--cpu must be a positive number") }
+        if let timeout, !(timeout > 0 && timeout.isFinite) { throw ValidationError("--timeout must be a positive number") }
         for e in env where !e.contains("=") { throw ValidationError("--env wants K=V, got '\(e)'") }
         _ = try binds()
     }
@@ -65,7 +65,8 @@ struct RunCommand: ParsableCommand {
     func binds() throws -> [BindMount] {
         try bind.map { spec in
             guard let mount = BindMount(parsing: spec) else {
-                throw ValidationError("--bind wants SRC:DST[:rw] with an absolute DST, got '\(spec)'")
+                throw ValidationError("--bind wants SRC:DST[:rw] with an absolute DST other than /, /tmp, /proc, "
+                    + "/dev or below them (the sandbox mounts its own there), got '\(spec)'")
             }
             return mount
         }

@@ -20,7 +20,7 @@ struct Runner {
     static let cgroupPrefix = "run-"
 
     func run() throws -> Int32 {
-        let policy = try PolicyFile.load(path: policyPath)
+        let policy = try PolicyFile.loadRunnable(path: policyPath)
         let filter = try SeccompCompiler.compile(policy)
         let backend = try CgroupProbe.detect()
         Self.sweep(backend)

@@ -53,6 +53,26 @@ struct RunCommandTests {
         #expect(r.status == 137)
     }
 
+    /// A policy under which nothing could exec or exit is refused before anything starts (the
+    /// command failed its exec, could not exit, and `warren run` hung, deaf to SIGTERM).
+    @Test func aPolicyUnderWhichNothingCanRunIsRefused() throws {
+        let dir = try TestTemporary.directory("policy").path
+        let path = dir + "/deny-all.json"
+        try #"{"defaultAction": "SCMP_ACT_ERRNO", "architectures": ["SCMP_ARCH_X86_64"]}"#
+            .write(toFile: path, atomically: true, encoding: .utf8)
+        let r = try run(["run", "--policy", path, "--timeout", "5", "--", "/bin/true"])
+        #expect(r.status == 125)
+        #expect(r.stderr.contains("execve and execveat are denied: no command can start"), "\(r.stderr)")
+    }
+
+    /// What the sandbox mounts over, and times that are not numbers, are usage errors.
+    @Test(arguments: [["--timeout", "nan"], ["--timeout", "inf"], ["--cpu", "nan"], ["--bind", "/tmp:/tmp"],
+                      ["--bind", "/tmp:/"], ["--bind", "/tmp:/dev/shm"], ["--bind", "/tmp:/proc/x"]])
+    func hiddenBindsAndBadNumbersAreUsageErrors(args: [String]) throws {
+        let r = try run(["run"] + args + ["--", "/bin/true"])
+        #expect(r.status == 2, "\(args): \(r.stderr)")
+    }
+
     @Test func stepErrorsNameTheStepAndThePath() throws {
         let badRoot = try run(["run", "--rootfs", "/nonexistent-rootfs", "--", "/bin/true"])
         #expect(badRoot.stderr.contains("bind-root /nonexistent-rootfs: ENOENT"), "\(badRoot.stderr)")

@@ -48,7 +48,8 @@ struct PolicyCheckTests {
         let result = try check("""
             {"defaultAction": "SCMP_ACT_ERRNO", "architectures": ["SCMP_ARCH_X86_64"], "syscalls": [
               {"names": ["read", "read"], "action": "SCMP_ACT_ALLOW"},
-              {"names": ["read"], "action": "SCMP_ACT_KILL_PROCESS"}]}
+              {"names": ["read"], "action": "SCMP_ACT_KILL_PROCESS"},
+              {"names": ["execve", "exit_group"], "action": "SCMP_ACT_ALLOW"}]}
             """)
         #expect(!result.passed)
         #expect(messages(result, .error).count == 1)
@@ -62,7 +63,8 @@ struct PolicyCheckTests {
               {"names": ["getcwd"], "action": "SCMP_ACT_ERRNO"},
               {"names": ["read"], "action": "SCMP_ACT_ALLOW", "args": [{"index": 0, "value": 1, "op": "SCMP_CMP_EQ"}]},
               {"names": ["socket"], "action": "SCMP_ACT_ALLOW", "args": [{"index": 0, "value": 0, "op": "SCMP_CMP_LT"}]},
-              {"names": ["write"], "action": "SCMP_ACT_ALLOW", "args": [{"index": 1, "value": 1, "valueTwo": 2, "op": "SCMP_CMP_MASKED_EQ"}]}]}
+              {"names": ["write"], "action": "SCMP_ACT_ALLOW", "args": [{"index": 1, "value": 1, "valueTwo": 2, "op": "SCMP_CMP_MASKED_EQ"}]},
+              {"names": ["execve", "exit_group"], "action": "SCMP_ACT_ALLOW"}]}
             """)
         #expect(result.passed)
         let warnings = messages(result, .warning)
@@ -71,6 +73,37 @@ struct PolicyCheckTests {
         #expect(warnings.contains("syscalls[2]: \"read\" already gets ALLOW from syscalls[0]: redundant"))
         #expect(warnings.contains("syscalls[3].args[0]: arg0 < 0 is never true: the rule never matches"))
         #expect(warnings.contains("syscalls[4].args[0]: arg1 & 1 == 2 is never true: the rule never matches"))
+    }
+
+    /// No command could start (execve denied) or end (exit denied, it spun): an error, which
+    /// `warren run` refuses to run (it hung). A killing action still ends a process.
+    @Test func aPolicyUnderWhichNothingCanRunOrEndFails() throws {
+        let nothing = try check(#"{"defaultAction": "SCMP_ACT_ERRNO", "architectures": ["SCMP_ARCH_X86_64"]}"#)
+        #expect(messages(nothing, .error) == ["syscalls: execve and execveat are denied: no command can start under "
+            + "this policy"])
+        let endless = try check("""
+            {"defaultAction": "SCMP_ACT_ERRNO", "architectures": ["SCMP_ARCH_X86_64"],
+             "syscalls": [{"names": ["execve"], "action": "SCMP_ACT_ALLOW"}]}
+            """)
+        #expect(messages(endless, .error) == ["syscalls: exit_group and exit are denied: a process could never end "
+            + "under this policy"])
+        let killed = try check("""
+            {"defaultAction": "SCMP_ACT_KILL_PROCESS", "architectures": ["SCMP_ARCH_X86_64"],
+             "syscalls": [{"names": ["execve"], "action": "SCMP_ACT_ALLOW"}]}
+            """)
+        #expect(killed.passed, "\(killed.findings)")
+    }
+
+    @Test func aNameRepeatedInOneRuleCountsOnce() throws {
+        let policy = try Policy.parse(json: """
+            {"defaultAction": "SCMP_ACT_ERRNO", "architectures": ["SCMP_ARCH_X86_64"], "syscalls": [
+              {"names": [\(Array(repeating: "\"read\"", count: 50_000).joined(separator: ", ")), "execve", "exit_group"],
+               "action": "SCMP_ACT_ALLOW"}]}
+            """, file: "t.json")
+        #expect(policy.resolve(native: .x86_64, kernel: KernelVersion(6, 18)).rules.first?.names
+            == ["read", "execve", "exit_group"])
+        let result = policy.check(native: .x86_64, kernel: KernelVersion(6, 18), catalog: StubCatalog())
+        #expect(messages(result, .warning) == ["syscalls[0]: names \"read\" twice"])
     }
 
     @Test func aPolicyWithoutTheNativeArchitectureFails() throws {
