@@ -179,6 +179,14 @@ extension Policy {
         for (i, condition) in rule.args.enumerated() where condition.isNeverTrue {
             found.append(PolicyFinding(.warning, "\(location).args[\(i)]", "\(condition) is never true: the rule never matches"))
         }
+        let runs = action.mayRun
+        for (i, condition) in rule.args.enumerated() where condition.widenedByUpperBits(allowing: runs) {
+            found.append(PolicyFinding(.warning, "\(location).args[\(i)]", "\(condition): seccomp compares all 64 bits, "
+                + "but the kernel reads many arguments as a 32-bit int (socket's family, for one): a value with "
+                + "upper bits set \(runs ? "passes this condition" : "escapes this rule") and acts as its low 32 bits. "
+                + "Hint: for an int argument, allow values with SCMP_CMP_EQ, or match with SCMP_CMP_MASKED_EQ and "
+                + "mask 0xffffffff"))
+        }
         switch action {
         case .errno(0):
             found.append(PolicyFinding(.warning, location, "SCMP_ACT_ERRNO with errnoRet 0 makes the call appear to succeed without running"))
@@ -217,6 +225,20 @@ extension Policy {
                 + "\(rule.action) from \(by): redundant"))
         }
         return found
+    }
+}
+
+extension ArgCondition {
+    /// Whether a value with its upper 32 bits set widens what the rule lets through when the kernel
+    /// reads the argument as a 32-bit int: it passes an allowing condition (`!=`, `>`, `>=`) whose
+    /// low 32 bits it fails, or fails a denying one (`==`, `<`, `<=`, a mask over the upper bits)
+    /// whose low 32 bits match.
+    func widenedByUpperBits(allowing: Bool) -> Bool {
+        switch op {
+        case .notEqual, .greaterThan, .greaterOrEqual: allowing
+        case .equal, .lessThan, .lessOrEqual: !allowing
+        case .maskedEqual: !allowing && value >> 32 != 0
+        }
     }
 }
 

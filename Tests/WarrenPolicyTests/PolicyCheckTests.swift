@@ -94,6 +94,24 @@ struct PolicyCheckTests {
         #expect(killed.passed, "\(killed.findings)")
     }
 
+    /// seccomp sees 64 bits where the kernel reads an int: `socket(0x100000028, …)` passed Docker's
+    /// `arg0 != 40` as AF_VSOCK. Such conditions are warned about; an allowed EQ is not.
+    @Test func conditionsThatUpperBitsWidenAreWarnings() throws {
+        let result = try check("""
+            {"defaultAction": "SCMP_ACT_ERRNO", "architectures": ["SCMP_ARCH_X86_64"], "syscalls": [
+              {"names": ["execve", "exit_group"], "action": "SCMP_ACT_ALLOW"},
+              {"names": ["socket"], "action": "SCMP_ACT_ALLOW", "args": [{"index": 0, "value": 40, "op": "SCMP_CMP_NE"}]},
+              {"names": ["write"], "action": "SCMP_ACT_ALLOW", "args": [{"index": 0, "value": 1, "op": "SCMP_CMP_EQ"}]},
+              {"names": ["read"], "action": "SCMP_ACT_KILL_PROCESS", "args": [{"index": 0, "value": 3, "op": "SCMP_CMP_EQ"}]},
+              {"names": ["getcwd"], "action": "SCMP_ACT_KILL_PROCESS",
+               "args": [{"index": 0, "value": 4294967295, "valueTwo": 3, "op": "SCMP_CMP_MASKED_EQ"}]}]}
+            """)
+        let widened = messages(result, .warning).filter { $0.contains("seccomp compares all 64 bits") }
+        #expect(widened.map { $0.prefix { $0 != ":" } } == ["syscalls[1].args[0]", "syscalls[3].args[0]"], "\(widened)")
+        #expect(widened.first?.contains("passes this condition") == true)
+        #expect(widened.last?.contains("escapes this rule") == true)
+    }
+
     @Test func aNameRepeatedInOneRuleCountsOnce() throws {
         let policy = try Policy.parse(json: """
             {"defaultAction": "SCMP_ACT_ERRNO", "architectures": ["SCMP_ARCH_X86_64"], "syscalls": [
