@@ -53,8 +53,6 @@ package enum SeccompError: Error, CustomStringConvertible, Equatable {
     case tooLong(instructions: Int)
     /// Two rules libseccomp would silently reduce to one.
     case conflictingRules(RuleConflict)
-    /// No process could start or end under the policy (``ResolvedPolicy/unrunnable``).
-    case unrunnable(String)
 
     package var description: String {
         switch self {
@@ -67,8 +65,6 @@ package enum SeccompError: Error, CustomStringConvertible, Equatable {
                 + "\(CompiledFilter.maxInstructions). Hint: merge rules that share an action into one \"names\" list"
         case .conflictingRules(let conflict):
             conflict.description
-        case .unrunnable(let reason):
-            reason
         }
     }
 }
