@@ -65,6 +65,17 @@ enum CLI {
         finish(try start(args))
     }
 
+    /// Runs `script` with bash (for redirections a test needs: `2>&-`, `| head -c 0`).
+    static func bash(_ script: String) throws -> Result {
+        let shell = Process()
+        shell.executableURL = URL(fileURLWithPath: "/bin/bash")
+        shell.arguments = ["-c", script]
+        shell.standardOutput = Pipe()
+        shell.standardError = Pipe()
+        try shell.run()
+        return finish(shell)
+    }
+
     /// Pids of the direct children of `pid`.
     static func children(of pid: Int32) -> [Int32] {
         let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? []

@@ -65,13 +65,7 @@ struct OperatorEndToEndTests {
                 ("| head -c 0", 141, ""),
                 (">/dev/full", 5, "warren: cannot write the output: No space left on device\n"),
             ] {
-                let shell = Process()
-                shell.executableURL = URL(fileURLWithPath: "/bin/bash")
-                shell.arguments = ["-c", "set -o pipefail; \(command) 2>'\(errors)' \(redirect)"]
-                shell.standardOutput = Pipe()
-                shell.standardError = Pipe()
-                try shell.run()
-                let r = CLI.finish(shell)
+                let r = try CLI.bash("set -o pipefail; \(command) 2>'\(errors)' \(redirect)")
                 #expect(r.status == status, "\(redirect): \(r.stderr)")
                 #expect(try String(contentsOfFile: errors, encoding: .utf8) == stderr, "\(redirect)")
             }
