@@ -70,11 +70,6 @@ public final class Admission: Sendable {
 
     public var settings: Settings { state.withLock { $0.settings } }
 
-    /// Unreserved concurrency: the account limit less every reservation.
-    public var unreserved: Int {
-        state.withLock { s in s.settings.accountLimit - s.reserved.values.reduce(0, +) }
-    }
-
     /// Sets (nil: removes) a function's reserved concurrency.
     /// - Throws: `invalidParameterValue` when it would leave less than the unreserved minimum.
     public func setReserved(_ function: String, _ value: Int?) throws {

@@ -28,7 +28,14 @@ struct SandboxOptions: ParsableArguments {
     }
 
     func binds() throws -> [BindMount] {
-        try bind.map { spec in
+        try BindMount.parsing(options: bind)
+    }
+}
+
+extension BindMount {
+    /// The `--bind SRC:DST[:rw]` options of `run`, `policy test` and `policy learn`.
+    static func parsing(options: [String]) throws -> [BindMount] {
+        try options.map { spec in
             guard let mount = BindMount(parsing: spec) else {
                 throw ValidationError("--bind wants SRC:DST[:rw] with an absolute DST other than /, /tmp, /proc, "
                     + "/dev or below them (the sandbox mounts its own there), got '\(spec)'")

@@ -63,13 +63,7 @@ struct RunCommand: ParsableCommand {
     var argv: [String] { command }
 
     func binds() throws -> [BindMount] {
-        try bind.map { spec in
-            guard let mount = BindMount(parsing: spec) else {
-                throw ValidationError("--bind wants SRC:DST[:rw] with an absolute DST other than /, /tmp, /proc, "
-                    + "/dev or below them (the sandbox mounts its own there), got '\(spec)'")
-            }
-            return mount
-        }
+        try BindMount.parsing(options: bind)
     }
 
     func run() throws {
