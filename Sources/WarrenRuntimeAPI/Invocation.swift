@@ -169,6 +169,10 @@ public enum RuntimeSessionError: Error, Sendable, Equatable {
     /// The deadline given to ``RuntimeSession/invoke(_:deadline:on:)`` passed before the runtime
     /// answered; the session is closed (the runtime may still be running the event).
     case timedOut
+    /// The runtime's connection closed part way through its `/response` or `/error` post, and the
+    /// runtime did not exit within the grace that follows; the session is closed. The string says
+    /// how much arrived.
+    case truncated(String)
 }
 
 /// Why ``RuntimeAPIServer/start(listeningSocket:session:group:)`` failed.

@@ -95,6 +95,8 @@ final class RuntimeAPIHandler: ChannelDuplexHandler, RemovableChannelHandler {
     func channelInactive(context: ChannelHandlerContext) {
         isClosing = true
         held.removeAll()
+        if let req = request { truncated(req, context: context) }
+        request = nil
         if let id = parkedId {
             parkedId = nil
             core.cancelNext(id: id)?.fail(ChannelError.ioOnClosedChannel)
@@ -111,6 +113,23 @@ final class RuntimeAPIHandler: ChannelDuplexHandler, RemovableChannelHandler {
             context.writeAndFlush(wrapOutboundOut(out), promise: nil)
         }
         close(context)
+    }
+
+    /// The connection closed with `req` read only in part. A `/response` or `/error` post that had
+    /// not been answered leaves its invocation open: the core fails it unless the runtime exits.
+    private func truncated(_ req: Request, context: ChannelHandlerContext) {
+        let id: Substring
+        let kind: String
+        switch req.route {
+        case .response(let requestId): (id, kind) = (requestId, "response")
+        case .invocationError(let requestId): (id, kind) = (requestId, "error response")
+        case .initError, .next, .notFound, .methodNotAllowed: return
+        }
+        // An oversized post has its answer already.
+        guard req.oversize == nil else { return }
+        let read = req.declaredLength.map { "\(req.received) of \($0) bytes" } ?? "\(req.received) bytes"
+        core.truncated(
+            requestId: id, what: "Runtime connection ended after \(read) of its \(kind)", on: context.eventLoop)
     }
 
     private func close(_ context: ChannelHandlerContext) {

@@ -231,6 +231,32 @@ final class RuntimeSessionCore: Sendable {
         }
     }
 
+    /// How long a runtime whose connection closed part way through its answer has to exit before
+    /// the invocation fails as truncated: a runtime that crashes or is killed mid-post closes its
+    /// socket as it dies, and its exit (`Runtime.ExitError`, `Runtime.OutOfMemory`) says more.
+    static let truncationGrace = TimeAmount.milliseconds(200)
+
+    /// Why a session whose runtime cut its answer short was closed.
+    static let truncatedReason = "runtime response truncated"
+
+    /// The runtime's connection closed part way through its post for `requestId`: unless the
+    /// session closes first (the runtime exits), after ``truncationGrace`` the invocation fails
+    /// with ``RuntimeSessionError/truncated(_:)`` and the session closes.
+    func truncated(requestId: Substring, what: String, on loop: any EventLoop) {
+        let id = String(requestId)
+        loop.scheduleTask(in: Self.truncationGrace) { [self] in
+            let taken = state.withLock { s -> State? in
+                if case .closed = s.phase { return nil }
+                guard let current = s.current, current.delivered, current.invocation.requestId == id else { return nil }
+                let old = s
+                s = State(phase: .closed(Self.truncatedReason), lastCompletedId: s.lastCompletedId,
+                          initOutcome: s.initOutcome)
+                return old
+            }
+            if let taken { fail(taken, reason: Self.truncatedReason, current: .truncated(what)) }
+        }
+    }
+
     /// Why a session whose invocation outlived its deadline was closed.
     static let timeoutReason = "invocation timed out"
 

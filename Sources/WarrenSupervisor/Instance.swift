@@ -162,6 +162,10 @@ actor Instance {
         case .failure(RuntimeSessionError.timedOut):
             await kill(reason: "timeout")
             result = .failure(.platform("Sandbox.Timedout", "Task timed out after \(Self.twoDecimals(timeout)) seconds"))
+        case .failure(RuntimeSessionError.truncated(let what)):
+            // The runtime cut its answer short and lives on: reset, as after a timeout.
+            await kill(reason: "truncated response")
+            result = .failure(.platform("Runtime.TruncatedResponse", what))
         case .failure:
             result = .failure(await failureAfterClose())
         }

@@ -67,6 +67,38 @@ struct RuntimeAPIRobustnessTests {
         }
     }
 
+    @Test func aPostCutShortFailsTheInvocationAsTruncatedAndClosesTheSession() async throws {
+        try await withServer { h in
+            let runtime = try await h.connect()
+            let outcome = Task { try await h.session.invoke(invocation("cut")) }
+            #expect(try await runtime.request("GET", nextPath).status == 200)
+            // A chunked /error: one chunk of 5 bytes, then the connection ends before the last chunk.
+            try await runtime.send("POST \(errorPath("cut")) HTTP/1.1\r\nHost: x\r\n"
+                + "Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n")
+            try await Task.sleep(for: .milliseconds(50))
+            await runtime.close()
+            await #expect(throws: RuntimeSessionError.truncated("Runtime connection ended after 5 bytes of its error response")) {
+                try await outcome.value
+            }
+            #expect(await h.session.state == .closed)
+        }
+    }
+
+    /// The session closing within the grace (the runtime's exit) decides the outcome instead.
+    @Test func aCloseWithinTheGraceWinsOverTheTruncation() async throws {
+        try await withServer { h in
+            let runtime = try await h.connect()
+            let outcome = Task { try await h.session.invoke(invocation("dying")) }
+            #expect(try await runtime.request("GET", nextPath).status == 200)
+            try await runtime.send("POST \(responsePath("dying")) HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n01234")
+            try await Task.sleep(for: .milliseconds(50))
+            await runtime.close()
+            try await Task.sleep(for: .milliseconds(20))
+            await h.session.close(reason: "runtime exited")
+            await #expect(throws: RuntimeSessionError.closed("runtime exited")) { try await outcome.value }
+        }
+    }
+
     @Test func closeAnswersParkedNextWith500AndFailsTheInvoke() async throws {
         try await withServer { h in
             let busy = try await h.connect()

@@ -123,6 +123,28 @@ struct InstanceFailureTests {
         }
     }
 
+    /// A runtime whose connection ends part way through its response, and which lives on, fails the
+    /// invocation at once as `Runtime.TruncatedResponse` (it waited out the function's timeout), and
+    /// its instance is reset.
+    @Test func aResponseCutShortIsRuntimeTruncatedResponse() async throws {
+        try await F.with { supervisor, code in
+            try await supervisor.createFunction(F.function("cut", code: code, timeout: 60))
+            let began = ContinuousClock.now
+            try await expectFailure(supervisor, "cut", #"{"truncate":0}"#, errorType: "Runtime.TruncatedResponse",
+                                    message: "Runtime connection ended after 10 of 100 bytes of its response")
+            #expect(ContinuousClock.now - began < .seconds(30), "the invocation waited for its timeout")
+        }
+    }
+
+    /// A runtime that dies part way through its response says why by its exit, not as a truncation.
+    @Test func aRuntimeDyingMidResponseIsRuntimeExitError() async throws {
+        try await F.with { supervisor, code in
+            try await supervisor.createFunction(F.function("dying", code: code, timeout: 60))
+            try await expectFailure(supervisor, "dying", #"{"truncate":4}"#, errorType: "Runtime.ExitError",
+                                    message: "Runtime exited with error: exit status 4")
+        }
+    }
+
     @Test func anOversizeResponseIsFunctionResponseSizeTooLarge() async throws {
         try await F.with { supervisor, code in
             try await supervisor.createFunction(F.function("big", code: code, memory: 256))

@@ -9,6 +9,8 @@
  *   {"oom":1}     → allocates until the cgroup's OOM killer ends it
  *   {"error":1}   → POST …/error with an error body
  *   {"break":1}   → sends garbage instead of a response, then waits
+ *   {"truncate":C} → starts a 100-byte response, closes the connection after 10 bytes, then
+ *                   waits (C = 0) or exits with status C
  *   {"env":"K"}   → {"K":"value of K"}
  *   {"big":N}     → a response of N bytes
  *   {"log":1}     → prints a line to stdout, then echoes
@@ -170,6 +172,16 @@ static void handle(const char *id, const char *event, long *count)
         char path[160];
         snprintf(path, sizeof path, "invocation/%s/error", id);
         post(path, "Lambda-Runtime-Function-Error-Type: Function.TestError\r\n", e, strlen(e));
+    } else if (field(event, "truncate") >= 0) {
+        long code = field(event, "truncate");
+        char head[256];
+        int h = snprintf(head, sizeof head,
+                         "POST /2018-06-01/runtime/invocation/%s/response HTTP/1.1\r\nHost: %s\r\n"
+                         "Content-Length: 100\r\n\r\n0123456789", id, host);
+        send_all(head, (size_t)h);
+        close(conn);
+        if (code > 0) exit((int)code);
+        for (;;) pause();
     } else if (field(event, "break") >= 0) {
         send_all("NOT HTTP AT ALL\r\n\r\n", 19);
         pause();
