@@ -234,7 +234,7 @@ final class RuntimeSessionCore: Sendable {
     /// How long a runtime whose connection closed part way through its answer has to exit before
     /// the invocation fails as truncated: a runtime that crashes or is killed mid-post closes its
     /// socket as it dies, and its exit (`Runtime.ExitError`, `Runtime.OutOfMemory`) says more.
-    static let truncationGrace = TimeAmount.milliseconds(200)
+    static let truncationGrace = TimeAmount.seconds(1)
 
     /// Why a session whose runtime cut its answer short was closed.
     static let truncatedReason = "runtime response truncated"

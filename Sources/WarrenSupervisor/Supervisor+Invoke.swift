@@ -227,7 +227,11 @@ extension Supervisor {
         let instance = Instance(id: id, version: fv, config: config, provisioned: provisioned, log: log,
                                 loop: loop ?? group.next())
         pool.add(instance)
-        let uid = uidSlots.take()
+        guard let uid = uidSlots.take() else {
+            await instance.destroy(reason: "no free uid")
+            await pool.forget(instance)
+            return .failure(.platform("Sandbox.Failure", "all \(UIDRange.size) uids of this server's range are in use"))
+        }
         await instance.setUID(uid)
         do {
             let parts = try await spawn(id: id, uid: uid, config: config, version: fv.version, provisioned: provisioned)

@@ -72,7 +72,7 @@ public actor Supervisor {
     /// Pools taken out of ``pools`` with invocations still running in them (a changed
     /// configuration): kept until those end, so shutdown and `warren instances` still see them.
     var retired: [InstancePool] = []
-    let uidSlots = UIDSlots()
+    let uidSlots: UIDSlots
     var instanceCounter = 0
     /// Names of this supervisor's instance cgroups start with it:
     /// `i-<pid>-<token>-`; the pid lets a later supervisor sweep them.
@@ -93,6 +93,7 @@ public actor Supervisor {
         let policyPath = configuration.policyPath ?? configuration.home + "/policies/default.json"
         filter = try SeccompCompiler.compile(try PolicyFile.load(path: policyPath))
         cgroups = try CgroupProbe.detect()
+        uidSlots = UIDSlots(range: try UIDRange.lease())
         netns = NetnsPool(target: configuration.preparedNamespaces, listenPort: 9001)
         group = configuration.eventLoopGroup ?? MultiThreadedEventLoopGroup(numberOfThreads: 1)
         loops = Array(group.makeIterator())
@@ -286,16 +287,20 @@ public actor Supervisor {
 }
 
 /// Unprivileged uids, one per live instance, so that two instances never
-/// share one (DESIGN.md step 5).
+/// share one (DESIGN.md step 5): from a range no other Warren process holds.
 final class UIDSlots: Sendable {
-    static let base: UInt32 = 200_000
+    private let range: UIDRange
     private let state = Mutex<(free: [UInt32], next: UInt32)>(([], 0))
 
-    func take() -> UInt32 {
+    init(range: UIDRange) { self.range = range }
+
+    /// A uid no live instance has; nil when all of the range's are in use.
+    func take() -> UInt32? {
         state.withLock { s in
             if let uid = s.free.popLast() { return uid }
+            guard s.next < UIDRange.size else { return nil }
             defer { s.next += 1 }
-            return Self.base + s.next
+            return range.base + s.next
         }
     }
 

@@ -69,7 +69,10 @@ struct AuditRun {
             name: "\(Runner.cgroupPrefix)\(getpid())-\(UInt32.random(in: 0...UInt32.max))",
             limits: CgroupLimits(memoryBytes: UInt64(options.memory) << 20, pidsMax: 1024, cpus: nil))
         defer { try? cgroup.remove() }
-        let uid = 100_000 + UInt32(getpid()) % 60_000
+        // A uid no other Warren process's sandbox has, held until the sandbox is gone.
+        let uids = try UIDRange.lease()
+        defer { withExtendedLifetime(uids) {} }
+        let uid = uids.base
         let spec = SandboxSpec(
             argv: argv, environment: ["PATH=/usr/local/bin:/usr/bin:/bin:/opt/bin", "HOME=/tmp", "LANG=C.UTF-8"] + options.env,
             rootfs: options.rootfs ?? Defaults.rootfs("provided.al2023"), binds: try options.binds(), tmpSizeMB: 512,

@@ -33,7 +33,10 @@ struct Runner {
         let cgroup = try backend.create(name: name, limits: limits)
         defer { try? cgroup.remove() }
 
-        let uid = 100_000 + UInt32(getpid()) % 60_000
+        // A uid no other Warren process's sandbox has, held until the sandbox is gone.
+        let uids = try UIDRange.lease()
+        defer { withExtendedLifetime(uids) {} }
+        let uid = uids.base
         let spec = SandboxSpec(
             argv: argv, environment: environment, rootfs: rootfs, binds: binds, tmpSizeMB: tmpSizeMB,
             hostname: "warren", uid: uid, gid: uid, seccomp: filter, cgroup: cgroup,

@@ -91,9 +91,8 @@ struct RuntimeAPIRobustnessTests {
             let outcome = Task { try await h.session.invoke(invocation("dying")) }
             #expect(try await runtime.request("GET", nextPath).status == 200)
             try await runtime.send("POST \(responsePath("dying")) HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n01234")
-            try await Task.sleep(for: .milliseconds(50))
             await runtime.close()
-            try await Task.sleep(for: .milliseconds(20))
+            // As a dying runtime's exit follows its socket's end.
             await h.session.close(reason: "runtime exited")
             await #expect(throws: RuntimeSessionError.closed("runtime exited")) { try await outcome.value }
         }

@@ -2,6 +2,7 @@ import Foundation
 import Glibc
 import Testing
 @testable import WarrenSupervisor
+import WarrenSandbox
 
 /// Real instances on the real kernel: reuse, limits, failures, reclaim.
 @Suite(.serialized)
@@ -32,6 +33,30 @@ struct SupervisorTests {
             for pid in pids { #expect(sched_getscheduler(pid) == schedBatch, "instance \(pid)") }
         }
         #expect(F.instanceCgroups(prefix: prefix).isEmpty, "shutdown left cgroups")
+    }
+
+    /// Two supervisors in one host (here one process, as two `warren serve` would be two) lease
+    /// different uid ranges: their instances never run as the same uid.
+    @Test func twoSupervisorsNeverShareAUid() async throws {
+        func uid(of pid: Int32) throws -> UInt32? {
+            let status = try String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)
+            let line = status.split(separator: "\n").first { $0.hasPrefix("Uid:") }
+            return line.flatMap { $0.split(whereSeparator: \.isWhitespace).dropFirst().first }.flatMap { UInt32($0) }
+        }
+        try await F.with { one, code in
+            try await F.with { two, _ in
+                var uids: [UInt32] = []
+                for supervisor in [one, two] {
+                    try await supervisor.createFunction(F.function("who", code: code))
+                    #expect(try await supervisor.invoke("who", payload: Array("{}".utf8)).functionError == nil)
+                    let pid = try #require(await supervisor.instances().first?.pid)
+                    uids.append(try #require(try uid(of: pid)))
+                }
+                #expect(uids[0] != uids[1])
+                #expect(uids.allSatisfy { $0 >= UIDRange.first }, "\(uids)")
+                #expect(uids[0] / UIDRange.size != uids[1] / UIDRange.size, "one range: \(uids)")
+            }
+        }
     }
 
     @Test func theInstanceGetsLambdasEnvironment() async throws {
