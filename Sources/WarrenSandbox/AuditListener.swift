@@ -48,6 +48,8 @@ package struct AuditRecord: Sendable, Equatable {
     package var count: Int
     /// The arguments of the first call.
     package let firstArgs: [UInt64]
+    /// The first arguments of every call OR-ed together: the flags `clone` was ever given.
+    package var firstArgUnion: UInt64 = 0
     /// What the policy does to the first call; nil when the supervisor had no policy (learn).
     package let action: EffectiveAction?
 }
@@ -249,6 +251,7 @@ package final class AuditSession: Sendable {
                 s.records[name] = AuditRecord(name: name, count: 0, firstArgs: args, action: action)
             }
             s.records[name]?.count += 1
+            s.records[name]?.firstArgUnion |= args.first ?? 0
         }
         return action
     }

@@ -33,4 +33,37 @@ struct PolicyLearnTests {
         #expect(resolved.verdict("mount") == SyscallVerdict(otherwise: .errno(38)))
         #expect(try Policy.parse(json: learned.jsonText, file: "x") == learned)
     }
+
+    /// A learned clone creates no namespace (a user namespace would give every capability inside
+    /// it), and clone3, whose flags seccomp cannot read, falls back to it: as the default policy.
+    @Test func confiningCloneAllowsCloneWithoutNamespaceFlagsAndAnswersClone3ENOSYS() throws {
+        let learned = Policy.allowList(["clone", "clone3", "execve", "exit_group"], native: .x86_64).confiningClone()
+        let resolved = learned.resolve(native: .x86_64, kernel: KernelVersion(6, 18))
+        #expect(resolved.conflicts.isEmpty)
+        let thread: UInt64 = 0x003D_0F00  // pthread_create's flags
+        #expect(resolved.evaluate("clone", args: [thread]).allSatisfy { $0.mayRun })
+        for flag: UInt64 in [0x1000_0000, 0x0002_0000, 0x4000_0000] {  // NEWUSER, NEWNS, NEWNET
+            #expect(!resolved.evaluate("clone", args: [thread | flag]).contains { $0.mayRun }, "flag \(flag)")
+        }
+        #expect(resolved.verdict("clone3") == SyscallVerdict(otherwise: .errno(38)))
+        #expect(resolved.verdict("execve").alwaysRuns)
+        let check = learned.check(native: .x86_64, kernel: KernelVersion(6, 18), catalog: StubCatalog())
+        #expect(!check.dangerous.contains { $0.syscall == "clone" || $0.syscall == "clone3" }, "\(check.dangerous)")
+        #expect(try Policy.parse(json: learned.jsonText, file: "x") == learned)
+    }
+
+    /// On top of the default policy, which holds clone so already, nothing is repeated; a policy
+    /// that allows neither is left as it is.
+    @Test func confiningCloneKeepsABaseRuleAndLeavesOtherPoliciesAlone() throws {
+        let base = try TestFiles.load(TestFiles.defaultPolicy)
+        let learned = base.allowing(["clone3"]).confiningClone()
+        let clones = learned.syscalls.filter { $0.names.contains("clone") }
+        #expect(clones.count == 1 && clones[0].args.count == 1, "\(clones)")
+        #expect(learned.syscalls.filter { $0.names.contains("clone3") }.count == 1)
+        let resolved = learned.resolve(native: .x86_64, kernel: KernelVersion(6, 18))
+        #expect(resolved.conflicts.isEmpty)
+        #expect(resolved.verdict("clone3") == SyscallVerdict(otherwise: .errno(38)))
+        let plain = Policy.allowList(["read", "write"], native: .x86_64)
+        #expect(plain.confiningClone() == plain)
+    }
 }
