@@ -45,6 +45,8 @@ final class RuntimeSessionCore: Sendable {
         var initOutcome: InitOutcome?
         /// The deadline the pending timer checks at, if one is pending.
         var timerDeadline: NIODeadline?
+        /// The request id whose truncation timer is armed (``truncated(requestId:what:on:)``).
+        var truncationArmed: String?
     }
 
     /// What a `GET /next` gets right now.
@@ -244,6 +246,16 @@ final class RuntimeSessionCore: Sendable {
     /// with ``RuntimeSessionError/truncated(_:)`` and the session closes.
     func truncated(requestId: Substring, what: String, on loop: any EventLoop) {
         let id = String(requestId)
+        // Only the invocation the runtime holds, and once: a post for any other id, or a runtime
+        // cutting posts short again and again, arms nothing more.
+        let arm = state.withLock { s -> Bool in
+            guard let current = s.current, current.delivered, current.invocation.requestId == id,
+                s.truncationArmed != id
+            else { return false }
+            s.truncationArmed = id
+            return true
+        }
+        guard arm else { return }
         loop.scheduleTask(in: Self.truncationGrace) { [self] in
             let taken = state.withLock { s -> State? in
                 if case .closed = s.phase { return nil }
