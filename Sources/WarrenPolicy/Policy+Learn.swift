@@ -63,7 +63,8 @@ extension Policy {
         let clone = SyscallRule(
             names: ["clone"], action: .allow, args: [masked],
             comment: "clone: processes and threads, but no new namespaces: (flags & \(hex)) == 0")
-        if !copy.syscalls.contains(where: { $0.action == .allow && $0.names.contains("clone") && $0.args == [masked] }) {
+        let held = copy.syscalls.contains { $0.action == .allow && $0.names.contains("clone") && $0.args == [masked] }
+        if !held {
             copy.syscalls.append(clone)
         }
         copy.syscalls.append(SyscallRule(

@@ -13,10 +13,10 @@ struct PolicyLearnCommand: ParsableCommand {
             its ptrace tracer (SCMP_ACT_TRACE); Warren records it and lets it run. The policy printed \
             on stdout allows exactly the calls made (names sorted, any arguments, except that clone \
             is allowed only without namespace flags and clone3 answered ENOSYS, unless CMD made \
-            namespaces with clone), answers every other with EPERM and accepts only this architecture: OCI/Docker seccomp JSON that \
-            warren run and Docker-compatible runtimes load. CMD's stdout goes to stderr. It \
-            includes execve (made by Warren's init after loading the filter) and whatever the \
-            dynamic loader needs, since they were made. With --base FILE, CMD runs in audit \
+            namespaces with clone), answers every other with EPERM and accepts only this \
+            architecture: OCI/Docker seccomp JSON that warren run and Docker-compatible runtimes \
+            load. CMD's stdout goes to stderr. It includes execve (made by Warren's init after \
+            loading the filter) and whatever the dynamic loader needs, since they were made. With --base FILE, CMD runs in audit \
             mode under that policy and only the calls it would deny are added to it.
 
             Learn from a run that exercises every path the program takes in production: a \
@@ -54,9 +54,10 @@ struct PolicyLearnCommand: ParsableCommand {
                 PolicyText.warn("\(unknown) is no system call this host knows; not learned (the policy denies it)")
             }
             let comment = "Learned by warren policy learn from: \(command.joined(separator: " "))"
-            let allowed = basePolicy?.allowing(native, comment: comment) ?? Policy.allowList(native, native: .native, comment: comment)
-            // A run that made no new namespace gets clone without namespace flags (clone3 ENOSYS), as
-            // the default policy: allowed as the run made it, clone would create user namespaces too.
+            let allowed = basePolicy?.allowing(native, comment: comment)
+                ?? Policy.allowList(native, native: .native, comment: comment)
+            // A run that made no namespace gets clone without namespace flags and clone3 ENOSYS, as in
+            // the default policy: allowed for any arguments, either could make a user namespace.
             let cloneFlags = outcome.records.filter { $0.name == "clone" }.reduce(0) { $0 | $1.firstArgUnion }
             if cloneFlags & Policy.cloneNamespaceFlags != 0 {
                 PolicyText.warn("CMD created namespaces with clone: the policy allows clone with any flags")

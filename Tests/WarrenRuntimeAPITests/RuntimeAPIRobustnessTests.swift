@@ -77,9 +77,8 @@ struct RuntimeAPIRobustnessTests {
                 + "Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n")
             try await Task.sleep(for: .milliseconds(50))
             await runtime.close()
-            await #expect(throws: RuntimeSessionError.truncated("Runtime connection ended after 5 bytes of its error response")) {
-                try await outcome.value
-            }
+            let what = "Runtime connection ended after 5 bytes of its error response"
+            await #expect(throws: RuntimeSessionError.truncated(what)) { try await outcome.value }
             #expect(await h.session.state == .closed)
         }
     }
@@ -90,7 +89,8 @@ struct RuntimeAPIRobustnessTests {
             let runtime = try await h.connect()
             let outcome = Task { try await h.session.invoke(invocation("dying")) }
             #expect(try await runtime.request("GET", nextPath).status == 200)
-            try await runtime.send("POST \(responsePath("dying")) HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n01234")
+            try await runtime.send(
+                "POST \(responsePath("dying")) HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n01234")
             await runtime.close()
             // As a dying runtime's exit follows its socket's end.
             await h.session.close(reason: "runtime exited")
