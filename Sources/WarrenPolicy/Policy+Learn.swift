@@ -40,36 +40,33 @@ extension Policy {
     /// CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET (as Docker's profile masks them).
     public static let cloneNamespaceFlags: UInt64 = 0x7E02_0000
 
-    /// This learned policy with process and thread creation held to what a run that created no
-    /// namespace needs, as Warren's default policy and Docker's hold it: `clone` allowed only
-    /// without namespace flags, and `clone3`, whose flags are in memory where seccomp cannot read
-    /// them, answered ENOSYS so that libc falls back to `clone`.
-    ///
-    /// Rules allowing `clone` or `clone3` for any arguments lose those names (rules left empty
-    /// go); other rules naming `clone3` lose it too. Unchanged when neither was allowed.
-    public func confiningClone() -> Policy {
-        let allowsAny = syscalls.contains { $0.action == .allow && $0.args.isEmpty
-            && ($0.names.contains("clone") || $0.names.contains("clone3")) }
-        guard allowsAny else { return self }
+    /// This policy with processes and threads allowed as Warren's default policy and Docker's
+    /// allow them: `clone` when its flags name no namespace (unless a rule allows it for any
+    /// arguments already), and with `clone3`, that call answered ENOSYS (its flags are in memory,
+    /// where seccomp cannot read them) so that libc falls back to `clone`; `clone3` leaves every
+    /// other rule. `policy learn` adds what a run made this way when it made no namespace.
+    public func allowingConfinedClone(clone3: Bool) -> Policy {
         let masked = ArgCondition(index: 0, value: Self.cloneNamespaceFlags, valueTwo: 0, op: .maskedEqual)
         var copy = self
-        copy.syscalls = syscalls.compactMap { rule in
-            var kept = rule
-            let unconditioned = rule.action == .allow && rule.args.isEmpty
-            kept.names = rule.names.filter { $0 != "clone3" && !(unconditioned && $0 == "clone") }
-            return kept.names.isEmpty ? nil : kept
+        let held = syscalls.contains {
+            $0.action == .allow && $0.names.contains("clone") && ($0.args.isEmpty || $0.args == [masked])
         }
-        let hex = "0x" + String(Self.cloneNamespaceFlags, radix: 16, uppercase: true)
-        let clone = SyscallRule(
-            names: ["clone"], action: .allow, args: [masked],
-            comment: "clone: processes and threads, but no new namespaces: (flags & \(hex)) == 0")
-        let held = copy.syscalls.contains { $0.action == .allow && $0.names.contains("clone") && $0.args == [masked] }
         if !held {
-            copy.syscalls.append(clone)
+            let hex = "0x" + String(Self.cloneNamespaceFlags, radix: 16, uppercase: true)
+            copy.syscalls.append(SyscallRule(
+                names: ["clone"], action: .allow, args: [masked],
+                comment: "clone: processes and threads, but no new namespaces: (flags & \(hex)) == 0"))
         }
-        copy.syscalls.append(SyscallRule(
-            names: ["clone3"], action: .errno, errnoRet: 38,
-            comment: "clone3's flags are in memory seccomp cannot read: ENOSYS (38), and libc falls back to clone"))
+        if clone3 {
+            copy.syscalls = copy.syscalls.compactMap { rule in
+                var kept = rule
+                kept.names.removeAll { $0 == "clone3" }
+                return kept.names.isEmpty ? nil : kept
+            }
+            copy.syscalls.append(SyscallRule(
+                names: ["clone3"], action: .errno, errnoRet: 38,
+                comment: "clone3's flags are in memory seccomp cannot read: ENOSYS (38), and libc falls back to clone"))
+        }
         return copy
     }
 

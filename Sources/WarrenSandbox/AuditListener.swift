@@ -68,12 +68,15 @@ package final class AuditSession: Sendable {
     private let policy: ResolvedPolicy?
     /// Apply the policy's action instead of letting the call run.
     private let enforce: Bool
+    /// Calls answered so whatever the mode (`learn` answers clone3 ENOSYS, as the policy it
+    /// prints will): recorded as made, then answered.
+    private let answers: [String: EffectiveAction]
     /// `.tracer`, or `.listener` to enforce where the tracer cannot skip a call; compile the filter
     /// to match (`AuditFilter.compile(_:tracing:)`).
     package let interception: Interception
 
     /// Whether the tracer can apply an errno itself (skip the call, set its return register).
-    static var tracerEnforces: Bool {
+    package static var tracerEnforces: Bool {
         #if arch(x86_64)
             true
         #else
@@ -101,9 +104,15 @@ package final class AuditSession: Sendable {
     /// - Throws: `SystemError` when the socket or the descriptor number is unavailable.
     /// - Parameter interception: `nil` for the tracer where it can do what is asked; `.listener` to
     ///   use the fallback anyway (to compare the two).
-    package init(policy: ResolvedPolicy?, enforce: Bool, interception: Interception? = nil) throws {
+    ///   - answers: Calls answered with an action even when not enforcing; needs an interception
+    ///     that can apply it (the listener, or the tracer where ``tracerEnforces``).
+    package init(
+        policy: ResolvedPolicy?, enforce: Bool, interception: Interception? = nil,
+        answers: [String: EffectiveAction] = [:]
+    ) throws {
         self.policy = policy
         self.enforce = enforce
+        self.answers = answers
         self.interception = interception ?? (enforce && !Self.tracerEnforces ? .listener : .tracer)
         if self.interception == .tracer, enforce, !Self.tracerEnforces {
             throw SystemError("enforcing through ptrace on this architecture", errno: ENOSYS)
@@ -237,11 +246,12 @@ package final class AuditSession: Sendable {
         var response = seccomp_notif_resp()
         response.id = request.id
         response.flags = 1  // SECCOMP_USER_NOTIF_FLAG_CONTINUE
-        if enforce, let action { apply(action, to: Int32(bitPattern: request.pid), response: &response) }
+        if let action { apply(action, to: Int32(bitPattern: request.pid), response: &response) }
         _ = ioctl(listener, UInt(0xC018_2101), &response)  // SECCOMP_IOCTL_NOTIF_SEND; ENOENT if it died
     }
 
-    /// Counts one call; returns what the policy does to it (nil in learn).
+    /// Counts one call; returns what to answer it with: the policy's action when enforcing, an
+    /// ``answers`` entry, else nil (it runs).
     private func record(_ number: Int32, arch: UInt32, args: [UInt64]) -> EffectiveAction? {
         let name = Self.name(number, arch: arch)
         let action = policy.map { Self.stoppingAction($0.evaluate(name, args: args)) } ?? nil
@@ -253,7 +263,7 @@ package final class AuditSession: Sendable {
             s.records[name]?.count += 1
             s.records[name]?.firstArgUnion |= args.first ?? 0
         }
-        return action
+        return enforce ? action : answers[name]
     }
 
     // MARK: Tracer
@@ -322,7 +332,7 @@ package final class AuditSession: Sendable {
             if size >= 80, info[0] & 0xFF == 3 {
                 let action = record(Int32(truncatingIfNeeded: info[3]), arch: UInt32(truncatingIfNeeded: info[0] >> 32),
                                     args: Array(info[4..<10]))
-                if enforce, let action { apply(action, toTracee: pid) }
+                if let action { apply(action, toTracee: pid) }
             }
             _ = wrn_ptrace(Ptrace.cont, pid, 0, 0)
         case Ptrace.eventFork, Ptrace.eventVfork, Ptrace.eventClone:

@@ -93,11 +93,13 @@ public actor Supervisor {
         let policyPath = configuration.policyPath ?? configuration.home + "/policies/default.json"
         filter = try SeccompCompiler.compile(try PolicyFile.load(path: policyPath))
         cgroups = try CgroupProbe.detect()
+        // The instances of a server that is gone go first: frozen, they outlive it, with uids of
+        // the range it held, which this one may lease.
+        Self.sweep(cgroups)
         uidSlots = UIDSlots(range: try UIDRange.lease())
         netns = NetnsPool(target: configuration.preparedNamespaces, listenPort: 9001)
         group = configuration.eventLoopGroup ?? MultiThreadedEventLoopGroup(numberOfThreads: 1)
         loops = Array(group.makeIterator())
-        Self.sweep(cgroups)
     }
 
     /// Prefix of instance cgroups: `i-<supervisor pid>-<n>`.

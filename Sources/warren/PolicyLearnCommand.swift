@@ -13,11 +13,12 @@ struct PolicyLearnCommand: ParsableCommand {
             its ptrace tracer (SCMP_ACT_TRACE); Warren records it and lets it run. The policy printed \
             on stdout allows exactly the calls made (names sorted, any arguments, except that clone \
             is allowed only without namespace flags and clone3 answered ENOSYS, unless CMD made \
-            namespaces with clone), answers every other with EPERM and accepts only this \
-            architecture: OCI/Docker seccomp JSON that warren run and Docker-compatible runtimes \
-            load. CMD's stdout goes to stderr. It includes execve (made by Warren's init after \
-            loading the filter) and whatever the dynamic loader needs, since they were made. With --base FILE, CMD runs in audit \
-            mode under that policy and only the calls it would deny are added to it.
+            namespaces with clone; while learning, clone3 is answered ENOSYS too), answers every \
+            other with EPERM and accepts only this architecture: OCI/Docker seccomp JSON that \
+            warren run and Docker-compatible runtimes load. CMD's stdout goes to stderr. It \
+            includes execve (made by Warren's init after loading the filter) and whatever the \
+            dynamic loader needs, since they were made. With --base FILE, CMD runs in audit mode \
+            under that policy and only the calls it would deny are added to it.
 
             Learn from a run that exercises every path the program takes in production: a \
             call only made on an error path is not learned.
@@ -42,7 +43,13 @@ struct PolicyLearnCommand: ParsableCommand {
         do {
             let basePolicy = try base.map { try PolicyFile.load(path: $0) }
             let audit = basePolicy.map(AuditFilter.auditVariant) ?? AuditFilter.everything
-            let session = try AuditSession(policy: basePolicy?.resolve(native: .native, kernel: .current), enforce: false)
+            let resolvedBase = basePolicy?.resolve(native: .native, kernel: .current)
+            // clone3 is answered ENOSYS, as the printed policy will answer it (libc then falls back to
+            // clone, whose flags are learned), unless the base lets it run.
+            let clone3Runs = resolvedBase?.verdict("clone3").alwaysRuns ?? false
+            let answers: [String: EffectiveAction] =
+                AuditSession.tracerEnforces && !clone3Runs ? ["clone3": .errno(38)] : [:]
+            let session = try AuditSession(policy: resolvedBase, enforce: false, answers: answers)
             outcome = try AuditRun(options: sandbox, argv: command, stdout: .fd(2))
                 .run(filter: try AuditFilter.compile(audit, tracing: session.interception == .tracer), session: session)
             let known = Set(LibseccompCatalog.nativeNames.values)
@@ -54,21 +61,19 @@ struct PolicyLearnCommand: ParsableCommand {
                 PolicyText.warn("\(unknown) is no system call this host knows; not learned (the policy denies it)")
             }
             let comment = "Learned by warren policy learn from: \(command.joined(separator: " "))"
-            let allowed = basePolicy?.allowing(native, comment: comment)
-                ?? Policy.allowList(native, native: .native, comment: comment)
-            // A run that made no namespace gets clone without namespace flags and clone3 ENOSYS, as in
-            // the default policy: allowed for any arguments, either could make a user namespace.
+            // A run that made no namespace gets clone without namespace flags and clone3 ENOSYS (as
+            // the run had it), as in the default policy: allowed for any arguments, either could make
+            // a user namespace.
             let cloneFlags = outcome.records.filter { $0.name == "clone" }.reduce(0) { $0 | $1.firstArgUnion }
-            if cloneFlags & Policy.cloneNamespaceFlags != 0 {
+            let confined = cloneFlags & Policy.cloneNamespaceFlags == 0
+            if !confined {
                 PolicyText.warn("CMD created namespaces with clone: the policy allows clone with any flags")
-                learned = allowed
-            } else {
-                learned = allowed.confiningClone()
-                if native.contains("clone3") {
-                    PolicyText.warn("clone3 is answered ENOSYS, as Docker and the default policy do: libc falls back "
-                        + "to clone, which is allowed without namespace flags")
-                }
             }
+            let plain = confined ? native.filter { $0 != "clone" && $0 != "clone3" } : native
+            let allowed = basePolicy?.allowing(plain, comment: comment)
+                ?? Policy.allowList(plain, native: .native, comment: comment)
+            learned = confined && plain.count != native.count
+                ? allowed.allowingConfinedClone(clone3: native.contains("clone3")) : allowed
         } catch {
             PolicyText.warn("\(error)")
             throw ExitCode(125)

@@ -2,6 +2,7 @@ import Foundation
 import Glibc
 import WarrenPolicy
 import WarrenSandbox
+import WarrenSupervisor
 
 /// One `warren run`: policy, cgroup, spawn, wait with timeout and signals,
 /// and the cleanup that leaves nothing behind.
@@ -89,9 +90,12 @@ struct Runner {
         value == value.rounded() ? String(Int(value)) : String(value)
     }
 
-    /// Removes the cgroups of earlier runs whose warren process is gone
-    /// (SIGKILLed before it could clean up).
+    /// Removes the cgroups of earlier runs whose warren process is gone (SIGKILLed before it
+    /// could clean up), and the instances of servers that are gone: a frozen instance outlives a
+    /// SIGKILLed server whose watchdog died too, and must not keep a uid of the range that server
+    /// leased (``UIDRange``) while this process leases it.
     static func sweep(_ backend: any CgroupBackend) {
         CgroupSweep.removeOrphans(backend, prefix: cgroupPrefix)
+        Supervisor.sweep(backend)
     }
 }

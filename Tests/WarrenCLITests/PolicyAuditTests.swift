@@ -169,6 +169,20 @@ struct PolicyAuditTests {
         #expect(!r.stdout.contains("SCMP_CMP_MASKED_EQ") && r.stdout.contains(#""clone""#), "\(r.stdout)")
     }
 
+    /// While learning, clone3 gets the ENOSYS the learned policy will give it: a program that
+    /// needs clone3 fails then, not only later under the policy.
+    @Test func learnAnswersClone3AsTheLearnedPolicyWill() throws {
+        try #require(FileManager.default.fileExists(atPath: Self.pythonRootfs + "/usr/bin/python3"),
+                     "no python3.11 runtime rootfs: run `make rootfs`")
+        let code = "import ctypes, struct; libc = ctypes.CDLL(None, use_errno=True); "
+            + "a = ctypes.create_string_buffer(struct.pack('8Q', 0, 0, 0, 0, 17, 0, 0, 0)); "
+            + "r = libc.syscall(435, a, 64); print('clone3', r, ctypes.get_errno())"
+        let r = try CLI.run(["policy", "learn", "--rootfs", Self.pythonRootfs, "--", "python3", "-c", code])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stderr.contains("clone3 -1 38"), "\(r.stderr)")
+        #expect(r.stdout.contains("\"errnoRet\": 38"), "\(r.stdout)")
+    }
+
     @Test func learnOnTopOfABaseAddsOnlyWhatTheBaseDenies() throws {
         let r = try CLI.run(["policy", "learn", "--base", Self.defaultPolicy] + Self.probe + ["syscall", "bpf"])
         #expect(r.status == 0, "\(r.stderr)")

@@ -36,8 +36,8 @@ struct PolicyLearnTests {
 
     /// A learned clone creates no namespace (a user namespace would give every capability inside
     /// it), and clone3, whose flags seccomp cannot read, falls back to it: as the default policy.
-    @Test func confiningCloneAllowsCloneWithoutNamespaceFlagsAndAnswersClone3ENOSYS() throws {
-        let learned = Policy.allowList(["clone", "clone3", "execve", "exit_group"], native: .x86_64).confiningClone()
+    @Test func allowingConfinedCloneAllowsCloneWithoutNamespaceFlagsAndAnswersClone3ENOSYS() throws {
+        let learned = Policy.allowList(["execve", "exit_group"], native: .x86_64).allowingConfinedClone(clone3: true)
         let resolved = learned.resolve(native: .x86_64, kernel: KernelVersion(6, 18))
         #expect(resolved.conflicts.isEmpty)
         let thread: UInt64 = 0x003D_0F00  // pthread_create's flags
@@ -50,20 +50,23 @@ struct PolicyLearnTests {
         let check = learned.check(native: .x86_64, kernel: KernelVersion(6, 18), catalog: StubCatalog())
         #expect(!check.dangerous.contains { $0.syscall == "clone" || $0.syscall == "clone3" }, "\(check.dangerous)")
         #expect(try Policy.parse(json: learned.jsonText, file: "x") == learned)
+        // Without clone3, only clone's rule is added.
+        let noClone3 = Policy.allowList(["execve"], native: .x86_64).allowingConfinedClone(clone3: false)
+        #expect(!noClone3.syscalls.contains { $0.names.contains("clone3") })
     }
 
-    /// On top of the default policy, which holds clone so already, nothing is repeated; a policy
-    /// that allows neither is left as it is.
-    @Test func confiningCloneKeepsABaseRuleAndLeavesOtherPoliciesAlone() throws {
+    /// On top of the default policy, which holds clone so already, nothing is repeated; a base
+    /// that allows clone for any arguments keeps its rule.
+    @Test func allowingConfinedCloneKeepsTheBasesCloneRule() throws {
         let base = try TestFiles.load(TestFiles.defaultPolicy)
-        let learned = base.allowing(["clone3"]).confiningClone()
+        let learned = base.allowingConfinedClone(clone3: true)
         let clones = learned.syscalls.filter { $0.names.contains("clone") }
         #expect(clones.count == 1 && clones[0].args.count == 1, "\(clones)")
         #expect(learned.syscalls.filter { $0.names.contains("clone3") }.count == 1)
         let resolved = learned.resolve(native: .x86_64, kernel: KernelVersion(6, 18))
         #expect(resolved.conflicts.isEmpty)
         #expect(resolved.verdict("clone3") == SyscallVerdict(otherwise: .errno(38)))
-        let plain = Policy.allowList(["read", "write"], native: .x86_64)
-        #expect(plain.confiningClone() == plain)
+        let open = Policy.allowList(["clone", "read"], native: .x86_64)
+        #expect(open.allowingConfinedClone(clone3: false) == open)
     }
 }

@@ -75,4 +75,33 @@ import Testing
             withExtendedLifetime(lease) {}
         }
     }
+
+    /// An entry that is no lockable regular file is skipped, not fatal: a directory, a dangling
+    /// symlink (never followed, its target never made), a FIFO.
+    @Test func entriesThatAreNoRegularFileAreSkipped() throws {
+        try withDirectory { dir in
+            _ = try UIDRange.lease(preferring: 0, directory: dir)  // makes the directory
+            try FileManager.default.createDirectory(atPath: "\(dir)/20", withIntermediateDirectories: false)
+            let target = dir + "-target"
+            #expect(symlink(target, "\(dir)/21") == 0)
+            #expect(mkfifo("\(dir)/22", 0o600) == 0)
+            let lease = try UIDRange.lease(preferring: 20, directory: dir)
+            #expect(lease.index == 23)
+            #expect(!FileManager.default.fileExists(atPath: target))
+        }
+    }
+
+    /// A directory others may write to (or not this user's) is refused: anyone could take or
+    /// swap the lock files in it.
+    @Test func aDirectoryOthersCanWriteIsRefused() throws {
+        try withDirectory { dir in
+            _ = try UIDRange.lease(preferring: 0, directory: dir)
+            #expect(chmod(dir, 0o777) == 0)
+            #expect(throws: SystemError.self) { _ = try UIDRange.lease(directory: dir) }
+            let link = dir + "-link"
+            #expect(chmod(dir, 0o700) == 0 && symlink(dir, link) == 0)
+            defer { unlink(link) }
+            #expect(throws: SystemError.self) { _ = try UIDRange.lease(directory: link) }
+        }
+    }
 }

@@ -4,6 +4,8 @@ a crash (SIGKILL) or a stop (SIGTERM) of the server."""
 
 import json
 import os
+import signal
+import subprocess
 import threading
 import time
 
@@ -11,7 +13,8 @@ import botocore.exceptions
 
 from conftest import Functions, wait_active
 from helpers import (ASYNC_DEADLINE, RECORDER_HANDLER, WarrenServer, function_arn, instance_cgroup_dirs, invoke,
-                     log_blocks, metric, poll, python_zip, records, unique_name)
+                     log_blocks, metric, poll, processes_in_instance_cgroups, python_zip, records, unique_name,
+                     warren_bin)
 
 
 def send_event(lam, name, event, **kwargs):
@@ -321,3 +324,27 @@ def test_a_killed_server_leaves_no_frozen_instance_behind(make_server):
     while watchdogs_of(pid):
         assert time.monotonic() < deadline, "the watchdog did not exit"
         time.sleep(0.05)
+
+
+def test_a_run_after_a_server_and_its_watchdog_died_removes_their_frozen_instances(make_server):
+    """With its watchdog killed too, nothing ends a dead server's frozen instances, and the range
+    of uids they run as is free to lease again: the next Warren process (here `warren run`)
+    removes them before it leases one, so no two sandboxes share a uid."""
+    server = make_server()
+    lam = server.client()
+    name = Functions(lam, "crash").create()["FunctionName"]
+    invoke(lam, name, {})
+    prefix, pid = server.instance_prefix, server.pid
+    deadline = time.monotonic() + 10
+    while not frozen_instance_cgroups(prefix):
+        assert time.monotonic() < deadline, f"no instance of {prefix}* froze: {instance_cgroup_dirs(prefix)}"
+        time.sleep(0.05)
+    watchdogs = watchdogs_of(pid)
+    assert len(watchdogs) == 1
+    os.kill(watchdogs[0], signal.SIGKILL)
+    server.kill()
+    time.sleep(0.5)
+    assert processes_in_instance_cgroups(prefix), "the frozen instance died without a sweep"
+    run = subprocess.run([str(warren_bin()), "run", "--", "/bin/true"], capture_output=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    WarrenServer.assert_no_instances_left(prefix, deadline=1)
