@@ -78,6 +78,11 @@ struct PolicyLearnCommand: ParsableCommand {
             PolicyText.warn("\(error)")
             throw ExitCode(125)
         }
+        if let signal = outcome.interrupted {
+            // A run cut short learned only part of what CMD makes: no policy from it.
+            PolicyText.warn("interrupted (signal \(signal)): CMD was killed and no policy is printed")
+            throw ExitCode(outcome.exitCode)
+        }
         print(learned.jsonText, terminator: "")
         if outcome.exitCode != 0 {
             PolicyText.warn("CMD exited with status \(outcome.exitCode); the policy covers that run only")

@@ -56,6 +56,8 @@ struct AuditRun {
     struct Outcome {
         var exitCode: Int32
         var records: [AuditRecord]
+        /// The signal (SIGINT, SIGTERM, SIGHUP, SIGQUIT) that stopped the run, which then killed CMD.
+        var interrupted: Int32?
         /// How the calls reached Warren.
         var interception: AuditSession.Interception
     }
@@ -63,6 +65,9 @@ struct AuditRun {
     /// Runs CMD under `filter`, answered by `session`.
     /// - Throws: policy, cgroup or spawn errors; a sandbox whose payload never handed over the listener.
     func run(filter: CompiledFilter, session: AuditSession) throws -> Outcome {
+        // Signals go to a descriptor, as in `warren run`: an interrupted run kills CMD and cleans
+        // up here. First, so that every thread started after (the tracer's) blocks them too.
+        let signals = try SignalFD([SIGINT, SIGTERM, SIGHUP, SIGQUIT])
         let backend = try CgroupProbe.detect()
         Runner.sweep(backend)
         let cgroup = try backend.create(
@@ -88,17 +93,32 @@ struct AuditRun {
             if let failure = session.finish(graceMilliseconds: 100).failure { throw failure }
             throw error
         }
-        var ended = try process.wait(timeoutMilliseconds: Int32(min(options.timeout * 1000, 86_400_000)))
-        if ended == nil {
-            PolicyText.warn("timed out after \(Runner.seconds(options.timeout)) s")
-            try process.kill()
-            ended = try process.wait()
+        let deadline = Date().addingTimeInterval(min(options.timeout, 86_400))
+        var fds = [pollfd(fd: process.pidfd, events: Int16(POLLIN), revents: 0),
+                   pollfd(fd: signals.fd, events: Int16(POLLIN), revents: 0)]
+        var interrupted: Int32?
+        while fds[0].revents == 0 {
+            let wait = Int32(max(0, deadline.timeIntervalSinceNow * 1000).rounded(.up))
+            let n = poll(&fds, 2, wait)
+            if n < 0, errno == EINTR { continue }
+            if fds[1].revents != 0, let signal = signals.next() {
+                interrupted = signal
+                try process.kill()
+                break
+            }
+            if n == 0, deadline.timeIntervalSinceNow <= 0 {
+                PolicyText.warn("timed out after \(Runner.seconds(options.timeout)) s")
+                try process.kill()
+                break
+            }
         }
+        let ended = try process.wait()
         let (records, attached, _) = session.finish()
         guard attached else {
             throw ValidationError(session.interception == .tracer
                 ? "the payload could not be traced" : "the payload never handed over its seccomp listener")
         }
-        return Outcome(exitCode: ended?.exitCode ?? 125, records: records, interception: session.interception)
+        return Outcome(exitCode: interrupted.map { 128 + $0 } ?? ended?.exitCode ?? 125, records: records,
+                       interrupted: interrupted, interception: session.interception)
     }
 }

@@ -67,7 +67,9 @@ struct PolicyTestCommand: ParsableCommand {
     func text(_ outcome: AuditRun.Outcome) -> String {
         let verb = enforce ? "denied" : "would deny"
         var out = "warren policy test: \(file) \(verb) \(outcome.records.count) system call"
-            + "\(outcome.records.count == 1 ? "" : "s") (\(enforce ? "enforced" : "audit mode"); CMD exited \(outcome.exitCode))\n"
+            + "\(outcome.records.count == 1 ? "" : "s") (\(enforce ? "enforced" : "audit mode"); "
+            + (outcome.interrupted.map { "interrupted by signal \($0), CMD killed" } ?? "CMD exited \(outcome.exitCode)")
+            + ")\n"
         guard !outcome.records.isEmpty else { return out }
         out += PolicyText.table([["SYSCALL", "COUNT", "ACTION", "FIRST ARGS"]] + outcome.records.map { record in
             [record.name, String(record.count), record.action.map(PolicyText.action) ?? "-",

@@ -183,6 +183,23 @@ struct PolicyAuditTests {
         #expect(r.stdout.contains("\"errnoRet\": 38"), "\(r.stdout)")
     }
 
+    /// SIGINT or SIGTERM to `learn` or `test` kills CMD and ends the run as `warren run` does:
+    /// 128 + the signal, learn printing no policy, test its report; nothing left behind.
+    @Test func aSignalEndsLearnAndTestAndKillsCMD() throws {
+        for (command, signal, status) in [("learn", "INT", 130), ("test \(Self.defaultPolicy)", "TERM", 143)] {
+            let r = try CLI.bash(
+                "'\(CLI.warren)' policy \(command) -- /bin/sleep 30 & p=$!; sleep 1; kill -\(signal) $p; wait $p")
+            #expect(r.status == Int32(status), "\(command): \(r.stdout)\(r.stderr)")
+            if command == "learn" {
+                #expect(r.stdout.isEmpty && r.stderr.contains("interrupted (signal 2)"), "\(r.stdout)\(r.stderr)")
+            } else {
+                #expect(r.stdout.contains("interrupted by signal 15, CMD killed"), "\(r.stdout)")
+            }
+        }
+        let sleeping = try CLI.bash("ps -eo args | grep -c '^/bin/sleep 30$'")
+        #expect(sleeping.stdout == "0\n", "CMD outlived the run")
+    }
+
     @Test func learnOnTopOfABaseAddsOnlyWhatTheBaseDenies() throws {
         let r = try CLI.run(["policy", "learn", "--base", Self.defaultPolicy] + Self.probe + ["syscall", "bpf"])
         #expect(r.status == 0, "\(r.stderr)")
