@@ -143,6 +143,9 @@ package enum Stdio: Sendable, Equatable {
 package enum Network: Sendable {
     /// A new network namespace with only `lo`, brought up.
     case loopback
+    /// A new network namespace with no interface up, not even `lo` (a policy's
+    /// `"warren": {"network": "none"}`).
+    case none
     /// Join this prepared network namespace (an fd of `/proc/PID/ns/net` or
     /// `/run/netns/X`); the caller keeps and closes the descriptor.
     case namespace(fd: Int32)

@@ -65,7 +65,7 @@ package enum Sandbox {
         }))
         req.n_mounts = Int32(plan.entries.count)
         req.rootfs_readonly = 1
-        req.loopback_up = 1
+        if case .none = spec.network { req.loopback_up = 0 } else { req.loopback_up = 1 }
         req.hostname = arena.optionalString(spec.hostname)
         req.sched_batch = spec.batchScheduling ? 1 : 0
         req.rlimits = UnsafePointer(arena.array(spec.rlimits.map {

@@ -37,7 +37,7 @@ struct SpawnFDs {
             cgroupProcs.append(try syscall("open \(path)") { open(path, O_WRONLY | O_CLOEXEC) })
         }
         switch spec.network {
-        case .loopback: break
+        case .loopback, .none: break
         case .namespace(let fd): netns = fd
         case .pool(let pool):
             if let fd = pool.take() { (netns, ownsNetns) = (fd, true) }

@@ -91,7 +91,12 @@ public actor Supervisor {
         admission = Admission(configuration.admission)
         catalog = RuntimeCatalog(home: configuration.home)
         let policyPath = configuration.policyPath ?? configuration.home + "/policies/default.json"
-        filter = try SeccompCompiler.compile(try PolicyFile.load(path: policyPath))
+        let policy = try PolicyFile.load(path: policyPath)
+        guard policy.warren.network != .none else {
+            throw PolicyError(file: policyPath, location: "warren.network",
+                              message: "\"none\" leaves instances no loopback for the Runtime API; functions need \"loopback\"")
+        }
+        filter = try SeccompCompiler.compile(policy)
         cgroups = try CgroupProbe.detect()
         // The instances of a server that is gone go first: frozen, they outlive it, with uids of
         // the range it held, which this one may lease.

@@ -50,7 +50,9 @@ struct PolicyLearnCommand: ParsableCommand {
             let answers: [String: EffectiveAction] =
                 AuditSession.tracerEnforces && !clone3Runs ? ["clone3": .errno(38)] : [:]
             let session = try AuditSession(policy: resolvedBase, enforce: false, answers: answers)
-            outcome = try AuditRun(options: sandbox, argv: command, stdout: .fd(2))
+            var run = AuditRun(options: sandbox, argv: command, stdout: .fd(2))
+            run.network = basePolicy?.warren.network ?? .loopback
+            outcome = try run
                 .run(filter: try AuditFilter.compile(audit, tracing: session.interception == .tracer), session: session)
             let known = Set(LibseccompCatalog.nativeNames.values)
             let native = outcome.records.map(\.name).filter { !$0.contains(":") && known.contains($0) }

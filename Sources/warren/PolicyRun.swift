@@ -51,6 +51,8 @@ struct AuditRun {
     var argv: [String]
     /// Where CMD's stdout goes: `.inherit`, or `.fd(2)` when warren's stdout carries a report.
     var stdout: Stdio
+    /// The policy's `"warren": {"network": …}`.
+    var network: NetworkMode = .loopback
 
     /// What came of it.
     struct Outcome {
@@ -82,7 +84,8 @@ struct AuditRun {
             argv: argv, environment: ["PATH=/usr/local/bin:/usr/bin:/bin:/opt/bin", "HOME=/tmp", "LANG=C.UTF-8"] + options.env,
             rootfs: options.rootfs ?? Defaults.rootfs("provided.al2023"), binds: try options.binds(), tmpSizeMB: 512,
             hostname: "warren", uid: uid, gid: uid, seccomp: filter, cgroup: cgroup,
-            stdin: .inherit, stdout: stdout, stderr: .inherit, cwd: "/", notifySocket: session.childSocket)
+            stdin: .inherit, stdout: stdout, stderr: .inherit, cwd: "/", network: network == .none ? .none : .loopback,
+            notifySocket: session.childSocket)
         session.start()
         let process: SandboxProcess
         do {

@@ -51,7 +51,8 @@ struct PolicyTestCommand: ParsableCommand {
                                            interception: listener ? .listener : nil)
             let filter = try AuditFilter.compile(
                 AuditFilter.auditVariant(of: policy), tracing: session.interception == .tracer)
-            let run = AuditRun(options: sandbox, argv: command, stdout: output == .json ? .fd(2) : .inherit)
+            var run = AuditRun(options: sandbox, argv: command, stdout: output == .json ? .fd(2) : .inherit)
+            run.network = policy.warren.network
             outcome = try run.run(filter: filter, session: session)
         } catch {
             PolicyText.warn("\(error)")

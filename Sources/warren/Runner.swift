@@ -41,7 +41,8 @@ struct Runner {
         let spec = SandboxSpec(
             argv: argv, environment: environment, rootfs: rootfs, binds: binds, tmpSizeMB: tmpSizeMB,
             hostname: "warren", uid: uid, gid: uid, seccomp: filter, cgroup: cgroup,
-            stdin: .inherit, stdout: .inherit, stderr: .inherit, cwd: "/")
+            stdin: .inherit, stdout: .inherit, stderr: .inherit, cwd: "/",
+            network: policy.warren.network == .none ? .none : .loopback)
         let process: SandboxProcess
         do {
             process = try Sandbox.spawn(spec)

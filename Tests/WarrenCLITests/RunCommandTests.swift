@@ -29,6 +29,18 @@ struct RunCommandTests {
         #expect(help.status == 0)
     }
 
+    /// A policy's `"warren": {"network": "none"}` leaves even `lo` down; the default brings it up.
+    @Test func aPolicyWithNetworkNoneHasNoLoopback() throws {
+        let text = try String(contentsOfFile: PolicyCheckDiffTests.defaultPolicy, encoding: .utf8)
+        let none = try PolicyCheckDiffTests.file(
+            text.replacingOccurrences(of: #""network": "loopback""#, with: #""network": "none""#), "none.json")
+        let probe = "echo x | nc 127.0.0.1 9 2>&1; cat /proc/net/dev | grep -c 'lo:'"
+        let down = try run(["run", "--policy", none, "--", "/bin/sh", "-c", probe])
+        #expect(down.stdout.contains("Network is unreachable"), "\(down.stdout)\(down.stderr)")
+        let up = try run(["run", "--", "/bin/sh", "-c", probe])
+        #expect(up.stdout.contains("Connection refused"), "\(up.stdout)\(up.stderr)")
+    }
+
     @Test func streamsOutputAndExitsWithTheCommandsStatus() throws {
         let r = try run(["run", "--env", "GREETING=hello", "--", "/bin/sh", "-c", "echo $GREETING; echo err >&2; exit 3"])
         #expect(r.stdout == "hello\n")

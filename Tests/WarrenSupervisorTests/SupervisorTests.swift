@@ -3,6 +3,7 @@ import Glibc
 import Testing
 @testable import WarrenSupervisor
 import WarrenSandbox
+import WarrenPolicy
 
 /// Real instances on the real kernel: reuse, limits, failures, reclaim.
 @Suite(.serialized)
@@ -57,6 +58,16 @@ struct SupervisorTests {
                 #expect(uids[0] / UIDRange.size != uids[1] / UIDRange.size, "one range: \(uids)")
             }
         }
+    }
+
+    /// Instances need loopback for the Runtime API: a policy without any network is refused.
+    @Test func aPolicyWithNetworkNoneIsRefused() throws {
+        let text = try String(contentsOfFile: F.repo + "/policies/default.json", encoding: .utf8)
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("none-\(UUID().uuidString).json").path
+        try text.replacingOccurrences(of: #""network": "loopback""#, with: #""network": "none""#)
+            .write(toFile: path, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        #expect(throws: PolicyError.self) { _ = try F.supervisor(tweak: { $0.policyPath = path }) }
     }
 
     @Test func theInstanceGetsLambdasEnvironment() async throws {
