@@ -129,7 +129,8 @@ final class RuntimeAPIHandler: ChannelDuplexHandler, RemovableChannelHandler {
         guard req.oversize == nil else { return }
         let read = req.declaredLength.map { "\(req.received) of \($0) bytes" } ?? "\(req.received) bytes"
         core.truncated(
-            requestId: id, what: "Runtime connection ended after \(read) of its \(kind)", on: context.eventLoop)
+            requestId: id, what: "Runtime connection ended after \(read) of its \(kind)",
+            streamed: req.stream != nil && req.received > 0, on: context.eventLoop)
     }
 
     private func close(_ context: ChannelHandlerContext) {

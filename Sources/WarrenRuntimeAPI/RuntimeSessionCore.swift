@@ -45,8 +45,11 @@ final class RuntimeSessionCore: Sendable {
         var initOutcome: InitOutcome?
         /// The deadline the pending timer checks at, if one is pending.
         var timerDeadline: NIODeadline?
-        /// The request id whose truncation timer is armed (``truncated(requestId:what:on:)``).
+        /// The request id whose truncation timer is armed (``truncated(requestId:what:streamed:on:)``).
         var truncationArmed: String?
+        /// The request id whose streamed answer was cut after bytes reached its caller: no later
+        /// post completes it (the caller would get those bytes and then a whole other answer).
+        var streamCut: String?
     }
 
     /// What a `GET /next` gets right now.
@@ -123,9 +126,9 @@ final class RuntimeSessionCore: Sendable {
     /// as it comes.
     func stream(for requestId: Substring) -> ResponseStream? {
         state.withLock { s in
-            guard let current = s.current, current.delivered, current.invocation.requestId == requestId else {
-                return nil
-            }
+            guard let current = s.current, current.delivered, current.invocation.requestId == requestId,
+                s.streamCut.map({ $0 != requestId }) ?? true
+            else { return nil }
             return current.invocation.stream
         }
     }
@@ -134,6 +137,9 @@ final class RuntimeSessionCore: Sendable {
     func complete(requestId: Substring, to target: String, outcome: InvocationOutcome) -> Verdict {
         let (verdict, waiter) = state.withLock { s -> (Verdict, CheckedContinuation<InvocationOutcome, any Error>?) in
             if case .closed(let reason) = s.phase { return (.closed(reason), nil) }
+            if let cut = s.streamCut, cut == requestId {
+                return (.invalidTransition(from: "ResponseTruncated", to: target), nil)
+            }
             if let current = s.current, current.delivered, current.invocation.requestId == requestId {
                 s.current = nil
                 s.lastCompletedId = current.invocation.requestId
@@ -243,8 +249,9 @@ final class RuntimeSessionCore: Sendable {
 
     /// The runtime's connection closed part way through its post for `requestId`: unless the
     /// session closes first (the runtime exits), after ``truncationGrace`` the invocation fails
-    /// with ``RuntimeSessionError/truncated(_:)`` and the session closes.
-    func truncated(requestId: Substring, what: String, on loop: any EventLoop) {
+    /// with ``RuntimeSessionError/truncated(_:)`` and the session closes. A post again within the
+    /// grace completes it instead, unless `streamed` (bytes of a streamed answer reached the caller).
+    func truncated(requestId: Substring, what: String, streamed: Bool, on loop: any EventLoop) {
         let id = String(requestId)
         // Only the invocation the runtime holds, and once: a post for any other id, or a runtime
         // cutting posts short again and again, arms nothing more.
@@ -253,6 +260,7 @@ final class RuntimeSessionCore: Sendable {
                 s.truncationArmed != id
             else { return false }
             s.truncationArmed = id
+            if streamed { s.streamCut = id }
             return true
         }
         guard arm else { return }

@@ -441,6 +441,34 @@ struct RuntimeAPIInvocationTests {
     }
 }
 
+extension RuntimeAPIInvocationTests {
+    /// Once bytes of a streamed answer reached the caller, a cut answer is not made whole by a
+    /// post again (the caller would get the first bytes and then a whole other answer): it is
+    /// refused, streams nothing, and the invocation fails as truncated.
+    @Test func aStreamedAnswerCutShortIsNotCompletedByAnotherPost() async throws {
+        try await withServer { h in
+            let runtime = try await h.connect()
+            let caller = StreamCaller()
+            var streamed = invocation("cut")
+            streamed.stream = caller.stream
+            let outcome = Task { try await h.session.invoke(streamed) }
+            _ = try await runtime.request("GET", nextPath)
+            let head = "POST \(responsePath("cut")) HTTP/1.1\r\nHost: x\r\n"
+                + "Lambda-Runtime-Function-Response-Mode: streaming\r\nTransfer-Encoding: chunked\r\n\r\n"
+            try await runtime.send(head + "8\r\nPARTIAL-\r\n")
+            for _ in 0..<200 where caller.received.isEmpty { try await Task.sleep(for: .milliseconds(10)) }
+            await runtime.close()
+            let again = try await h.connect()
+            try await again.send(head + "5\r\nwhole\r\n0\r\n\r\n")
+            #expect(try await again.readResponse().status == 403)
+            let buffered = try await again.request("POST", responsePath("cut"), body: Array("whole".utf8))
+            #expect(buffered.status == 403)
+            await #expect(throws: RuntimeSessionError.self) { try await outcome.value }
+            #expect(caller.received == Array("PARTIAL-".utf8))
+        }
+    }
+}
+
 /// The caller's side of a streamed invocation in these tests: collects what it is given and
 /// reports it consumed at once, or holds it until told.
 private final class StreamCaller: Sendable {
