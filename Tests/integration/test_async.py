@@ -304,10 +304,9 @@ def watchdogs_of(pid: int) -> list[int]:
     return found
 
 
-def test_a_killed_server_leaves_no_frozen_instance_behind(make_server):
-    """A frozen task acts on no signal until thawed, so the SIGKILL a dying server's instances get
-    would leave them frozen; the server's watchdog thaws, kills and removes them, with no new
-    server started."""
+def server_with_a_frozen_instance(make_server) -> tuple[WarrenServer, str, int, int]:
+    """A server whose one instance is frozen: the server, its instances' cgroup prefix, its pid
+    and its watchdog's pid."""
     server = make_server()
     lam = server.client()
     name = Functions(lam, "crash").create()["FunctionName"]
@@ -317,7 +316,16 @@ def test_a_killed_server_leaves_no_frozen_instance_behind(make_server):
     while not frozen_instance_cgroups(prefix):
         assert time.monotonic() < deadline, f"no instance of {prefix}* froze: {instance_cgroup_dirs(prefix)}"
         time.sleep(0.05)
-    assert len(watchdogs_of(pid)) == 1
+    watchdogs = watchdogs_of(pid)
+    assert len(watchdogs) == 1
+    return server, prefix, pid, watchdogs[0]
+
+
+def test_a_killed_server_leaves_no_frozen_instance_behind(make_server):
+    """A frozen task acts on no signal until thawed, so the SIGKILL a dying server's instances get
+    would leave them frozen; the server's watchdog thaws, kills and removes them, with no new
+    server started."""
+    server, prefix, pid, _ = server_with_a_frozen_instance(make_server)
     server.kill()
     WarrenServer.assert_no_instances_left(prefix, deadline=10)
     deadline = time.monotonic() + 10
@@ -330,18 +338,8 @@ def test_a_run_after_a_server_and_its_watchdog_died_removes_their_frozen_instanc
     """With its watchdog killed too, nothing ends a dead server's frozen instances, and the range
     of uids they run as is free to lease again: the next Warren process (here `warren run`)
     removes them before it leases one, so no two sandboxes share a uid."""
-    server = make_server()
-    lam = server.client()
-    name = Functions(lam, "crash").create()["FunctionName"]
-    invoke(lam, name, {})
-    prefix, pid = server.instance_prefix, server.pid
-    deadline = time.monotonic() + 10
-    while not frozen_instance_cgroups(prefix):
-        assert time.monotonic() < deadline, f"no instance of {prefix}* froze: {instance_cgroup_dirs(prefix)}"
-        time.sleep(0.05)
-    watchdogs = watchdogs_of(pid)
-    assert len(watchdogs) == 1
-    os.kill(watchdogs[0], signal.SIGKILL)
+    server, prefix, _, watchdog = server_with_a_frozen_instance(make_server)
+    os.kill(watchdog, signal.SIGKILL)
     server.kill()
     time.sleep(0.5)
     assert processes_in_instance_cgroups(prefix), "the frozen instance died without a sweep"
