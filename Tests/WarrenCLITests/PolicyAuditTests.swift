@@ -187,8 +187,10 @@ struct PolicyAuditTests {
     /// 128 + the signal, learn printing no policy, test its report; nothing left behind.
     @Test func aSignalEndsLearnAndTestAndKillsCMD() throws {
         for (command, signal, status) in [("learn", "INT", 130), ("test \(Self.defaultPolicy)", "TERM", 143)] {
-            let r = try CLI.bash(
-                "'\(CLI.warren)' policy \(command) -- /bin/sleep 30 & p=$!; sleep 1; kill -\(signal) $p; wait $p")
+            // The signal goes once CMD runs (Warren blocks signals before it starts CMD).
+            let r = try CLI.bash("'\(CLI.warren)' policy \(command) -- /bin/sleep 30 & p=$!; "
+                + "for i in $(seq 200); do pgrep -xf '/bin/sleep 30' >/dev/null && break; sleep 0.05; done; "
+                + "kill -\(signal) $p; wait $p")
             #expect(r.status == Int32(status), "\(command): \(r.stdout)\(r.stderr)")
             if command == "learn" {
                 #expect(r.stdout.isEmpty && r.stderr.contains("interrupted (signal 2)"), "\(r.stdout)\(r.stderr)")
