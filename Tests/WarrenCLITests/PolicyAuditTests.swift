@@ -188,8 +188,8 @@ struct PolicyAuditTests {
     @Test func aSignalEndsLearnAndTestAndKillsCMD() throws {
         for (command, signal, status) in [("learn", "INT", 130), ("test \(Self.defaultPolicy)", "TERM", 143)] {
             // The signal goes once CMD runs (Warren blocks signals before it starts CMD).
-            let r = try CLI.bash("'\(CLI.warren)' policy \(command) -- /bin/sleep 30 & p=$!; "
-                + "for i in $(seq 200); do pgrep -xf '/bin/sleep 30' >/dev/null && break; sleep 0.05; done; "
+            let r = try CLI.bash("'\(CLI.warren)' policy \(command) -- /bin/sleep 37 & p=$!; "
+                + "for i in $(seq 200); do pgrep -xf '/bin/sleep 37' >/dev/null && break; sleep 0.05; done; "
                 + "kill -\(signal) $p; wait $p")
             #expect(r.status == Int32(status), "\(command): \(r.stdout)\(r.stderr)")
             if command == "learn" {
@@ -198,7 +198,7 @@ struct PolicyAuditTests {
                 #expect(r.stdout.contains("interrupted by signal 15, CMD killed"), "\(r.stdout)")
             }
         }
-        let sleeping = try CLI.bash("ps -eo args | grep -c '^/bin/sleep 30$'")
+        let sleeping = try CLI.bash("ps -eo args | grep -c '^/bin/sleep 37$'")
         #expect(sleeping.stdout == "0\n", "CMD outlived the run")
     }
 
