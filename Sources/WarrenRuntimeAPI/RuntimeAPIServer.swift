@@ -45,43 +45,8 @@ public final class RuntimeAPIServer: Sendable {
             // The hot path is small request/response exchanges: don't let Nagle hold them back.
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { channel in
-                admit(channel, to: connections, retries: admissionRetries[...], first: true).flatMap { admitted in
-                    guard admitted else { return channel.close() }
-                    channel.closeFuture.whenComplete { _ in connections.remove(channel) }
-                    return setUp(channel, core: core)
-                }
-            }
-            .withBoundSocket(fd)
-            .get()
-        return RuntimeAPIServer(listener: listener, connections: connections)
-    }
-
-    /// How long a connection over the limit waits, in turn, for a place before it is closed.
-    static let admissionRetries: [TimeAmount] = [.milliseconds(10), .milliseconds(50), .milliseconds(250)]
-
-    /// Registers `channel`, or, while the runtime holds its limit of connections, tries again after
-    /// each delay of `retries`: the ends of connections it closed a moment before may be read after
-    /// this accept, and they count until then. False once the retries are spent, or when another
-    /// connection is already waiting so (each waits with its descriptor open).
-    private static func admit(
-        _ channel: any Channel, to connections: ConnectionRegistry, retries: ArraySlice<TimeAmount>, first: Bool
-    ) -> EventLoopFuture<Bool> {
-        let loop = channel.eventLoop
-        switch connections.add(channel, first: first) {
-        case .added: return loop.makeSucceededFuture(true)
-        case .refused: return loop.makeSucceededFuture(false)
-        case .full:
-            guard let delay = retries.first else {
-                connections.stopWaiting()
-                return loop.makeSucceededFuture(false)
-            }
-            return loop.scheduleTask(in: delay) {}.futureResult.flatMap {
-                admit(channel, to: connections, retries: retries.dropFirst(), first: false)
-            }
-        }
-    }
-
-    private static func setUp(_ channel: any Channel, core: RuntimeSessionCore) -> EventLoopFuture<Void> {
+                guard connections.add(channel) else { return channel.close() }
+                channel.closeFuture.whenComplete { _ in connections.remove(channel) }
                 do {
                     // NIO's request decoder (llhttp) and the handler, which encodes its own responses
                     // and keeps them in request order (see RuntimeAPIHandler).
@@ -92,6 +57,10 @@ public final class RuntimeAPIServer: Sendable {
                 } catch {
                     return channel.eventLoop.makeFailedFuture(error)
                 }
+            }
+            .withBoundSocket(fd)
+            .get()
+        return RuntimeAPIServer(listener: listener, connections: connections)
     }
 
     /// Closes the listener (and so the fd) and every connection; a parked `/next` is dropped unanswered.
@@ -125,35 +94,18 @@ private final class ConnectionRegistry: Sendable {
     private struct State {
         var open: [ObjectIdentifier: any Channel] = [:]
         var shutDown = false
-        /// A connection is waiting for a place (``RuntimeAPIServer`` retries it).
-        var waiting = false
     }
 
     private let state = Mutex(State())
 
-    enum Admission { case added, full, refused }
-
-    /// Registers `channel`. `.full` while the runtime holds too many: the caller may try again,
-    /// if no other connection waits (`first`: this is its first try); `.refused` when it may not
-    /// or the server is shutting down.
-    func add(_ channel: any Channel, first: Bool) -> Admission {
+    /// Registers `channel`; `false` if the server is shutting down or the runtime holds too many.
+    func add(_ channel: any Channel) -> Bool {
         state.withLock { s in
-            guard !s.shutDown else { return .refused }
-            let retrying = !first
-            if s.open.count < RuntimeAPI.maxConnections {
-                s.open[ObjectIdentifier(channel)] = channel
-                if retrying { s.waiting = false }
-                return .added
-            }
-            if retrying { return .full }
-            guard !s.waiting else { return .refused }
-            s.waiting = true
-            return .full
+            guard !s.shutDown, s.open.count < RuntimeAPI.maxConnections else { return false }
+            s.open[ObjectIdentifier(channel)] = channel
+            return true
         }
     }
-
-    /// The waiting connection gave up.
-    func stopWaiting() { state.withLock { $0.waiting = false } }
 
     func remove(_ channel: any Channel) {
         _ = state.withLock { $0.open.removeValue(forKey: ObjectIdentifier(channel)) }
