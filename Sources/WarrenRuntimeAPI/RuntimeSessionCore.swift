@@ -50,6 +50,14 @@ final class RuntimeSessionCore: Sendable {
         /// The request id whose streamed answer was cut after bytes reached its caller: no later
         /// post completes it (the caller would get those bytes and then a whole other answer).
         var streamCut: String?
+
+        /// Closes the state for `reason` (keeping what a later post or waiter is answered from) and
+        /// returns it as it was, for its waiters to be failed.
+        mutating func close(_ reason: String) -> State {
+            let old = self
+            self = State(phase: .closed(reason), lastCompletedId: lastCompletedId, initOutcome: initOutcome)
+            return old
+        }
     }
 
     /// What a `GET /next` gets right now.
@@ -268,10 +276,7 @@ final class RuntimeSessionCore: Sendable {
             let taken = state.withLock { s -> State? in
                 if case .closed = s.phase { return nil }
                 guard let current = s.current, current.delivered, current.invocation.requestId == id else { return nil }
-                let old = s
-                s = State(phase: .closed(Self.truncatedReason), lastCompletedId: s.lastCompletedId,
-                          initOutcome: s.initOutcome)
-                return old
+                return s.close(Self.truncatedReason)
             }
             if let taken { fail(taken, reason: Self.truncatedReason, current: .truncated(what)) }
         }
@@ -294,9 +299,7 @@ final class RuntimeSessionCore: Sendable {
             if case .closed = s.phase { return .none }
             guard let deadline = s.current?.deadline else { return .none }
             if deadline <= now {
-                let old = s
-                s = State(phase: .closed(Self.timeoutReason), lastCompletedId: s.lastCompletedId, initOutcome: s.initOutcome)
-                return .expire(old)
+                return .expire(s.close(Self.timeoutReason))
             }
             guard s.timerDeadline.map({ $0 > deadline }) ?? true else { return .none }
             s.timerDeadline = deadline
@@ -312,9 +315,7 @@ final class RuntimeSessionCore: Sendable {
     func close(reason: String) {
         let taken = state.withLock { s -> (State)? in
             if case .closed = s.phase { return nil }
-            let old = s
-            s = State(phase: .closed(reason), lastCompletedId: s.lastCompletedId, initOutcome: s.initOutcome)
-            return old
+            return s.close(reason)
         }
         guard let taken else { return }
         let undelivered = taken.current.map { !$0.delivered } ?? false

@@ -96,24 +96,15 @@ struct AuditRun {
             if let failure = session.finish(graceMilliseconds: 100).failure { throw failure }
             throw error
         }
-        let deadline = Date().addingTimeInterval(min(options.timeout, 86_400))
-        var fds = [pollfd(fd: process.pidfd, events: Int16(POLLIN), revents: 0),
-                   pollfd(fd: signals.fd, events: Int16(POLLIN), revents: 0)]
         var interrupted: Int32?
-        while fds[0].revents == 0 {
-            let wait = Int32(max(0, deadline.timeIntervalSinceNow * 1000).rounded(.up))
-            let n = poll(&fds, 2, wait)
-            if n < 0, errno == EINTR { continue }
-            if fds[1].revents != 0, let signal = signals.next() {
-                interrupted = signal
-                try process.kill()
-                break
-            }
-            if n == 0, deadline.timeIntervalSinceNow <= 0 {
-                PolicyText.warn("timed out after \(Runner.seconds(options.timeout)) s")
-                try process.kill()
-                break
-            }
+        switch Runner.awaitEnd(of: process, signals: signals, deadline: Date().addingTimeInterval(options.timeout)) {
+        case .exited: break
+        case .signal(let signal):
+            interrupted = signal
+            try process.kill()
+        case .timedOut:
+            PolicyText.warn("timed out after \(Runner.seconds(options.timeout)) s")
+            try process.kill()
         }
         let ended = try process.wait()
         let (records, attached, _) = session.finish()

@@ -55,32 +55,41 @@ struct Runner {
     }
 
     private func supervise(_ process: SandboxProcess, signals: SignalFD) throws -> Int32 {
-        let deadline = timeout.map { Date().addingTimeInterval($0) }
-        var fds = [pollfd(fd: process.pidfd, events: Int16(POLLIN), revents: 0),
-                   pollfd(fd: signals.fd, events: Int16(POLLIN), revents: 0)]
-        while true {
-            let wait = deadline.map { Int32(max(0, min($0.timeIntervalSinceNow * 1000, 3_600_000)).rounded(.up)) } ?? -1
-            let n = poll(&fds, 2, wait)
-            if n < 0 && errno == EINTR { continue }
-            if fds[0].revents != 0 { break }
-            if fds[1].revents != 0 {
-                guard let signal = signals.next() else { continue }
-                try process.kill()
-                _ = try process.wait()
-                return 128 + signal
-            }
-            if n == 0, let deadline, deadline.timeIntervalSinceNow <= 0 {
-                try process.kill()
-                let ended = try process.wait()
-                report("timed out after \(Self.seconds(timeout ?? 0)) s")
-                return ended?.exitCode ?? 137
-            }
+        switch Self.awaitEnd(of: process, signals: signals, deadline: timeout.map { Date().addingTimeInterval($0) }) {
+        case .exited: break
+        case .signal(let signal):
+            try process.kill()
+            _ = try process.wait()
+            return 128 + signal
+        case .timedOut:
+            try process.kill()
+            let ended = try process.wait()
+            report("timed out after \(Self.seconds(timeout ?? 0)) s")
+            return ended?.exitCode ?? 137
         }
         guard let ended = try process.wait() else { return 125 }
         if ended.oomKilled {
             report("out of memory (limit \((limits.memoryBytes ?? 0) >> 20) MB)")
         }
         return ended.exitCode
+    }
+
+    /// How waiting for a sandbox ended.
+    enum End { case exited, signal(Int32), timedOut }
+
+    /// Waits until `process` exits, one of `signals` arrives, or `deadline` (nil: none) passes;
+    /// the process is left as it is (the caller kills it, and reaps it).
+    static func awaitEnd(of process: SandboxProcess, signals: SignalFD, deadline: Date?) -> End {
+        var fds = [pollfd(fd: process.pidfd, events: Int16(POLLIN), revents: 0),
+                   pollfd(fd: signals.fd, events: Int16(POLLIN), revents: 0)]
+        while true {
+            let wait = deadline.map { Int32(max(0, min($0.timeIntervalSinceNow * 1000, 3_600_000)).rounded(.up)) } ?? -1
+            let n = poll(&fds, 2, wait)
+            if n < 0 && errno == EINTR { continue }
+            if fds[0].revents != 0 { return .exited }
+            if fds[1].revents != 0, let signal = signals.next() { return .signal(signal) }
+            if n == 0, let deadline, deadline.timeIntervalSinceNow <= 0 { return .timedOut }
+        }
     }
 
     private func report(_ message: String) {
