@@ -33,11 +33,13 @@ public enum RuntimeAPI {
     /// Concurrent connections one instance's runtime may hold open; further ones are closed at once.
     ///
     /// Runtimes use one (keep-alive) or, closing each, one at a time; the cap bounds the
-    /// supervisor's descriptors per instance (``fileDescriptorsPerInstance``).
+    /// supervisor's descriptors per instance (``fileDescriptorsPerInstance``). Connections the
+    /// runtime has ended, whose end the server has not read yet, do not count (at most as many
+    /// again).
     public static let maxConnections = 4
 
     /// File descriptors of the supervisor's one instance may hold at most: its Runtime API
-    /// listener and connections, log pipe, network namespace, pidfd, cgroup files and a
-    /// pre-made namespace's share (about 8 measured for an instance with one connection).
-    public static let fileDescriptorsPerInstance = 8 + maxConnections
+    /// listener and connections (counted and ended), log pipe, network namespace, pidfd, cgroup
+    /// files and a pre-made namespace's share (about 8 measured for an instance with one connection).
+    public static let fileDescriptorsPerInstance = 8 + 2 * maxConnections
 }

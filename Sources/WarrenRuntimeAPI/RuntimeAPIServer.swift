@@ -45,22 +45,50 @@ public final class RuntimeAPIServer: Sendable {
             // The hot path is small request/response exchanges: don't let Nagle hold them back.
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { channel in
-                guard connections.add(channel) else { return channel.close() }
-                channel.closeFuture.whenComplete { _ in connections.remove(channel) }
-                do {
-                    // NIO's request decoder (llhttp) and the handler, which encodes its own responses
-                    // and keeps them in request order (see RuntimeAPIHandler).
-                    let sync = channel.pipeline.syncOperations
-                    try sync.addHandler(ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .dropBytes)))
-                    try sync.addHandler(RuntimeAPIHandler(core: core))
-                    return channel.eventLoop.makeSucceededVoidFuture()
-                } catch {
-                    return channel.eventLoop.makeFailedFuture(error)
+                admit(channel, to: connections).flatMap { admitted in
+                    guard admitted else { return channel.close() }
+                    channel.closeFuture.whenComplete { _ in connections.remove(channel) }
+                    do {
+                        // NIO's request decoder (llhttp) and the handler, which encodes its own
+                        // responses and keeps them in request order (see RuntimeAPIHandler).
+                        let sync = channel.pipeline.syncOperations
+                        try sync.addHandler(ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .dropBytes)))
+                        try sync.addHandler(RuntimeAPIHandler(core: core))
+                        return channel.eventLoop.makeSucceededVoidFuture()
+                    } catch {
+                        return channel.eventLoop.makeFailedFuture(error)
+                    }
                 }
             }
             .withBoundSocket(fd)
             .get()
         return RuntimeAPIServer(listener: listener, connections: connections)
+    }
+
+    /// Registers `channel`; false if the server is shutting down or the runtime holds its limit of
+    /// connections. At the limit, the connections the runtime has already ended (their FIN or
+    /// reset is in, TCP state no longer `ESTABLISHED`) stop counting first: a runtime that closes a
+    /// connection and at once opens another is accepted before the server's loop has read the end
+    /// of the first (helper runs: 60 of 60 such connections were refused before this).
+    private static func admit(_ channel: any Channel, to connections: ConnectionRegistry) -> EventLoopFuture<Bool> {
+        let loop = channel.eventLoop
+        let counted: [any Channel]
+        switch connections.add(channel) {
+        case .added: return loop.makeSucceededFuture(true)
+        case .refused: return loop.makeSucceededFuture(false)
+        case .full(let open): counted = open
+        }
+        let probes = counted.map { open -> EventLoopFuture<Bool> in
+            guard let socket = open as? any SocketOptionProvider else { return loop.makeSucceededFuture(false) }
+            // A descriptor already closed has ended too.
+            return socket.getTCPInfo().map { $0.tcpi_state != UInt8(TCP_ESTABLISHED) }.recover { _ in true }
+        }
+        return EventLoopFuture.whenAllComplete(probes, on: loop).map { results in
+            let ended = zip(counted, results).compactMap { open, result in
+                (try? result.get()) == true ? open : nil
+            }
+            return connections.add(channel, ending: ended)
+        }
     }
 
     /// Closes the listener (and so the fd) and every connection; a parked `/next` is dropped unanswered.
@@ -93,22 +121,54 @@ public final class RuntimeAPIServer: Sendable {
 private final class ConnectionRegistry: Sendable {
     private struct State {
         var open: [ObjectIdentifier: any Channel] = [:]
+        /// Open connections the runtime has ended (found so by a probe at the limit), whose end the
+        /// server has yet to read: they no longer count, and at most `maxConnections` are let be so.
+        var ending: Set<ObjectIdentifier> = []
         var shutDown = false
+
+        var counted: Int { open.count - ending.count }
     }
 
     private let state = Mutex(State())
 
-    /// Registers `channel`; `false` if the server is shutting down or the runtime holds too many.
-    func add(_ channel: any Channel) -> Bool {
+    enum Admission {
+        case added, refused
+        /// The runtime holds its limit: these are the connections that count.
+        case full([any Channel])
+    }
+
+    /// Registers `channel` if the server runs and the runtime holds fewer than the limit.
+    func add(_ channel: any Channel) -> Admission {
         state.withLock { s in
-            guard !s.shutDown, s.open.count < RuntimeAPI.maxConnections else { return false }
+            guard !s.shutDown else { return .refused }
+            guard s.counted < RuntimeAPI.maxConnections else {
+                return .full(s.open.filter { !s.ending.contains($0.key) }.map(\.value))
+            }
+            s.open[ObjectIdentifier(channel)] = channel
+            return .added
+        }
+    }
+
+    /// Marks `ended` (still open) as no longer counting, as far as the bound on those allows, then
+    /// registers `channel` if there is a place now.
+    func add(_ channel: any Channel, ending ended: [any Channel]) -> Bool {
+        state.withLock { s in
+            for open in ended where s.ending.count < RuntimeAPI.maxConnections {
+                let id = ObjectIdentifier(open)
+                if s.open[id] != nil { s.ending.insert(id) }
+            }
+            guard !s.shutDown, s.counted < RuntimeAPI.maxConnections else { return false }
             s.open[ObjectIdentifier(channel)] = channel
             return true
         }
     }
 
     func remove(_ channel: any Channel) {
-        _ = state.withLock { $0.open.removeValue(forKey: ObjectIdentifier(channel)) }
+        state.withLock { s in
+            let id = ObjectIdentifier(channel)
+            s.open.removeValue(forKey: id)
+            s.ending.remove(id)
+        }
     }
 
     /// Refuses new connections from now on and returns the open ones.

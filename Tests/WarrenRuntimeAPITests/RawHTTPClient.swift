@@ -178,3 +178,50 @@ private final class InboxHandler: ChannelInboundHandler {
         context.close(promise: nil)
     }
 }
+
+/// A blocking loopback client: one request at a time, its calls made at once on the calling
+/// thread (no event loop between a close and the next connect, as in a runtime's own code).
+final class BlockingClient {
+    private var fd: Int32
+
+    init(port: Int) throws {
+        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = UInt16(port).bigEndian
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+        guard fd >= 0, connected == 0 else {
+            let error = errno
+            if fd >= 0 { _ = Glibc.close(fd) }
+            throw SocketSetupError.failed("connect", error)
+        }
+    }
+
+    /// `GET path` and the status of its answer; nil if the connection ended first.
+    func get(_ path: String) -> Int? {
+        let request = Array("GET \(path) HTTP/1.1\r\nHost: x\r\n\r\n".utf8)
+        guard request.withUnsafeBytes({ Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) })
+            == request.count else { return nil }
+        var answer: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 4096)
+        while !answer.contains(10) {
+            let count = chunk.withUnsafeMutableBytes { Glibc.recv(fd, $0.baseAddress, $0.count, 0) }
+            guard count > 0 else { return nil }
+            answer += chunk[..<count]
+        }
+        let line = String(decoding: answer.prefix { $0 != 13 }, as: UTF8.self).split(separator: " ")
+        return line.count >= 2 ? Int(line[1]) : nil
+    }
+
+    func close() {
+        if fd >= 0 { _ = Glibc.close(fd) }
+        fd = -1
+    }
+
+    deinit { close() }
+}

@@ -176,6 +176,38 @@ struct RuntimeAPIRobustnessTests {
         }
     }
 
+    /// A runtime at its limit that closes connections and at once opens new ones gets them: a
+    /// closed connection whose end the server has not read yet does not count. (Blocking sockets:
+    /// the close and the next connect follow each other at once, as in a runtime.)
+    @Test func connectionsClosedJustBeforeDoNotCountAgainstTheLimit() async throws {
+        try await withServer { h in
+            var held: [BlockingClient] = []
+            for _ in 0..<RuntimeAPI.maxConnections {
+                let client = try BlockingClient(port: h.port)
+                #expect(client.get("/nowhere") == 404)
+                held.append(client)
+            }
+            for round in 0..<20 {
+                let closing = held.suffix(RuntimeAPI.maxConnections - 1)
+                held.removeLast(closing.count)
+                // The server's loops are busy meanwhile: they see the ends and the new connections
+                // in one wake-up, as a loop serving other instances does.
+                let busy = MultiThreadedEventLoopGroup.singleton.makeIterator().map { loop in
+                    loop.submit { usleep(20_000) }
+                }
+                usleep(2_000)
+                for client in closing { client.close() }
+                let fresh = try closing.map { _ in try BlockingClient(port: h.port) }
+                for future in busy { _ = try await future.get() }
+                for client in fresh {
+                    #expect(client.get("/nowhere") == 404, "round \(round): a new connection was refused")
+                    held.append(client)
+                }
+            }
+            for client in held { client.close() }
+        }
+    }
+
     @Test func shutdownClosesTheListenerAndEveryConnection() async throws {
         let (fd, port) = try makeListener()
         let session = RuntimeSession()

@@ -193,11 +193,11 @@ def handler(event, context):
 
 def test_instances_are_bounded_by_the_servers_file_descriptors(make_server):
     """A runtime holds at most 4 Runtime API connections, and `warren serve` runs no more instances than
-    its descriptor limit holds (12 each, beside a quarter of the limit for API connections and a
+    its descriptor limit holds (16 each, beside a quarter of the limit for API connections and a
     reserve): past that an invoke is throttled (429) and the server goes on. (A function holding 32
     connections per instance once took every descriptor: the server crashed or stopped accepting.)"""
-    server = make_server(max_files=128)  # 32 API connections, 16 in reserve: 6 instances
-    assert "allows 6 instances at once beside 32 API connections" in server.log_tail(), server.log_tail()
+    server = make_server(max_files=160)  # 40 API connections, 20 in reserve: 6 instances
+    assert "allows 6 instances at once beside 40 API connections" in server.log_tail(), server.log_tail()
     lam = server.client()
     functions = Functions(lam, "hoard")
     name = functions.create(zip_file=python_zip(source=HOARDER), Timeout=30)["FunctionName"]
@@ -220,6 +220,6 @@ def test_instances_are_bounded_by_the_servers_file_descriptors(make_server):
     throttled = [a for a in answers if a.get("Error", {}).get("Code") == "TooManyRequestsException"]
     assert (len(ran), len(throttled)) == (6, 2), answers
     assert all(a["Reason"] == "ConcurrentInvocationLimitExceeded" for a in throttled), throttled
-    assert _fds(server) < 128 - 16
+    assert _fds(server) < 160 - 20
     response, payload = invoke(lam, name, {"count": 0})
     assert "FunctionError" not in response and "open" in payload, "the server goes on once they are done"
