@@ -436,6 +436,11 @@ int wrn_pidfd_signal(int pidfd, int sig)
     return (int)syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0);
 }
 
+int wrn_pidfd_open(int pid)
+{
+    return (int)syscall(SYS_pidfd_open, pid, 0);
+}
+
 long wrn_ptrace(long request, int pid, unsigned long addr, unsigned long data)
 {
     return syscall(SYS_ptrace, request, pid, addr, data);

@@ -16,14 +16,55 @@ import WarrenSupervisor
 /// the server has exited, and then sweeps as a starting server does: the instance cgroups of
 /// servers that no longer run are thawed, their processes killed, the cgroups removed. After a
 /// clean stop it finds nothing and exits.
+///
+/// If the watchdog itself ends while the server runs (killed alone), the server starts another a
+/// second later, and says so on stderr.
 enum Watchdog {
-    /// Starts the watchdog of this process. Its pipe's write end stays open for the rest of the
-    /// process's life. A failure is reported and not fatal: the next start sweeps anyway.
+    /// A running watchdog: its pid, a pidfd for it (-1 without pidfd support) and the write end of
+    /// its pipe, which stays open, unread and unwritten, while it should run.
+    private struct Running: Sendable {
+        var pid: Int32
+        var pidfd: Int32
+        var pipe: Int32
+    }
+
+    /// Starts the watchdog of this process, and keeps one running for the rest of the process's
+    /// life. A failure is reported and not fatal: the next start sweeps anyway.
     static func start() {
+        guard let first = spawn() else { return }
+        guard first.pidfd >= 0 else {
+            let reason = String(cString: strerror(errno))
+            StandardStreams.error("warren: watchdog: pidfd_open: \(reason); it is not restarted if it ends\n")
+            return
+        }
+        Task.detached { await keep(first) }
+    }
+
+    /// Waits for each watchdog to end, reaps it, and starts the next; a second passes between
+    /// the two, so one that cannot run is not restarted in a loop.
+    private static func keep(_ first: Running) async {
+        var running = first
+        while true {
+            await ExitWatcher.shared.exited(running.pidfd)
+            var status: Int32 = 0
+            let reaped = waitpid(running.pid, &status, 0) == running.pid
+            close(running.pidfd)
+            close(running.pipe)
+            let how = !reaped ? "ended" : (status & 0x7F) == 0
+                ? "exited with status \((status >> 8) & 0xFF)" : "was killed by signal \(status & 0x7F)"
+            StandardStreams.error("warren: the watchdog (pid \(running.pid)) \(how); starting another\n")
+            try? await Task.sleep(for: .seconds(1))
+            guard let next = spawn() else { return }
+            guard next.pidfd >= 0 else { return }
+            running = next
+        }
+    }
+
+    private static func spawn() -> Running? {
         var fds: [Int32] = [-1, -1]
         guard wrn_pipe_cloexec(&fds) == 0 else {
             warn("pipe2: \(String(cString: strerror(errno)))")
-            return
+            return nil
         }
         defer { close(fds[0]) }
         let argv = ["warren", "watchdog", "--owner", String(getpid())]
@@ -34,9 +75,9 @@ enum Watchdog {
         guard rc == 0 else {
             warn("posix_spawn: \(String(cString: strerror(rc)))")
             close(fds[1])
-            return
+            return nil
         }
-        // fds[1] is kept, unread and unwritten, until this process ends.
+        return Running(pid: pid, pidfd: wrn_pidfd_open(pid), pipe: fds[1])
     }
 
     private static func warn(_ what: String) {

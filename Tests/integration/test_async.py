@@ -334,13 +334,28 @@ def test_a_killed_server_leaves_no_frozen_instance_behind(make_server):
         time.sleep(0.05)
 
 
+def test_a_watchdog_killed_alone_is_replaced(make_server):
+    """A server whose watchdog is killed starts another (a second later, saying so), and that one
+    sweeps the frozen instances when the server is killed in its turn; the dead one is reaped."""
+    server, prefix, pid, watchdog = server_with_a_frozen_instance(make_server)
+    os.kill(watchdog, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while not [w for w in watchdogs_of(pid) if w != watchdog]:
+        assert time.monotonic() < deadline, "no new watchdog: " + server.log_tail()
+        time.sleep(0.05)
+    assert f"the watchdog (pid {watchdog}) was killed by signal 9; starting another" in server.log_tail()
+    assert not os.path.exists(f"/proc/{watchdog}"), "the killed watchdog was not reaped"
+    server.kill()
+    WarrenServer.assert_no_instances_left(prefix, deadline=10)
+
+
 def test_a_run_after_a_server_and_its_watchdog_died_removes_their_frozen_instances(make_server):
     """With its watchdog killed too, nothing ends a dead server's frozen instances, and the range
     of uids they run as is free to lease again: the next Warren process (here `warren run`)
     removes them before it leases one, so no two sandboxes share a uid."""
     server, prefix, _, watchdog = server_with_a_frozen_instance(make_server)
     os.kill(watchdog, signal.SIGKILL)
-    server.kill()
+    server.kill()  # before its replacement starts, a second later
     time.sleep(0.5)
     assert processes_in_instance_cgroups(prefix), "the frozen instance died without a sweep"
     run = subprocess.run([str(warren_bin()), "run", "--", "/bin/true"], capture_output=True, timeout=60)

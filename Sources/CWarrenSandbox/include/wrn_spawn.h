@@ -197,6 +197,9 @@ int wrn_spawn_with_stdin(const char *path, char *const argv[], int stdin_fd, int
 /* pidfd_send_signal(pidfd, sig, NULL, 0). */
 int wrn_pidfd_signal(int pidfd, int sig);
 
+/* pidfd_open(pid, 0), close-on-exec (as every pidfd is): a pidfd, or -1 with errno set. */
+int wrn_pidfd_open(int pid);
+
 /* ptrace(request, pid, addr, data), which glibc declares variadic (Swift cannot call it):
  * the audit tracer of `warren policy test` and `learn`. */
 long wrn_ptrace(long request, int pid, unsigned long addr, unsigned long data);
