@@ -9,10 +9,9 @@ extension SQLiteStore {
             try Self.checkPublishPreconditions(function, expectedCodeSha256, expectedRevisionId)
             let last = try VersionRow.filter(Column("function") == name)
                 .order(Column("number").desc).fetchOne(db)
-            // Lambda returns the last version when nothing changed since it
-            // was published, instead of numbering a duplicate.
-            if let last, last.configuration.hasSameContent(as: function),
-               description == nil || description == last.description {
+            // Lambda returns the last version when nothing changed since it was published, instead
+            // of numbering a duplicate; a description given then is not applied.
+            if let last, last.configuration.hasSameContent(as: function) {
                 return last.record
             }
             let number = try Int.fetchOne(db, sql: "SELECT lastVersion FROM function WHERE name = ?",
@@ -23,7 +22,9 @@ extension SQLiteStore {
             let record = VersionRecord(function: name, version: String(number + 1), configuration: snapshot,
                                        description: description ?? function.description)
             try VersionRow(record, number: number + 1).insert(db)
-            try db.execute(sql: "UPDATE function SET lastVersion = ? WHERE name = ?", arguments: [number + 1, name])
+            // As Lambda: publishing is a change of the function, so $LATEST gets a new RevisionId.
+            try db.execute(sql: "UPDATE function SET lastVersion = ?, revisionId = ? WHERE name = ?",
+                           arguments: [number + 1, newRevisionId(), name])
             return record
         }
     }

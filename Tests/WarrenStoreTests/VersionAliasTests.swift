@@ -18,8 +18,14 @@ import Testing
         let first = try await publish(store)
         #expect(first.version == "1" && first.codeSha256 == function.codeSha256)
         #expect(first.revisionId != function.revisionId)
-        // Unchanged since the last publish: Lambda answers the existing version.
+        // Publishing changed $LATEST's RevisionId, as Lambda's does.
+        let published = try await store.getFunction("f").revisionId
+        #expect(published != function.revisionId && published != first.revisionId)
+        // Unchanged since the last publish: Lambda answers the existing version, whatever
+        // description comes with the request, and $LATEST stays as it is.
         #expect(try await publish(store) == first)
+        #expect(try await publish(store, description: "other") == first)
+        #expect(try await store.getFunction("f").revisionId == published)
 
         let code = try store.code.add(zip: try bootstrapZip("v2"))
         _ = try await store.updateFunctionCode("f", codeSha256: code.sha256, codeSize: code.size,

@@ -35,10 +35,18 @@ def test_publish_version(lam, functions):
     assert first["CodeSha256"] == code_sha256(package) == latest["CodeSha256"]
     assert first["Description"] == "first release"
 
-    # Nothing changed since: the same version comes back.
+    # Publishing gave $LATEST a new RevisionId, as Lambda does.
+    revision = lam.get_function_configuration(FunctionName=name)["RevisionId"]
+    assert revision != latest["RevisionId"]
+
+    # Nothing changed since: the same version comes back, whatever Description is asked for, and
+    # $LATEST keeps its RevisionId.
     again = lam.publish_version(FunctionName=name)
     assert status_of(again) == 201
     assert again["Version"] == "1"
+    again = lam.publish_version(FunctionName=name, Description="another release")
+    assert (again["Version"], again["Description"]) == ("1", "first release")
+    assert lam.get_function_configuration(FunctionName=name)["RevisionId"] == revision
     assert [v["Version"] for v in lam.list_versions_by_function(FunctionName=name)["Versions"]] == ["$LATEST", "1"]
 
     # A CodeSha256 that is not $LATEST's is refused and publishes nothing.
