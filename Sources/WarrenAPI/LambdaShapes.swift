@@ -28,7 +28,8 @@ struct FunctionConfiguration: Codable, Sendable, Equatable {
     var lastModified: String
     var codeSha256: String
     var version: String
-    var environment: EnvironmentShape
+    /// Left out when the function has no variables, as Lambda leaves it out.
+    var environment: EnvironmentShape?
     var tracingConfig = TracingConfig()
     var revisionId: String
     var state: String?
@@ -69,7 +70,7 @@ struct FunctionConfiguration: Codable, Sendable, Equatable {
         lastModified = record.lastModified
         codeSha256 = record.codeSha256Base64
         self.version = version
-        environment = EnvironmentShape(variables: record.environment)
+        environment = record.environment.isEmpty ? nil : EnvironmentShape(variables: record.environment)
         revisionId = record.revisionId
         state = listing ? nil : record.state
         lastUpdateStatus = listing ? nil : "Successful"
