@@ -110,7 +110,7 @@ extension Instance {
 
     /// The REPORT line: TAB-separated, ending with a TAB.
     static func report(_ requestId: String, duration: Double, memory: Int, peakBytes: UInt64?,
-                       initDuration: Double?) -> String {
+                       initDuration: Double?, status: String = "") -> String {
         // One string grown in place: each `+` of the pieces was an allocation of its own.
         var line = "REPORT RequestId: "
         line.reserveCapacity(192)
@@ -129,7 +129,24 @@ extension Instance {
             appendTwoDecimals(initDuration, to: &line)
             line += " ms\t"
         }
+        line += status
         return line
+    }
+
+    /// `2026-11-28T10:43:58.123Z`, as Lambda stamps the lines it writes into a function's log.
+    static func logTimestamp() -> String {
+        var spec = timespec()
+        clock_gettime(CLOCK_REALTIME, &spec)
+        var seconds = spec.tv_sec
+        var parts = tm()
+        gmtime_r(&seconds, &parts)
+        func pad(_ value: Int32, _ width: Int) -> String {
+            let digits = String(value)
+            return String(repeating: "0", count: max(0, width - digits.count)) + digits
+        }
+        return "\(pad(parts.tm_year + 1900, 4))-\(pad(parts.tm_mon + 1, 2))-\(pad(parts.tm_mday, 2))T"
+            + "\(pad(parts.tm_hour, 2)):\(pad(parts.tm_min, 2)):\(pad(parts.tm_sec, 2))."
+            + "\(pad(Int32(spec.tv_nsec / 1_000_000), 3))Z"
     }
 
     /// `12.34`: Foundation's String(format:) costs microseconds on Linux,

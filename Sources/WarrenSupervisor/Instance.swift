@@ -170,10 +170,11 @@ actor Instance {
             result = .failure(await failureAfterClose())
         }
         await drainLog()
+        let status = failureLine(result, requestId: invocation.requestId)
         let peak = peakMemory.read() ?? ((try? cgroup?.peakMemoryBytes()) ?? nil)
         log.line("END RequestId: \(invocation.requestId)\n" + Self.report(
             invocation.requestId, duration: duration, memory: config.memorySize, peakBytes: peak,
-            initDuration: initDuration))
+            initDuration: initDuration, status: status))
         let tail = log.end()
         lastUsed = .now
         if case .failure = result {
@@ -182,6 +183,20 @@ actor Instance {
             state = .idle
         }
         return InvocationRecord(result: result, durationMs: duration, initDurationMs: initDuration, logTail: tail)
+    }
+
+    /// Logs Warren's own failure of an invocation as Lambda does, before END: `Task timed out
+    /// after …` (with the time and request id), or `RequestId: … Error: …` and the error type.
+    /// - Returns: What the REPORT line adds: `Status: timeout`, or `Status: error` and the type;
+    ///   nothing for a success or an error the function reported itself.
+    private func failureLine(_ result: Result<InvocationOutcome, InvocationFailure>, requestId: String) -> String {
+        guard case .failure(.platform(let type, let message)) = result else { return "" }
+        if type == "Sandbox.Timedout" {
+            log.line("\(Self.logTimestamp()) \(requestId) \(message)")
+            return "Status: timeout\t"
+        }
+        log.line("RequestId: \(requestId) Error: \(message)\n\(type)")
+        return "Status: error\tError Type: \(type)\t"
     }
 
     /// Freezes the instance once it has been idle for `delay`, its runtime

@@ -12,16 +12,27 @@ struct InstanceFailureTests {
     /// Invokes `event`, expects `errorType` in an Unhandled payload, then a
     /// plain invoke that succeeds on a fresh instance (its counter starts
     /// again, its host pid differs).
+    /// `logged`: what the log tail must hold before END (Lambda's line for the failure; `{id}` stands
+    /// for the request id), and `status`: what its REPORT line must end with.
     func expectFailure(_ supervisor: Supervisor, _ name: String, _ event: String, errorType: String,
-                       message: String? = nil) async throws {
+                       message: String? = nil, logged: String? = nil, status: String? = nil) async throws {
         let first = F.json(try await supervisor.invoke(name, payload: Array(#"{"count":0}"#.utf8)).payload)["count"] as? Int
         #expect(first == 1)
         let before = await supervisor.instances().map(\.pid)
-        let r = try await supervisor.invoke(name, payload: Array(event.utf8))
+        let r = try await supervisor.invoke(name, payload: Array(event.utf8), logTail: true)
         let body = F.json(r.payload)
         #expect(r.functionError == "Unhandled", "\(F.text(r.payload))")
         #expect(body["errorType"] as? String == errorType, "\(F.text(r.payload))")
         if let message { #expect((body["errorMessage"] as? String)?.contains(message) == true, "\(F.text(r.payload))") }
+        let tail = String(decoding: Data(base64Encoded: r.logTail ?? "") ?? Data(), as: UTF8.self)
+        if let logged {
+            let before = tail.components(separatedBy: "END RequestId: \(r.requestId)").first ?? ""
+            #expect(before.contains(logged.replacingOccurrences(of: "{id}", with: r.requestId)), "\(tail)")
+        }
+        if let status {
+            let report = tail.split(separator: "\n").last { $0.hasPrefix("REPORT RequestId: \(r.requestId)") }
+            #expect(report?.hasSuffix(status) == true, "\(tail)")
+        }
         let after = try await supervisor.invoke(name, payload: Array(#"{"count":0}"#.utf8))
         #expect(after.functionError == nil)
         #expect(F.json(after.payload)["count"] as? Int == 1, "the failed instance was reused")
@@ -32,7 +43,9 @@ struct InstanceFailureTests {
         try await F.with { supervisor, code in
             try await supervisor.createFunction(F.function("slow", code: code, timeout: 1))
             try await expectFailure(supervisor, "slow", #"{"sleep":5}"#, errorType: "Sandbox.Timedout",
-                                    message: "Task timed out after 1.00 seconds")
+                                    message: "Task timed out after 1.00 seconds",
+                                    logged: "Z {id} Task timed out after 1.00 seconds\n",
+                                    status: "\tStatus: timeout\t")
         }
     }
 
@@ -40,7 +53,9 @@ struct InstanceFailureTests {
         try await F.with { supervisor, code in
             try await supervisor.createFunction(F.function("crash", code: code))
             try await expectFailure(supervisor, "crash", #"{"crash":3}"#, errorType: "Runtime.ExitError",
-                                    message: "Runtime exited with error: exit status 3")
+                                    message: "Runtime exited with error: exit status 3",
+                                    logged: "RequestId: {id} Error: Runtime exited with error: exit status 3\nRuntime.ExitError\n",
+                                    status: "\tStatus: error\tError Type: Runtime.ExitError\t")
         }
     }
 
@@ -75,7 +90,8 @@ struct InstanceFailureTests {
     @Test func anOOMIsRuntimeOutOfMemory() async throws {
         try await F.with { supervisor, code in
             try await supervisor.createFunction(F.function("oom", code: code, memory: 128))
-            try await expectFailure(supervisor, "oom", #"{"oom":1}"#, errorType: "Runtime.OutOfMemory")
+            try await expectFailure(supervisor, "oom", #"{"oom":1}"#, errorType: "Runtime.OutOfMemory",
+                                    status: "\tStatus: error\tError Type: Runtime.OutOfMemory\t")
         }
     }
 
