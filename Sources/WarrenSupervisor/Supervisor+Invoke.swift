@@ -251,8 +251,25 @@ extension Supervisor {
         } catch {
             await instance.destroy(reason: "spawn failed")
             await pool.forget(instance)
-            return .failure(.platform("Sandbox.Failure", "\(error)"))
+            return .failure(Self.spawnFailure(error, code: config.codeDirectory))
         }
+    }
+
+    /// Lambda's `Runtime.InvalidEntrypoint` when the function's own program in `/var/task` cannot
+    /// be run (missing, not executable, its interpreter missing, not a program), in Lambda's words;
+    /// `Sandbox.Failure` for the rest, which is Warren's.
+    static func spawnFailure(_ error: any Error, code: String) -> InvocationFailure {
+        let task = "/var/task/"
+        guard case SpawnError.childSetup(.exec, let errno, let program?) = error, program.hasPrefix(task),
+              [ENOENT, EACCES, ENOEXEC, ENOTDIR, ELOOP].contains(errno) else {
+            return .platform("Sandbox.Failure", "\(error)")
+        }
+        if errno == ENOENT, !FileManager.default.fileExists(atPath: code + "/" + program.dropFirst(task.count)) {
+            return .platform("Runtime.InvalidEntrypoint", "Couldn't find valid bootstrap(s): [\(program)]")
+        }
+        let reason = String(cString: strerror(errno))  // "Permission denied": Lambda's is lowercase
+        return .platform("Runtime.InvalidEntrypoint",
+                         "fork/exec \(program): " + reason.prefix(1).lowercased() + reason.dropFirst())
     }
 
     /// Kills and removes a sandbox no instance adopted.

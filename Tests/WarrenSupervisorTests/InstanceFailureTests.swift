@@ -95,6 +95,35 @@ struct InstanceFailureTests {
         }
     }
 
+    /// A function's bootstrap that cannot be run is Lambda's `Runtime.InvalidEntrypoint`, in its
+    /// words, not a failure of Warren's sandbox.
+    @Test func aBootstrapThatCannotRunIsRuntimeInvalidEntrypoint() async throws {
+        try await F.with { supervisor, code in
+            let cases = [
+                ("missing", nil, "Couldn't find valid bootstrap(s): [/var/task/bootstrap]"),
+                ("noexec", ("#!/bin/sh\necho\n", 0o644), "fork/exec /var/task/bootstrap: permission denied"),
+                ("nointerp", ("#!/bin/nowhere\n", 0o755), "fork/exec /var/task/bootstrap: no such file or directory"),
+                ("garbage", ("not a program\n", 0o755), "fork/exec /var/task/bootstrap: exec format error"),
+            ]
+            for (name, bootstrap, message) in cases {
+                let dir = code + "/" + name
+                try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: false,
+                                                        attributes: [.posixPermissions: 0o755])
+                if let (text, mode) = bootstrap {
+                    #expect(FileManager.default.createFile(atPath: dir + "/bootstrap", contents: Data(text.utf8),
+                                                           attributes: [.posixPermissions: mode]))
+                }
+                try await supervisor.createFunction(F.function(name, code: dir))
+                let r = try await supervisor.invoke(name, payload: Array("{}".utf8))
+                let body = F.json(r.payload)
+                #expect(r.functionError == "Unhandled", "\(F.text(r.payload))")
+                #expect(body["errorType"] as? String == "Runtime.InvalidEntrypoint", "\(name): \(F.text(r.payload))")
+                #expect((body["errorMessage"] as? String)?.hasSuffix(" Error: " + message) == true,
+                        "\(name): \(F.text(r.payload))")
+            }
+        }
+    }
+
     @Test func aHandledErrorComesBackVerbatim() async throws {
         try await F.with { supervisor, code in
             try await supervisor.createFunction(F.function("err", code: code))
