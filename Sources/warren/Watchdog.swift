@@ -17,8 +17,8 @@ import WarrenSupervisor
 /// servers that no longer run are thawed, their processes killed, the cgroups removed. After a
 /// clean stop it finds nothing and exits.
 ///
-/// If the watchdog itself ends while the server runs (killed alone), the server starts another a
-/// second later, and says so on stderr.
+/// If the watchdog itself ends while the server runs (killed alone), the server starts another at
+/// once (at most one a second), and says so on stderr.
 enum Watchdog {
     /// A running watchdog: its pid, a pidfd for it (-1 without pidfd support) and the write end of
     /// its pipe, which stays open, unread and unwritten, while it should run.
@@ -40,10 +40,12 @@ enum Watchdog {
         Task.detached { await keep(first) }
     }
 
-    /// Waits for each watchdog to end, reaps it, and starts the next; a second passes between
-    /// the two, so one that cannot run is not restarted in a loop.
+    /// Waits for each watchdog to end, reaps it, and starts the next at once: while none runs, a
+    /// SIGKILL of the server would leave its frozen instances. Starts are a second apart at least,
+    /// so one that cannot run is not restarted in a loop.
     private static func keep(_ first: Running) async {
         var running = first
+        var started = ContinuousClock.now
         while true {
             await ExitWatcher.shared.exited(running.pidfd)
             var status: Int32 = 0
@@ -53,7 +55,8 @@ enum Watchdog {
             let how = !reaped ? "ended" : (status & 0x7F) == 0
                 ? "exited with status \((status >> 8) & 0xFF)" : "was killed by signal \(status & 0x7F)"
             StandardStreams.error("warren: the watchdog (pid \(running.pid)) \(how); starting another\n")
-            try? await Task.sleep(for: .seconds(1))
+            try? await Task.sleep(until: started + .seconds(1))
+            started = .now
             guard let next = spawn() else { return }
             guard next.pidfd >= 0 else { return }
             running = next
