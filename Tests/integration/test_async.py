@@ -10,6 +10,7 @@ import threading
 import time
 
 import botocore.exceptions
+import pytest
 
 from conftest import Functions, wait_active
 from helpers import (ASYNC_DEADLINE, RECORDER_HANDLER, WarrenServer, function_arn, instance_cgroup_dirs, invoke,
@@ -347,6 +348,30 @@ def test_a_watchdog_killed_alone_is_replaced(make_server):
     assert not os.path.exists(f"/proc/{watchdog}"), "the killed watchdog was not reaped"
     server.kill()
     WarrenServer.assert_no_instances_left(prefix, deadline=10)
+
+
+def test_a_sweep_from_another_memory_cgroup_removes_every_cgroup_of_the_dead_servers_instances(make_server):
+    """On cgroup v1 a server's instances sit below its own cgroup in each hierarchy. A Warren process
+    in another memory cgroup (as on hosts giving every process its own) that sweeps a dead server's
+    frozen instances finds their memory cgroups through their processes and removes those too."""
+    memory = "/sys/fs/cgroup/memory"
+    if not os.path.isdir(memory):
+        pytest.skip(f"no cgroup v1 memory hierarchy at {memory}")
+    server, prefix, _, watchdog = server_with_a_frozen_instance(make_server)
+    os.kill(server.pid, signal.SIGSTOP)  # so that it cannot start another watchdog
+    os.kill(watchdog, signal.SIGKILL)
+    server.kill()
+    other = f"{memory}/warren-test-{os.getpid()}"
+    os.mkdir(other)
+    try:
+        script = f'echo $$ > {other}/cgroup.procs && exec "$0" run -- /bin/true'
+        run = subprocess.run(["sh", "-c", script, str(warren_bin())], capture_output=True, timeout=60)
+        assert run.returncode == 0, run.stderr
+        WarrenServer.assert_no_instances_left(prefix, deadline=1)
+    finally:
+        for path in (f"{other}/warren", other):
+            if os.path.isdir(path):
+                os.rmdir(path)
 
 
 def test_a_run_after_a_server_and_its_watchdog_died_removes_their_frozen_instances(make_server):

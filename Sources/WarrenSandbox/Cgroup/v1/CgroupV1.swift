@@ -163,7 +163,31 @@ package final class CgroupV1: Cgroup {
     }
 
     package func remove() throws {
+        let elsewhere = directoriesElsewhere()
         try killAll()
         for dir in distinctDirs { try CgroupFS.rmdir(dir) }
+        for dir in elsewhere { try CgroupFS.rmdir(dir) }
+    }
+
+    /// This instance's directories under another parent than this process's, as its processes'
+    /// `/proc/PID/cgroup` shows them: on a v1 host that gives each process a memory cgroup of its own,
+    /// a dead server's instances sit below that server's, which a sweeping process does not list.
+    /// Only directories of this instance's name, in Warren's controllers, are taken.
+    private func directoriesElsewhere() -> [String] {
+        guard let pids = try? pids(), !pids.isEmpty, let own = distinctDirs.first,
+              let mountinfo = try? CgroupFS.read("/proc/self/mountinfo") else { return [] }
+        // ".../<subtree>/<name>": the subtree ("warren") is the parent's last component.
+        let suffix = "/" + (own.dropLast(name.count + 1).split(separator: "/").last ?? "") + "/" + name
+        var found: Set<String> = []
+        for pid in pids.prefix(8) {
+            guard let cgroups = try? CgroupFS.read("/proc/\(pid)/cgroup") else { continue }
+            let layout = CgroupLayout(mountinfo: mountinfo, procSelfCgroup: cgroups)
+            for controller in CgroupProbe.v1Controllers {
+                guard let dir = layout.v1OwnDirs[controller], dir.hasSuffix(suffix),
+                      !distinctDirs.contains(dir) else { continue }
+                found.insert(dir)
+            }
+        }
+        return found.sorted()
     }
 }
