@@ -31,7 +31,7 @@ extension LambdaService {
     static let maxSyncPayload = 6_291_456
     /// Largest `Event` payload (1 MB).
     static let maxEventPayload = 1_048_576
-    /// Largest decoded `X-Amz-Client-Context`.
+    /// Largest `X-Amz-Client-Context`, in bytes of base64.
     static let maxClientContext = 3583
 
     /// Invoke. `RequestResponse` runs in the supervisor; `Event` is written

@@ -115,15 +115,16 @@ extension LambdaRoutes {
                              clientContext: try decodedClientContext(clientContext), payload: [])
     }
 
-    /// `X-Amz-Client-Context`: base64 of a JSON object, passed on decoded.
+    /// `X-Amz-Client-Context`: base64 of a JSON object, at most 3,583 bytes of base64 (Lambda's limit is
+    /// on the encoded text), passed on decoded.
     private static func decodedClientContext(_ header: String?) throws(LambdaError) -> String? {
         guard let header, !header.isEmpty else { return nil }
+        guard header.utf8.count <= LambdaService.maxClientContext else {
+            throw .invalidParameter("Client context must be smaller than \(LambdaService.maxClientContext) bytes.")
+        }
         guard let data = Data(base64Encoded: header),
               (try? JSONSerialization.jsonObject(with: data)) is [String: Any] else {
             throw .invalidContent("Client context must be a valid Base64-encoded JSON object.")
-        }
-        guard data.count <= LambdaService.maxClientContext else {
-            throw .invalidParameter("Client context must be smaller than \(LambdaService.maxClientContext) bytes.")
         }
         return String(decoding: data, as: UTF8.self)
     }

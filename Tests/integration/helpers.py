@@ -150,6 +150,7 @@ def handler(event, context):
         "memoryLimitInMB": str(context.memory_limit_in_mb),
         "requestId": context.aws_request_id,
         "initType": os.environ.get("AWS_LAMBDA_INITIALIZATION_TYPE"),
+        "clientCustom": getattr(context.client_context, "custom", None),
     }
 '''
 

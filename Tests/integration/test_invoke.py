@@ -205,14 +205,41 @@ def test_invalid_json_payload_is_400(lam, functions):
     expect_error("InvalidRequestContentException", 400, lam.invoke, FunctionName=name, Payload=b"{not json")
 
 
+def test_client_context_reaches_the_handler_and_is_checked(lam, functions):
+    """X-Amz-Client-Context: base64 of a JSON object, at most 3,583 bytes of base64 (Lambda's limit is
+    on the encoded text); the runtime client gets it decoded."""
+    name = functions.create()["FunctionName"]
+    context = base64.b64encode(json.dumps({"custom": {"tenant": "blue"}}).encode()).decode()
+    _, payload = invoke(lam, name, {}, ClientContext=context)
+    assert payload["clientCustom"] == {"tenant": "blue"}, payload
+    expect_error("InvalidRequestContentException", 400, lam.invoke, FunctionName=name, ClientContext="not base64!")
+    expect_error("InvalidRequestContentException", 400, lam.invoke, FunctionName=name,
+                 ClientContext=base64.b64encode(b"[1, 2]").decode())
+
+    def of_length(n: int) -> str:
+        """Base64 of a JSON object, `n` characters long (n a multiple of 4)."""
+        raw = json.dumps({"custom": {"pad": "x" * (n // 4 * 3 - 23)}}).encode()
+        text = base64.b64encode(raw).decode()
+        assert len(text) == n, len(text)
+        return text
+    _, payload = invoke(lam, name, {}, ClientContext=of_length(3580))
+    assert len(payload["clientCustom"]["pad"]) == 3580 // 4 * 3 - 23
+    expect_error("InvalidParameterValueException", 400, lam.invoke, FunctionName=name,
+                 ClientContext=of_length(3584))
+
+
 def test_timeout_is_sandbox_timedout(lam, functions):
     name = functions.create(Timeout=1)["FunctionName"]
     _, warm = invoke(lam, name, {})
-    response, payload = invoke(lam, name, {"action": "sleep", "seconds": 30})
+    response, payload = invoke(lam, name, {"action": "sleep", "seconds": 30}, LogType="Tail")
     assert response["StatusCode"] == 200
     assert response["FunctionError"] == "Unhandled"
     assert payload["errorType"] == "Sandbox.Timedout", payload
     assert "timed out" in payload.get("errorMessage", "").lower(), payload
+    # Logged as Lambda does: its line before END, and the status in REPORT.
+    log = base64.b64decode(response["LogResult"]).decode()
+    assert "Task timed out after 1.00 seconds\nEND RequestId: " in log, log
+    assert "\tStatus: timeout\t" in log.splitlines()[-1], log
     # The timed-out instance is gone: the next invocation gets a fresh one (its /tmp counter starts at 1).
     assert warm["count"] == 1
     _, fresh = invoke(lam, name, {})
