@@ -54,7 +54,8 @@ struct InstanceFailureTests {
             try await supervisor.createFunction(F.function("crash", code: code))
             try await expectFailure(supervisor, "crash", #"{"crash":3}"#, errorType: "Runtime.ExitError",
                                     message: "Runtime exited with error: exit status 3",
-                                    logged: "RequestId: {id} Error: Runtime exited with error: exit status 3\nRuntime.ExitError\n",
+                                    logged: "RequestId: {id} Error: Runtime exited with error: exit status 3\n"
+                                        + "Runtime.ExitError\n",
                                     status: "\tStatus: error\tError Type: Runtime.ExitError\t")
         }
     }
