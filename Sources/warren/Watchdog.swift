@@ -102,6 +102,12 @@ struct WatchdogCommand: ParsableCommand {
     var owner: Int32
 
     func run() throws {
+        // Started through /proc/self/exe, its name would be "exe": let ps and pgrep show what it is.
+        let comm = open("/proc/self/comm", O_WRONLY | O_CLOEXEC)
+        if comm >= 0 {
+            _ = StandardStreams.write(comm, Array("warren-watchdog".utf8))
+            close(comm)
+        }
         // Ctrl-C in a terminal signals the whole process group: the server stops cleanly and this
         // process must outlive it to see that.
         for sig in [SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGPIPE] { signal(sig, SIG_IGN) }
