@@ -20,7 +20,10 @@ import Synchronization
 /// balancer in front of Lambda would end them. A body still
 /// arriving at that check (a byte at a time resets the idle time) goes on only if its request's
 /// head would pass the signature check (known key, scope, current time; the signature itself
-/// covers the body): an unsigned trickle is answered with its auth error and closed.
+/// covers the body): an unsigned trickle is answered with its auth error and closed. A signed one
+/// must then keep arriving at ``minimumBodyRate`` bytes a second at least, measured from one
+/// check to the next (each an idle time apart at least): slower, it is answered 408 and closed,
+/// so that a client with a key cannot hold connections by trickling bodies.
 final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias InboundOut = HTTPServerRequestPart
@@ -71,6 +74,13 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
     private var reading: HTTPRequestHead?
     /// Its head passed ``SigV4Verifier/checkHead(_:)`` (checked once, at the first idle check).
     private var readingChecked = false
+    /// Body bytes of it read so far, and how many there were, and when, at the last idle check.
+    private var readingBytes = 0
+    private var progressMark: (bytes: Int, at: NIODeadline)?
+
+    /// The least rate, in bytes a second, at which a body still arriving at an idle check must go
+    /// on arriving (a 56 kbit/s modem sends 7,000).
+    static let minimumBodyRate = 1024
     private var lastActive = NIODeadline.now()
     private var timer: Scheduled<Void>?
 
@@ -112,8 +122,10 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
             inProgress += 1
             reading = head
             readingChecked = false
-        case .body:
-            break
+            readingBytes = 0
+            progressMark = nil
+        case .body(let chunk):
+            readingBytes += chunk.readableBytes
         case .end:
             reading = nil
         }
@@ -160,6 +172,10 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
             return
         }
         readingChecked = reading != nil
+        if reading != nil, let failure = tooSlow() {
+            answer(failure, context: context)
+            return
+        }
         let due = lastActive + limits.idleTimeout
         if inProgress > 0 && reading == nil {
             // An answer is being made; the operation's own limit bounds it.
@@ -169,6 +185,27 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
         } else {
             schedule(at: due, context: context)
         }
+    }
+
+    /// The 408 for a body that arrived more slowly than ``minimumBodyRate`` since the last idle
+    /// check at which it was arriving (an idle time ago at least); nil if it keeps up, or at the
+    /// first such check, which starts the measure.
+    private func tooSlow() -> LambdaError? {
+        let now = NIODeadline.now()
+        guard let mark = progressMark else {
+            progressMark = (readingBytes, now)
+            return nil
+        }
+        let seconds = Double((now - mark.at).nanoseconds) / 1e9
+        guard seconds >= Double(limits.idleTimeout.nanoseconds) / 1e9 else { return nil }
+        let arrived = readingBytes - mark.bytes
+        guard Double(arrived) < Double(Self.minimumBodyRate) * seconds else {
+            progressMark = (readingBytes, now)
+            return nil
+        }
+        return LambdaError(408, "RequestTimeoutException",
+                           "The request body arrived too slowly: \(arrived) bytes in \(Int(seconds)) s, "
+                           + "at least \(Self.minimumBodyRate) bytes a second are needed")
     }
 
     /// Why `head` would be refused by the signature check, if it would.

@@ -93,52 +93,66 @@ def _answer(sock: socket.socket) -> bytes:
     return data
 
 
-def test_a_trickled_body_holds_the_connection_only_when_signed(make_server):
+def test_a_trickled_body_holds_the_connection_only_when_signed_and_steady(make_server):
     """A byte now and then resets the idle time, so past it a body still arriving goes on only for a
-    request whose head passes the signature check; an unsigned one gets its 403 and is closed."""
+    request whose head passes the signature check (an unsigned one gets its 403 and is closed), and
+    only while it arrives at 1 KiB a second at least (slower, a 408 and the close)."""
     server = make_server(extra_args=["--idle-timeout", "2"])
     name = Functions(server.client(), "trickled").create()["FunctionName"]
-    path = f"/2015-03-31/functions/{name}/configuration"
-    body = b'{"Description": "' + b"d" * 200 + b'"}'
     host = server.endpoint.removeprefix("http://")
+    config = f"/2015-03-31/functions/{name}/configuration"
+    invocations = f"/2015-03-31/functions/{name}/invocations"
+    small = b'{"Description": "' + b"d" * 200 + b'"}'
+    large = json.dumps({"fill": "x" * 40_000}).encode()
 
-    unsigned = socket.create_connection(_address(server))
-    unsigned.sendall(_head("PUT", path, {"Host": host, "Content-Length": str(len(body))}))
-    signed = socket.create_connection(_address(server))
-    headers = signed_headers(server.endpoint, "PUT", path, body, {"Content-Type": "application/json"})
-    signed.sendall(_head("PUT", path, {**headers, "Host": host, "Content-Length": str(len(body))}))
+    def opened(method: str, path: str, body: bytes, signed: bool) -> socket.socket:
+        sock = socket.create_connection(_address(server))
+        headers = signed_headers(server.endpoint, method, path, body, {"Content-Type": "application/json"}) \
+            if signed else {}
+        sock.sendall(_head(method, path, {**headers, "Host": host, "Content-Length": str(len(body))}))
+        return sock
+
+    # Each entry: the socket, its body, how many bytes it sends every 0.5 s (2 or 2,048 a second).
+    unsigned = (opened("PUT", config, small, signed=False), small, 1)
+    slow = (opened("PUT", config, small, signed=True), small, 1)
+    steady = (opened("POST", invocations, large, signed=True), large, 1024)
     # An unsigned path in absolute form is judged as the router sees it (/metrics): not refused.
-    metrics = socket.create_connection(_address(server))
-    metrics.sendall(_head("GET", f"http://{host}/metrics", {"Host": host, "Content-Length": str(len(body))}))
+    metrics = (opened("GET", f"http://{host}/metrics", large, signed=False), large, 1024)
+    trickles = [unsigned, slow, steady, metrics]
+    sent = {id(t): 0 for t in trickles}
+    answered: set[int] = set()
     start = time.monotonic()
-    sent = 0
-    answered = False
-    while time.monotonic() - start < 5:  # a byte every 0.5 s on each, past two idle periods
-        # Until the unsigned one is answered (sending on after its close would only draw a reset).
-        answered = answered or bool(select.select([unsigned], [], [], 0)[0])
-        if not answered:
-            unsigned.sendall(body[sent:sent + 1])
-        signed.sendall(body[sent:sent + 1])
-        metrics.sendall(body[sent:sent + 1])
-        sent += 1
+    while time.monotonic() - start < 7:  # past three idle periods
+        for trickle in trickles:
+            sock, body, step = trickle
+            # Until one is answered (sending on after its close would only draw a reset).
+            if id(trickle) in answered or select.select([sock], [], [], 0)[0]:
+                answered.add(id(trickle))
+                continue
+            sock.sendall(body[sent[id(trickle)]:sent[id(trickle)] + step])
+            sent[id(trickle)] += step
         time.sleep(0.5)
-    assert answered, "the unsigned trickle was not answered within 5 s"
-    unsigned.settimeout(5)
-    refused = _answer(unsigned)
+    assert answered == {id(unsigned), id(slow)}, "not answered while trickling: " + str(
+        [name for name, t in [("unsigned", unsigned), ("slow", slow), ("steady", steady), ("metrics", metrics)]
+         if (id(t) in answered) != (t in (unsigned, slow))])
+    for sock, _, _ in (unsigned, slow):
+        sock.settimeout(5)
+    refused = _answer(unsigned[0])
     assert refused.startswith(b"HTTP/1.1 403"), refused
     assert b"MissingAuthenticationTokenException" in refused, refused
-    signed.sendall(body[sent:])
-    signed.settimeout(10)
-    answer = signed.recv(65536)
+    timed_out = _answer(slow[0])
+    assert timed_out.startswith(b"HTTP/1.1 408"), timed_out
+    assert b"RequestTimeoutException" in timed_out and b"arrived too slowly" in timed_out, timed_out
+    assert server.client().get_function_configuration(FunctionName=name).get("Description", "") == ""
+    steady[0].sendall(large[sent[id(steady)]:])
+    steady[0].settimeout(10)
+    answer = steady[0].recv(65536)
     assert answer.startswith(b"HTTP/1.1 200"), answer
-    assert server.client().get_function_configuration(FunctionName=name)["Description"] == "d" * 200
-    assert not select.select([metrics], [], [], 0)[0], "the /metrics trickle was answered before its body was in"
-    metrics.sendall(body[sent:])
-    metrics.settimeout(10)
-    assert metrics.recv(65536).startswith(b"HTTP/1.1 200")
-    signed.close()
-    unsigned.close()
-    metrics.close()
+    metrics[0].sendall(large[sent[id(metrics)]:])
+    metrics[0].settimeout(10)
+    assert metrics[0].recv(65536).startswith(b"HTTP/1.1 200")
+    for sock, _, _ in trickles:
+        sock.close()
 
 
 def test_a_slow_reader_gets_a_large_answer_whole(make_server):
