@@ -43,6 +43,11 @@ extension EventQueue {
             // It may still be running: the lease keeps others off it for now.
             return
         }
+        if case .success = outcome {
+            // It ran, so its slot is free again: events throttled meanwhile try now, not at the end
+            // of a back-off that doubled while the slot was busy.
+            await wakeThrottled()
+        }
         switch outcome {
         case .success(let result) where result.functionError == nil:
             await succeeded(event, result, invokeCount: invokes, policy: policy)
@@ -109,15 +114,29 @@ extension EventQueue {
             return await giveUp(event, .zeroReservedConcurrency, invokeCount: invokeCount, response: nil,
                                 reason: "the function's reserved concurrency is 0", policy: policy)
         }
-        // 1 s, 2 s, 4 s … up to the maximum; `throttles` counts the earlier ones.
+        // 1 s, 2 s, 4 s … up to the maximum; `throttles` counts the earlier ones. A back-off that
+        // would pass the event's age is cut short: the last try is just before it.
         let doublings = min(event.throttles, 30)
         let delay = min(timing.throttleBackoff * (1 << doublings), timing.maxThrottleBackoff)
-        let next = Date().addingTimeInterval(delay.seconds)
-        guard next <= deadline else {
+        let now = Date()
+        let next = min(now.addingTimeInterval(delay.seconds), deadline.addingTimeInterval(-Self.lastTryMargin))
+        guard next > now else {
             return await giveUp(event, .eventAgeExceeded, invokeCount: invokeCount, response: nil,
                                 reason: "\(error)", policy: policy)
         }
         await retry(event, at: next, throttled: true)
+    }
+
+    /// How long before its age runs out a throttled event is tried the last time.
+    static let lastTryMargin: TimeInterval = 0.1
+
+    /// Makes the throttled events due now and wakes the loop for them.
+    private func wakeThrottled() async {
+        do {
+            if try await store.wakeThrottled(now: Date()) > 0 { wake() }
+        } catch {
+            log("warren: async queue: waking throttled events failed: \(error)")
+        }
     }
 
     private func retry(_ event: QueuedEvent, at next: Date, throttled: Bool) async {

@@ -103,6 +103,17 @@ extension SQLiteStore {
         }
     }
 
+    @discardableResult
+    public func wakeThrottled(now: Date) async throws -> Int {
+        try await pool.write { db in
+            try db.execute(sql: """
+                UPDATE queuedEvent SET nextAttemptAt = ? WHERE state = ? AND throttles > 0 AND nextAttemptAt > ?
+                """, arguments: [now.timeIntervalSince1970, QueuedEvent.State.queued.rawValue,
+                                 now.timeIntervalSince1970])
+            return db.changesCount
+        }
+    }
+
     /// How long a given-up event is remembered (for the failed-events gauge), without its payload.
     static let failedRetention: TimeInterval = 86_400
 

@@ -108,6 +108,10 @@ public protocol StateStore: Sendable {
     /// The attempt failed; try again at `nextAttemptAt`. A `throttled`
     /// attempt never reached the function and is counted in `throttles`.
     func retry(_ id: Int64, nextAttemptAt: Date, throttled: Bool) async throws
+    /// Makes every queued event that was throttled due at `now` (a slot it may take was freed).
+    /// - Returns: How many were.
+    @discardableResult
+    func wakeThrottled(now: Date) async throws -> Int
     /// Give up on the event; it is never claimed again. Its payload is dropped at once; the rest
     /// is kept a day, for ``queueStats()``'s failed count.
     func fail(_ id: Int64) async throws

@@ -152,6 +152,60 @@ struct EventQueueTests {
         }
     }
 
+    /// Events throttled while the account's free slots are busy take one as soon as it is free, not
+    /// at the end of a back-off that doubled meanwhile (Lambda's 1 s, 2 s, 4 s …). With two slots,
+    /// twelve events of a second each took about 31 s before (8 had run after 12 s), as the
+    /// back-off grew; now about 6.
+    @Test func throttledEventsTakeAFreedSlotAtOnce() async throws {
+        try await QueueHarness.with { h in
+            try await h.deploy("hog")
+            try await h.deploy("many")
+            // The account's 20, less 18 reserved for another function: 2 slots for `many`.
+            try await h.supervisor.putFunctionConcurrency("hog", 18)
+            try await h.store.putFunctionConcurrency("hog", reserved: 18)
+            var timing = EventQueue.Timing()
+            timing.pollInterval = .milliseconds(50)
+            let queue = h.queue(timing)
+            queue.start()
+            var events: [QueuedEvent] = []
+            for n in 0..<12 { events.append(try await h.enqueue(queue, "many", #"{"sleep":1,"n":\#(n)}"#)) }
+            let start = ContinuousClock.now
+            while ContinuousClock.now - start < .seconds(20), h.runOrder.count < events.count {
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            await queue.stop()
+            #expect(Set(h.runOrder) == Set(events.map(\.requestId)),
+                    "\(h.runOrder.count) of 12 ran in 20 s (two slots, a second each)")
+            let throttled = try await h.store.queuedEvent(events[0].id)
+            #expect(throttled == nil, "\(String(describing: throttled))")
+        }
+    }
+
+    /// A throttled event whose next back-off would pass its age gets a last try just before it,
+    /// rather than being given up at once: here the slot frees after 2 s, the back-off after the
+    /// second throttle would end at 3 s, the age at 3 s; before, it was dropped after 1 s.
+    @Test func aThrottledEventGetsALastTryBeforeItsAgeRunsOut() async throws {
+        try await QueueHarness.with { h in
+            try await h.deploy("late")
+            try await h.supervisor.putFunctionConcurrency("late", 1)
+            try await h.store.putFunctionConcurrency("late", reserved: 1)
+            let supervisor = h.supervisor
+            let holder = Task { try await supervisor.invoke("late", payload: Array(#"{"sleep":2}"#.utf8)) }
+            try await h.eventually("the holder to run") { h.supervisor.admission.concurrentExecutions == 1 }
+            try await h.store.putEventInvokeConfig(EventInvokeConfigRecord(
+                function: "late", qualifier: "$LATEST", maximumRetryAttempts: 0, maximumEventAgeInSeconds: 3))
+            var timing = EventQueue.Timing()
+            timing.pollInterval = .milliseconds(50)
+            let queue = h.queue(timing)
+            queue.start()
+            let event = try await h.enqueue(queue, "late", #"{"n":1}"#)
+            try await h.eventually("the event to be settled") { try await h.store.queuedEvent(event.id) == nil }
+            await queue.stop()
+            _ = try await holder.value
+            #expect(await h.starts("late", event.requestId) == 1, "\(h.logLines)")
+        }
+    }
+
     @Test func reservedConcurrencyZeroSendsTheEventToItsFailureDestinationAtOnce() async throws {
         try await QueueHarness.with { h in
             // Lambda's defaults otherwise: 2 retries, 6 hours. None of it applies.
