@@ -31,9 +31,11 @@ extension LambdaService {
             return
         }
         let unreserved = try await unreservedConcurrency(replacing: (name, qualifier))
-        if count > unreserved - supervisor.admission.settings.unreservedMinimum {
-            throw LambdaError.invalidParameter("Specified ConcurrentExecutions for function is greater than "
-                + "account's unreserved concurrency [\(unreserved)].")
+        let minimum = supervisor.admission.settings.unreservedMinimum
+        if count > unreserved - minimum {
+            // It comes out of the unreserved pool, which keeps its minimum (as a reservation's check says).
+            throw LambdaError.invalidParameter("Specified ConcurrentExecutions for function decreases account's "
+                + "UnreservedConcurrentExecution below its minimum value of [\(minimum)].")
         }
     }
 

@@ -196,6 +196,10 @@ def test_provisioned_concurrency_of_functions_without_a_reservation_is_not_reser
         lam.create_function(FunctionName=name, Runtime="python3.11", Role=ROLE, Handler="lambda_function.handler",
                             Code={"ZipFile": python_zip()})
     lam.publish_version(FunctionName=provisioned)
+    # It may take the pool down to its minimum, not below (18 of 20 would leave 2; 19, 1).
+    error = expect_error("InvalidParameterValueException", 400, lam.put_provisioned_concurrency_config,
+                         FunctionName=provisioned, Qualifier="1", ProvisionedConcurrentExecutions=19)
+    assert "below its minimum value of [2]" in error["Error"]["Message"], error
     lam.put_provisioned_concurrency_config(FunctionName=provisioned, Qualifier="1", ProvisionedConcurrentExecutions=3)
     assert account(lam)[0]["UnreservedConcurrentExecutions"] == 17
     error = expect_error("InvalidParameterValueException", 400, lam.put_function_concurrency,
