@@ -3,6 +3,7 @@ import HTTPTypes
 import Hummingbird
 import NIOCore
 import NIOPosix
+import Synchronization
 
 /// The Lambda REST API and Warren's own routes on one router.
 ///
@@ -131,13 +132,31 @@ struct LambdaBodyLimit<Context: RequestContext>: RouterMiddleware {
     /// A 50 MB zip is 70 MB in base64; the rest is the JSON around it.
     static var codeUploadLimit: Int { 72 * 1024 * 1024 }
 
+    /// Code uploads larger than ``largeBody`` read and unpacked at once. Each takes about three
+    /// times its size in memory meanwhile (a 49 MB zip: 163 MB; 16 at once: 1.2 GB); the others
+    /// wait their turn unread, so their clients wait to send.
+    static var maxLargeUploads: Int { 4 }
+
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response)
         async throws -> Response {
-        var request = request
         let (limit, operation) = Self.limit(method: request.method, path: request.uri.path)
-        if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > limit {
+        let length = request.headers[.contentLength].flatMap { Int($0) }
+        if let length, length > limit {
             throw LambdaError.tooLarge(Self.message(limit, operation))
         }
+        guard operation == nil, length.map({ $0 > largeBody }) ?? true else {
+            return try await collected(request, limit: limit, operation: operation, context: context, next: next)
+        }
+        await LargeUploads.gate.enter()
+        defer { LargeUploads.gate.leave() }
+        return try await collected(request, limit: limit, operation: operation, context: context, next: next)
+    }
+
+    private func collected(
+        _ request: Request, limit: Int, operation: String?, context: Context,
+        next: (Request, Context) async throws -> Response
+    ) async throws -> Response {
+        var request = request
         do {
             _ = try await request.collectBody(upTo: limit)
         } catch is NIOTooManyBytesError {
@@ -165,6 +184,55 @@ struct LambdaBodyLimit<Context: RequestContext>: RouterMiddleware {
         guard let operation else { return "Zipped size must be smaller than 52428800 bytes" }
         return "Request must be smaller than \(limit) bytes for the \(operation)"
     }
+}
+
+/// The turns of large code uploads (see ``LambdaBodyLimit``), across connections.
+private enum LargeUploads {
+    static let gate = Gate(permits: LambdaBodyLimit<BasicRequestContext>.maxLargeUploads)
+}
+
+/// At most `permits` holders at once; the others wait, in turn.
+final class Gate: Sendable {
+    private struct State {
+        var free: Int
+        var waiting: [CheckedContinuation<Void, Never>] = []
+    }
+
+    private let state: Mutex<State>
+
+    init(permits: Int) {
+        state = Mutex(State(free: permits))
+    }
+
+    /// Returns once a permit is this caller's.
+    func enter() async {
+        await withCheckedContinuation { (turn: CheckedContinuation<Void, Never>) in
+            let now = state.withLock { s -> Bool in
+                guard s.free > 0 else {
+                    s.waiting.append(turn)
+                    return false
+                }
+                s.free -= 1
+                return true
+            }
+            if now { turn.resume() }
+        }
+    }
+
+    /// Gives the permit back, to the longest waiting caller if any.
+    func leave() {
+        let next = state.withLock { s -> CheckedContinuation<Void, Never>? in
+            guard !s.waiting.isEmpty else {
+                s.free += 1
+                return nil
+            }
+            return s.waiting.removeFirst()
+        }
+        next?.resume()
+    }
+
+    /// Callers waiting now.
+    var waiting: Int { state.withLock { $0.waiting.count } }
 }
 
 extension Substring.UTF8View {

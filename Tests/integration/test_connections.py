@@ -1,6 +1,7 @@
 """The API's connections are bounded: how many are open at once, and how long one may stay open with
 no request in progress (so nobody can hold the server's file descriptors, signed or not)."""
 
+import base64
 import json
 import os
 import re
@@ -12,7 +13,7 @@ import time
 import botocore.exceptions
 
 from conftest import Functions
-from helpers import invoke, python_zip, signed_headers
+from helpers import invoke, python_zip, signed_headers, zip_bytes
 
 
 def _fds(server) -> int:
@@ -237,3 +238,37 @@ def test_instances_are_bounded_by_the_servers_file_descriptors(make_server):
     assert _fds(server) < 160 - 20
     response, payload = invoke(lam, name, {"count": 0})
     assert "FunctionError" not in response and "open" in payload, "the server goes on once they are done"
+
+
+def test_large_code_uploads_take_turns(make_server):
+    """At most four code uploads over 1 MB are read and unpacked at once (each takes about three
+    times its size in memory meanwhile); a fifth waits, unread, and goes on when one ends."""
+    server = make_server()
+    lam = server.client()
+    name = Functions(lam, "uploaded").create()["FunctionName"]
+    path = f"/2015-03-31/functions/{name}/code"
+    host = server.endpoint.removeprefix("http://")
+    body = json.dumps({"ZipFile": base64.b64encode(os.urandom(2 << 20)).decode()}).encode()
+    package = zip_bytes({"lambda_function.py": "def handler(event, context):\n    return {'marker': 'fifth'}\n",
+                         "blob.bin": os.urandom(1 << 20)})  # over 1 MB however it is compressed
+    held = []
+    try:
+        for _ in range(4):  # each sends its head and part of its body, then stops
+            sock = socket.create_connection(_address(server))
+            headers = signed_headers(server.endpoint, "PUT", path, body, {"Content-Type": "application/json"})
+            sock.sendall(_head("PUT", path, {**headers, "Host": host, "Content-Length": str(len(body))})
+                         + body[:65536])
+            held.append(sock)
+        time.sleep(0.5)
+        done: list = []
+        fifth = threading.Thread(
+            target=lambda: done.append(lam.update_function_code(FunctionName=name, ZipFile=package)))
+        fifth.start()
+        fifth.join(2)
+        assert fifth.is_alive() and not done, "a fifth large upload was taken while four were being read"
+        held.pop().close()  # one ends (its body never will): the fifth goes on
+        fifth.join(30)
+        assert done and done[0]["CodeSha256"], done
+    finally:
+        for sock in held:
+            sock.close()
