@@ -272,3 +272,23 @@ def test_large_code_uploads_take_turns(make_server):
     finally:
         for sock in held:
             sock.close()
+
+
+def test_a_request_whose_body_never_comes_does_not_hold_up_a_stop(make_server):
+    """SIGTERM answers what was read whole; a connection whose request body is still to come is
+    closed at once (it held the stop until the idle timeout, 60 s)."""
+    server = make_server()
+    name = Functions(server.client(), "stopping").create()["FunctionName"]
+    path = f"/2015-03-31/functions/{name}/configuration"
+    body = b'{"Description": "' + b"d" * 200 + b'"}'
+    headers = signed_headers(server.endpoint, "PUT", path, body, {"Content-Type": "application/json"})
+    sock = socket.create_connection(_address(server))
+    try:
+        sock.sendall(_head("PUT", path, {**headers, "Host": server.endpoint.removeprefix("http://"),
+                                         "Content-Length": str(len(body))}) + body[:10])
+        time.sleep(0.5)
+        assert server.stop() == 0  # within its STOP_TIMEOUT
+        sock.settimeout(5)
+        assert _answer(sock) == b"", "the unfinished request was answered"
+    finally:
+        sock.close()
