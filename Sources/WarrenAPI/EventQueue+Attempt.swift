@@ -125,13 +125,16 @@ extension EventQueue {
                                 reason: "\(error)", policy: policy)
         }
         await retry(event, at: next, throttled: true)
+        noteThrottled()  // after the write: a wake before it would not find the event yet
     }
 
     /// How long before its age runs out a throttled event is tried the last time.
     static let lastTryMargin: TimeInterval = 0.1
 
-    /// Makes the throttled events due now and wakes the loop for them.
+    /// Makes the throttled events due now and wakes the loop for them (a store write only when
+    /// this queue has throttled events since it last did).
     private func wakeThrottled() async {
+        guard takeThrottledWaiting() else { return }
         do {
             if try await store.wakeThrottled(now: Date()) > 0 { wake() }
         } catch {

@@ -71,6 +71,19 @@ public final class EventQueue: Sendable {
         var waiter: CheckedContinuation<Void, Never>?
         /// The earliest retry this queue scheduled and has not yet claimed.
         var soonest: Date?
+        /// Events may wait on a throttle's back-off (so a freed slot has events to wake).
+        var throttledWaiting = false
+    }
+
+    /// Notes that an event now waits on a throttle's back-off.
+    func noteThrottled() { state.withLock { $0.throttledWaiting = true } }
+
+    /// Whether events may wait on a throttle's back-off; cleared, as the caller wakes them all.
+    func takeThrottledWaiting() -> Bool {
+        state.withLock { state in
+            defer { state.throttledWaiting = false }
+            return state.throttledWaiting
+        }
     }
 
     /// Creates a stopped queue; ``start()`` runs it.
