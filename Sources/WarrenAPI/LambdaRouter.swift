@@ -230,9 +230,6 @@ final class Gate: Sendable {
         }
         next?.resume()
     }
-
-    /// Callers waiting now.
-    var waiting: Int { state.withLock { $0.waiting.count } }
 }
 
 extension Substring.UTF8View {
