@@ -136,7 +136,8 @@ extension EventQueue {
     private func wakeThrottled() async {
         guard takeThrottledWaiting() else { return }
         do {
-            if try await store.wakeThrottled(now: Date()) > 0 { wake() }
+            // As the bookkeeping of an attempt: it must reach the store while the queue stops too.
+            if try await Self.uncancelled({ [store] in try await store.wakeThrottled(now: Date()) }) > 0 { wake() }
         } catch {
             log("warren: async queue: waking throttled events failed: \(error)")
         }
