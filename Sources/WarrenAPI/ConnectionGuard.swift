@@ -53,7 +53,7 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
         fileprivate func opened() -> Int { open.wrappingAdd(1, ordering: .relaxed).newValue }
         fileprivate func closed() { open.subtract(1, ordering: .relaxed) }
 
-        /// A quarter of the process's file-descriptor limit: the rest is for instances (a dozen each),
+        /// A quarter of the process's file-descriptor limit: the rest is for instances (16 descriptors each),
         /// logs and the store.
         static var defaultMaxConnections: Int {
             var limit = rlimit()
