@@ -125,8 +125,7 @@ struct EventQueueTests {
             try await h.deploy("sink")
             // Reserved concurrency 1, held by a synchronous invocation for 3 s: every attempt of
             // the event in that time is throttled.
-            try await h.supervisor.putFunctionConcurrency("throttled", 1)
-            try await h.store.putFunctionConcurrency("throttled", reserved: 1)
+            try await h.reserve("throttled", 1)
             let supervisor = h.supervisor
             let holder = Task { try await supervisor.invoke("throttled", payload: Array(#"{"sleep":3}"#.utf8)) }
             try await h.eventually("the holder to run") { h.supervisor.admission.concurrentExecutions == 1 }
@@ -161,11 +160,8 @@ struct EventQueueTests {
             try await h.deploy("hog")
             try await h.deploy("many")
             // The account's 20, less 18 reserved for another function: 2 slots for `many`.
-            try await h.supervisor.putFunctionConcurrency("hog", 18)
-            try await h.store.putFunctionConcurrency("hog", reserved: 18)
-            var timing = EventQueue.Timing()
-            timing.pollInterval = .milliseconds(50)
-            let queue = h.queue(timing)
+            try await h.reserve("hog", 18)
+            let queue = h.queue(QueueHarness.lambdaTiming)
             queue.start()
             var events: [QueuedEvent] = []
             for n in 0..<12 { events.append(try await h.enqueue(queue, "many", #"{"sleep":1,"n":\#(n)}"#)) }
@@ -187,16 +183,13 @@ struct EventQueueTests {
     @Test func aThrottledEventGetsALastTryBeforeItsAgeRunsOut() async throws {
         try await QueueHarness.with { h in
             try await h.deploy("late")
-            try await h.supervisor.putFunctionConcurrency("late", 1)
-            try await h.store.putFunctionConcurrency("late", reserved: 1)
+            try await h.reserve("late", 1)
             let supervisor = h.supervisor
             let holder = Task { try await supervisor.invoke("late", payload: Array(#"{"sleep":2}"#.utf8)) }
             try await h.eventually("the holder to run") { h.supervisor.admission.concurrentExecutions == 1 }
             try await h.store.putEventInvokeConfig(EventInvokeConfigRecord(
                 function: "late", qualifier: "$LATEST", maximumRetryAttempts: 0, maximumEventAgeInSeconds: 3))
-            var timing = EventQueue.Timing()
-            timing.pollInterval = .milliseconds(50)
-            let queue = h.queue(timing)
+            let queue = h.queue(QueueHarness.lambdaTiming)
             queue.start()
             let event = try await h.enqueue(queue, "late", #"{"n":1}"#)
             try await h.eventually("the event to be settled") { try await h.store.queuedEvent(event.id) == nil }
@@ -315,6 +308,13 @@ final class QueueHarness: Sendable {
         return timing
     }()
 
+    /// Lambda's delays (1 s doubling after a throttle), with a quick poll.
+    static let lambdaTiming: EventQueue.Timing = {
+        var timing = EventQueue.Timing()
+        timing.pollInterval = .milliseconds(50)
+        return timing
+    }()
+
     let dir: URL
     let store: SQLiteStore
     let supervisor: Supervisor
@@ -404,6 +404,12 @@ final class QueueHarness: Sendable {
     }
 
     /// What the API does for an `Event` invoke: enqueue, then wake the queue.
+    /// Reserves `count` for `name` in the supervisor and the store, as the service does.
+    func reserve(_ name: String, _ count: Int) async throws {
+        try await supervisor.putFunctionConcurrency(name, count)
+        try await store.putFunctionConcurrency(name, reserved: count)
+    }
+
     func enqueue(_ queue: EventQueue, _ function: String, _ payload: String) async throws -> QueuedEvent {
         let event = try await store.enqueue(requestId: UUID().uuidString.lowercased(), function: function,
                                             qualifier: "$LATEST", payload: Array(payload.utf8), at: Date())
@@ -421,8 +427,7 @@ final class QueueHarness: Sendable {
     func zeroConcurrencyEvent(onFailure: String) async throws -> (EventQueue, QueuedEvent) {
         try await deploy("zero")
         try await deploy("sink")
-        try await supervisor.putFunctionConcurrency("zero", 0)
-        try await store.putFunctionConcurrency("zero", reserved: 0)
+        try await reserve("zero", 0)
         try await store.putEventInvokeConfig(EventInvokeConfigRecord(
             function: "zero", qualifier: "$LATEST", onFailure: onFailure))
         let queue = queue()
