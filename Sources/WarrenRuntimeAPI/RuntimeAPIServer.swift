@@ -91,6 +91,9 @@ public final class RuntimeAPIServer: Sendable {
         }
     }
 
+    /// Connections open now, ended ones whose end is not read yet included.
+    var openConnections: Int { connections.openCount }
+
     /// Closes the listener (and so the fd) and every connection; a parked `/next` is dropped unanswered.
     ///
     /// Idempotent; returns once the listener is closed. The session is left as it is: close it too
@@ -170,6 +173,8 @@ private final class ConnectionRegistry: Sendable {
             s.ending.remove(id)
         }
     }
+
+    var openCount: Int { state.withLock { $0.open.count } }
 
     /// Refuses new connections from now on and returns the open ones.
     func shutDown() -> [any Channel] {

@@ -203,6 +203,12 @@ struct RuntimeAPIRobustnessTests {
                     #expect(client.get("/nowhere") == 404, "round \(round): a new connection was refused")
                     held.append(client)
                 }
+                // Each round starts once the server has read the ends of the last one's closes: a
+                // loop that other work holds back longer would see one runtime's churn pile up
+                // past the bound on ended connections.
+                try await eventually("the closed connections counted out") {
+                    h.server.openConnections == held.count
+                }
             }
             for client in held { client.close() }
         }
