@@ -37,6 +37,16 @@ enum InvocationFailure: Error, Sendable, Equatable {
     }
 }
 
+/// Why an instance did not start, and the end of what its runtime printed meanwhile.
+struct StartFailure: Error {
+    var failure: InvocationFailure
+    var initOutput: [UInt8] = []
+
+    static func platform(_ type: String, _ message: String) -> StartFailure {
+        StartFailure(failure: .platform(type, message))
+    }
+}
+
 /// One invocation as the instance ran it.
 struct InvocationRecord: Sendable {
     var result: Result<InvocationOutcome, InvocationFailure>

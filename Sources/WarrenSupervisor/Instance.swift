@@ -30,6 +30,9 @@ actor Instance {
     private var pendingInitDuration: Double?
     /// How long init took, in ms.
     private(set) var initDurationMs: Double?
+    /// The end of what the runtime printed during an init that failed (the last 4 KB), for the
+    /// log tail of the invocation that waited for it.
+    private(set) var initOutput: [UInt8] = []
 
     let session = RuntimeSession()
     let log: InstanceLog
@@ -43,6 +46,8 @@ actor Instance {
     /// The cgroup's peak-memory file, kept open for the REPORT line of every invocation.
     private var peakMemory = PeakMemoryFile()
     private var exitTask: Task<Termination?, Never>?
+    /// The runtime's process has exited (set before the session closes).
+    private nonisolated let exited = Flag()
     private var deathReason: String?
 
     /// Keeps this instance's deadlines, serves its Runtime API and runs this actor: the runtime's
@@ -77,14 +82,17 @@ actor Instance {
     func start(_ parts: Parts, group: any EventLoopGroup, initTimeout: Double) async -> InvocationFailure? {
         let began = ContinuousClock.now
         state = .initializing
+        log.begin()
         process = parts.process
         cgroup = parts.cgroup
         netns = parts.netns
         pid = parts.process.pid
         peakMemory = PeakMemoryFile(parts.cgroup)
         let session = session
+        let exited = exited
         exitTask = Task {
             let ended = try? await parts.process.exited()
+            exited.set()
             await session.close(reason: "runtime exited")
             await self.processEnded()
             return ended
@@ -101,6 +109,7 @@ actor Instance {
         let outcome = await race(seconds: initTimeout) { try await session.waitForInit() }
         switch outcome {
         case .value(.ready):
+            _ = log.end()
             state = .idle
             initDurationMs = Self.milliseconds(ContinuousClock.now - began)
             // Provisioned instances initialise ahead of traffic: no
@@ -109,13 +118,17 @@ actor Instance {
             lastUsed = .now
             return nil
         case .value(.initError(let errorType, let body)):
+            // A runtime exits after its init error (awslambdaric does, flushing what it printed).
+            await keepInitOutput(grace: .milliseconds(200))
             await destroy(reason: "init error")
             return .function(errorType: errorType, body: body)
         case .timedOut:
+            await keepInitOutput()
             await destroy(reason: "init timeout")
             return .platform("Sandbox.Timedout", "Init timed out after \(Self.twoDecimals(initTimeout)) seconds")
         case .failed:
             let failure = await failureAfterClose()
+            await keepInitOutput()
             await destroy(reason: "runtime exited during init")
             return failure
         }
@@ -332,6 +345,15 @@ actor Instance {
     private func failureAfterClose() async -> InvocationFailure {
         if let deathReason { return .platform("Sandbox.Failure", "instance destroyed: \(deathReason)") }
         return Self.exitFailure(await exitTask?.value)
+    }
+
+    /// Keeps what the runtime printed during a failed init, once the pipe has given it up; waits
+    /// up to `grace` first for the runtime to exit on its own, and so to flush its output.
+    private func keepInitOutput(grace: Duration = .zero) async {
+        let end = ContinuousClock.now + grace
+        while !exited.isSet, ContinuousClock.now < end { try? await Task.sleep(for: .milliseconds(5)) }
+        await drainLog()
+        initOutput = log.end()
     }
 
     /// Gives the log reader its turn while the runtime's pipe still holds

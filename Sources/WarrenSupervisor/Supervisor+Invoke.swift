@@ -99,7 +99,8 @@ extension Supervisor {
                 case .failure where !shuttingDown && functions[name] != nil && pools[fv] !== pool:
                     continue  // retired by an update while it started: start one of the new configuration
                 case .failure(let failure):
-                    return failed(failure, requestId: requestId, version: version, log: record.log, logTail: logTail)
+                    return failed(failure.failure, requestId: requestId, version: version, log: record.log,
+                                  logTail: logTail, initOutput: failure.initOutput)
                 }
             }
             let invocation = Invocation(
@@ -159,15 +160,17 @@ extension Supervisor {
         return result
     }
 
-    /// A cold start that failed before the invocation reached the runtime.
+    /// A cold start that failed before the invocation reached the runtime. The log tail holds what
+    /// the runtime printed during its init (a traceback, say), as the file does before START.
     private func failed(_ failure: InvocationFailure, requestId: String, version: String, log: FunctionLog,
-                        logTail: Bool) -> InvokeResult {
+                        logTail: Bool, initOutput: [UInt8] = []) -> InvokeResult {
         let line = "START RequestId: \(requestId) Version: \(version)\nEND RequestId: \(requestId)\n"
             + "REPORT RequestId: \(requestId)\tStatus: error\tError Type: \(failure.errorType)\t\n"
         log.append(Array(line.utf8))
+        let tail = logTail ? Data((initOutput + line.utf8).suffix(4096)).base64EncodedString() : nil
         var result = InvokeResult(statusCode: 200, payload: failure.payload(requestId: requestId),
                                   functionError: "Unhandled", executedVersion: version, requestId: requestId,
-                                  logTail: logTail ? Data(line.utf8).base64EncodedString() : nil)
+                                  logTail: tail)
         result.errorType = failure.errorType
         return result
     }
@@ -214,7 +217,7 @@ extension Supervisor {
     func startInstance(
         _ fv: FunctionVersion, config: FunctionConfig, provisioned: Bool, pool: InstancePool,
         loop: (any EventLoop)? = nil
-    ) async -> Result<Instance, InvocationFailure> {
+    ) async -> Result<Instance, StartFailure> {
         guard let record = functions[fv.functionName], pools[fv] === pool else {
             admission.returnMemory(config.memorySize)  // claimed by makeRoom for this instance
             return .failure(.platform("Sandbox.Failure", "the function was deleted"))
@@ -245,13 +248,13 @@ extension Supervisor {
             }
             if let failure = await instance.start(parts, group: group, initTimeout: configuration.initTimeout) {
                 await pool.forget(instance)
-                return .failure(failure)
+                return .failure(StartFailure(failure: failure, initOutput: await instance.initOutput))
             }
             return .success(instance)
         } catch {
             await instance.destroy(reason: "spawn failed")
             await pool.forget(instance)
-            return .failure(Self.spawnFailure(error, code: config.codeDirectory))
+            return .failure(StartFailure(failure: Self.spawnFailure(error, code: config.codeDirectory)))
         }
     }
 

@@ -136,18 +136,28 @@ struct InstanceFailureTests {
         }
     }
 
+    /// What the runtime printed during a failed init leads the log tail, before START, as in the
+    /// function's log: the traceback of a handler that cannot load is where its user looks.
+    static func expectInitOutput(_ r: InvokeResult, _ printed: String) {
+        let tail = String(decoding: Data(base64Encoded: r.logTail ?? "") ?? Data(), as: UTF8.self)
+        #expect(tail.hasPrefix(printed + "\nSTART RequestId: \(r.requestId) "), "\(tail)")
+        #expect(tail.hasSuffix("\tStatus: error\tError Type: \(r.errorType ?? "")\t\n"), "\(tail)")
+    }
+
     @Test func initErrorsAndCrashesAreReported() async throws {
         var prefix = ""
         try await F.with { supervisor, code in
             prefix = supervisor.instancePrefix
             try await supervisor.createFunction(F.function("initerr", code: code, handler: "init-error"))
-            let r = try await supervisor.invoke("initerr", payload: Array("{}".utf8))
+            let r = try await supervisor.invoke("initerr", payload: Array("{}".utf8), logTail: true)
             #expect(r.functionError == "Unhandled")
             #expect(F.json(r.payload)["errorType"] as? String == "InitError", "\(F.text(r.payload))")
+            Self.expectInitOutput(r, "echo-runtime: init-error")
             try await supervisor.createFunction(F.function("initcrash", code: code, handler: "init-crash"))
-            let c = try await supervisor.invoke("initcrash", payload: Array("{}".utf8))
+            let c = try await supervisor.invoke("initcrash", payload: Array("{}".utf8), logTail: true)
             #expect(F.json(c.payload)["errorType"] as? String == "Runtime.ExitError", "\(F.text(c.payload))")
             #expect((F.json(c.payload)["errorMessage"] as? String)?.contains("exit status 2") == true)
+            Self.expectInitOutput(c, "echo-runtime: init-crash")
         }
         #expect(F.instanceCgroups(prefix: prefix).isEmpty)
     }
@@ -155,8 +165,9 @@ struct InstanceFailureTests {
     @Test func anInitThatNeverCompletesTimesOut() async throws {
         try await F.with(tweak: { $0.initTimeout = 1 }) { supervisor, code in
             try await supervisor.createFunction(F.function("hang", code: code, handler: "init-hang"))
-            let r = try await supervisor.invoke("hang", payload: Array("{}".utf8))
+            let r = try await supervisor.invoke("hang", payload: Array("{}".utf8), logTail: true)
             #expect(F.json(r.payload)["errorType"] as? String == "Sandbox.Timedout", "\(F.text(r.payload))")
+            Self.expectInitOutput(r, "echo-runtime: init-hang")
         }
     }
 

@@ -7,7 +7,8 @@ import re
 from concurrent.futures import ThreadPoolExecutor
 
 from conftest import Functions
-from helpers import bootstrap_zip, expect_error, function_arn, invoke, poll, status_of, unique_name
+from helpers import (bootstrap_zip, expect_error, function_arn, invoke, poll, python_zip, status_of,
+                     unique_name)
 
 SYNC_LIMIT = 6_291_456
 
@@ -101,6 +102,23 @@ def test_log_type_tail(server, lam, functions):
                                                        else None)(server.logs(name)[0].decode()))
     assert "hello from the tail" in log and "second line" in log
     assert log.index(f"START RequestId: {request_id}") < log.index(f"START RequestId: {second_id}")
+
+
+def test_a_handler_that_cannot_load_shows_why_in_the_log_tail(lam, functions):
+    """A module that fails to import: Lambda's Runtime.ImportModuleError from awslambdaric, and
+    the init's output (what the module printed, the runtime's error line) leads the log tail."""
+    source = 'print("loading the module")\nimport no_such_module\n\ndef handler(event, context):\n    return 1\n'
+    name = functions.create(zip_file=python_zip(source=source))["FunctionName"]
+    response, payload = invoke(lam, name, {}, LogType="Tail")
+    assert response["FunctionError"] == "Unhandled"
+    assert payload["errorType"] == "Runtime.ImportModuleError", payload
+    request_id = response["ResponseMetadata"]["RequestId"]
+    tail = base64.b64decode(response["LogResult"]).decode()
+    assert tail.startswith("loading the module\n"), tail
+    assert "[ERROR] Runtime.ImportModuleError: Unable to import module 'lambda_function'" in tail, tail
+    assert tail.index("No module named 'no_such_module'") < tail.index(f"START RequestId: {request_id}"), tail
+    assert re.search(rf"^REPORT RequestId: {request_id}\tStatus: error\tError Type: Runtime.ImportModuleError",
+                     tail, re.M), tail
 
 
 def test_logs_route_pages_by_offset(server, lam, functions):

@@ -209,6 +209,9 @@ static void handle(const char *id, const char *event, long *count)
 int main(void)
 {
     const char *handler = getenv("_HANDLER");
+    /* A failed init's output reaches the log tail of the invocation that waited for it. */
+    if (handler && !strncmp(handler, "init-", 5) && strcmp(handler, "init-slow"))
+        fprintf(stderr, "echo-runtime: %s\n", handler);
     if (handler && !strcmp(handler, "init-crash")) return 2;
     if (handler && !strcmp(handler, "init-hang")) for (;;) pause();
     if (handler && !strcmp(handler, "init-slow")) usleep(300 * 1000); /* init takes 300 ms */
