@@ -118,18 +118,64 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
         guard !refused else { return }
         lastActive = .now()
         switch unwrapInboundIn(data) {
-        case .head(let head):
+        case .head(var head):
+            if let coding = Self.unsupportedCoding(head) {
+                answer(LambdaError(501, "NotImplemented", "Transfer-Encoding \(coding) is not supported: only chunked"),
+                       context: context)
+                return
+            }
             inProgress += 1
             reading = head
             readingChecked = false
             readingBytes = 0
             progressMark = nil
+            if Self.closesAfterAnswer(&head) {
+                context.fireChannelRead(wrapInboundOut(.head(head)))
+                return
+            }
+            if Self.expectsContinue(head) {
+                let interim = HTTPResponseHead(version: .http1_1, status: .continue)
+                context.writeAndFlush(wrapOutboundOut(.head(interim)), promise: nil)
+            }
         case .body(let chunk):
             readingBytes += chunk.readableBytes
         case .end:
             reading = nil
         }
         context.fireChannelRead(data)
+    }
+
+    /// A `Transfer-Encoding` other than `chunked` alone (`gzip, chunked`, say), which the decoder
+    /// would take as chunked and pass on still coded: answered 501, as RFC 9112 asks.
+    private static func unsupportedCoding(_ head: HTTPRequestHead) -> String? {
+        for header in head.headers where headerNamed(header.name, "transfer-encoding") {
+            let value = header.value.trimmingCharacters(in: .whitespaces)
+            if !headerNamed(value, "chunked") { return value }
+        }
+        return nil
+    }
+
+    /// A request that ends its connection (HTTP/1.0 without keep-alive, `Connection: Close` in any
+    /// case or list) gets the exact `Connection: close` the router's loop looks for, so that the
+    /// connection closes after the answer; true if `head` was changed.
+    private static func closesAfterAnswer(_ head: inout HTTPRequestHead) -> Bool {
+        guard !head.isKeepAlive, head.headers["Connection"] != ["close"] else { return false }
+        head.headers.replaceOrAdd(name: "Connection", value: "close")
+        return true
+    }
+
+    /// `Expect: 100-continue` on an HTTP/1.1 request whose body fits its operation's limit: the
+    /// client is told to send it now (curl would wait a second), as Go's server does when a
+    /// handler reads the body. A body over the limit gets its 413 without it.
+    private static func expectsContinue(_ head: HTTPRequestHead) -> Bool {
+        guard head.version == .http1_1,
+              head.headers[canonicalForm: "Expect"].contains(where: { headerNamed(String($0), "100-continue") })
+        else { return false }
+        let path = head.uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
+        let method: HTTPRequest.Method = head.method == .POST ? .post : head.method == .PUT ? .put : .get
+        let (limit, _) = LambdaBodyLimit<BasicRequestContext>.limit(method: method, path: String(path))
+        let length = head.headers.first(name: "Content-Length").flatMap { Int($0) }
+        return length.map { $0 <= limit } ?? true
     }
 
     /// The server is stopping: a request whose head is in and whose body is not would hold the

@@ -294,3 +294,71 @@ def test_a_request_whose_body_never_comes_does_not_hold_up_a_stop(make_server):
         assert _answer(sock) == b"", "the unfinished request was answered"
     finally:
         sock.close()
+
+
+def _exchange(server, request: bytes, body: bytes | None = None, seconds: float = 5) -> tuple[bytes, bool]:
+    """Sends `request`; with `body`, sends it once a `100 Continue` came. Returns what the server
+    sent within `seconds` and whether it closed the connection."""
+    with socket.create_connection(_address(server)) as sock:
+        sock.settimeout(seconds)
+        sock.sendall(request)
+        data = b""
+        if body is not None:
+            while b"\r\n\r\n" not in data:
+                data += sock.recv(4096)
+            assert data.startswith(b"HTTP/1.1 100 Continue\r\n\r\n"), data
+            sock.sendall(body)
+        try:
+            while chunk := sock.recv(65536):
+                data += chunk
+            return data, True
+        except socket.timeout:
+            return data, False
+
+
+def _signed(server, method: str, path: str, body: bytes = b"", headers: dict[str, str] | None = None) -> dict:
+    signed = signed_headers(server.endpoint, method, path, body, headers)
+    return {**signed, "Host": server.endpoint.removeprefix("http://"), "Content-Length": str(len(body))}
+
+
+def test_http_edges_answered_as_the_rfcs_ask(server, lam, functions):
+    """HTTP/1.0 without keep-alive and `Connection: Close` end the connection after the answer;
+    `Expect: 100-continue` gets its interim answer before the body (curl would wait a second); a
+    transfer coding other than chunked is refused with 501 rather than passed on still coded."""
+    path = "/2015-03-31/functions/"
+    for version, connection in (("1.0", None), ("1.1", "Close"), ("1.1", "keep-alive, close")):
+        headers = _signed(server, "GET", path)
+        if connection:
+            headers["Connection"] = connection
+        request = _head("GET", path, headers).replace(b"HTTP/1.1", f"HTTP/{version}".encode(), 1)
+        answer, closed = _exchange(server, request)
+        assert answer.startswith(b"HTTP/1.1 200 OK"), answer
+        assert closed, f"HTTP/{version} Connection: {connection}: the connection stayed open"
+    # HTTP/1.0 asking for keep-alive keeps it.
+    request = _head("GET", path, {**_signed(server, "GET", path), "Connection": "keep-alive"})
+    answer, closed = _exchange(server, request.replace(b"HTTP/1.1", b"HTTP/1.0", 1), seconds=1)
+    assert answer.startswith(b"HTTP/1.1 200 OK") and not closed, answer
+
+    name = functions.create()["FunctionName"]
+    invoke_path = f"/2015-03-31/functions/{name}/invocations"
+    event = b'{"expect": "continue"}'
+    headers = _signed(server, "POST", invoke_path, event, {"Expect": "100-continue", "Connection": "close"})
+    start = time.monotonic()
+    answer, _ = _exchange(server, _head("POST", invoke_path, headers), body=event)
+    assert time.monotonic() - start < 1, "the 100 Continue came late"
+    head, _, body = answer.removeprefix(b"HTTP/1.1 100 Continue\r\n\r\n").partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200 OK"), answer
+    assert json.loads(body)["event"] == {"expect": "continue"}, answer
+    # A body over its operation's limit gets its 413 without a 100 Continue.
+    headers = _signed(server, "POST", invoke_path, b"", {"Expect": "100-continue"})
+    headers["Content-Length"] = str(7 * 1024 * 1024)
+    answer, _ = _exchange(server, _head("POST", invoke_path, headers), seconds=1)
+    assert answer.startswith(b"HTTP/1.1 413"), answer
+
+    headers = _signed(server, "POST", invoke_path, b"{}")
+    del headers["Content-Length"]
+    headers["Transfer-Encoding"] = "gzip, chunked"
+    answer, closed = _exchange(server, _head("POST", invoke_path, headers) + b"2\r\n{}\r\n0\r\n\r\n")
+    assert answer.startswith(b"HTTP/1.1 501"), answer
+    assert b"Transfer-Encoding gzip, chunked is not supported" in answer and closed, answer
+    assert lam.get_function(FunctionName=name)["Configuration"]["FunctionName"] == name
