@@ -133,7 +133,7 @@ extension EventQueue {
 
     /// Makes the throttled events due now and wakes the loop for them (a store write only when
     /// this queue has throttled events since it last did).
-    private func wakeThrottled() async {
+    func wakeThrottled() async {
         guard takeThrottledWaiting() else { return }
         do {
             // As the bookkeeping of an attempt: it must reach the store while the queue stops too.

@@ -73,6 +73,22 @@ public final class EventQueue: Sendable {
         var soonest: Date?
         /// Events may wait on a throttle's back-off (so a freed slot has events to wake).
         var throttledWaiting = false
+        /// An invocation outside the queue ended while events waited on a throttle's back-off: the
+        /// loop wakes them.
+        var slotFreed = false
+    }
+
+    /// A synchronous invocation ended, so a slot it held may be free: events waiting on a throttle's
+    /// back-off are tried now, as when one of the queue's own invocations ends, rather than at the
+    /// end of a back-off that doubled while the slot was busy. A lock and nothing else when none
+    /// wait.
+    public func invocationEnded() {
+        let wakeLoop = state.withLock { state in
+            guard state.throttledWaiting, !state.slotFreed else { return false }
+            state.slotFreed = true
+            return true
+        }
+        if wakeLoop { wake() }
     }
 
     /// Notes that an event now waits on a throttle's back-off.
@@ -153,6 +169,10 @@ public final class EventQueue: Sendable {
     private func run() async {
         await withDiscardingTaskGroup { group in
             while !Task.isCancelled {
+                if state.withLock({ state in defer { state.slotFreed = false }; return state.slotFreed }) {
+                    // Done by the loop, so that no task of this queue writes to the store after stop().
+                    await wakeThrottled()
+                }
                 for event in await claim() {
                     group.addTask {
                         await self.attempt(event)

@@ -96,9 +96,6 @@ public final class WarrenServer {
             throw error
         }
         let metrics = WarrenMetrics()
-        service.onInvoke = { metric in
-            metrics.record(function: metric.function, result: metric.result, error: metric.error)
-        }
         let store = service.store
         let queue = EventQueue(
             store: store,
@@ -118,6 +115,10 @@ public final class WarrenServer {
             },
             log: log, timing: settings.queueTiming, region: settings.region)
         service.onEnqueue = { queue.wake() }
+        service.onInvoke = { metric in
+            metrics.record(function: metric.function, result: metric.result, error: metric.error)
+            if metric.result != nil { queue.invocationEnded() }
+        }
         do {
             for problem in try await service.load() { log("warren: not loaded: \(problem)") }
         } catch {

@@ -403,13 +403,13 @@ final class QueueHarness: Sendable {
             concurrency: concurrency, perFunction: perFunction, timing: timing)
     }
 
-    /// What the API does for an `Event` invoke: enqueue, then wake the queue.
     /// Reserves `count` for `name` in the supervisor and the store, as the service does.
     func reserve(_ name: String, _ count: Int) async throws {
         try await supervisor.putFunctionConcurrency(name, count)
         try await store.putFunctionConcurrency(name, reserved: count)
     }
 
+    /// What the API does for an `Event` invoke: enqueue, then wake the queue.
     func enqueue(_ queue: EventQueue, _ function: String, _ payload: String) async throws -> QueuedEvent {
         let event = try await store.enqueue(requestId: UUID().uuidString.lowercased(), function: function,
                                             qualifier: "$LATEST", payload: Array(payload.utf8), at: Date())

@@ -255,6 +255,28 @@ def test_throttled_events_wait_and_run_after_a_crash(make_server, tmp_path):
     poll("the queue to drain", lambda: metric(second, "warren_async_queue_depth") == 0)
 
 
+def test_a_throttled_event_runs_once_a_synchronous_invoke_frees_its_slot(server, lam, functions):
+    """An event throttled while a synchronous invoke holds the function's only slot runs as that
+    invoke ends, not at the end of its back-off (1, 2, 4 s: here about 2.5 s later)."""
+    name = functions.create(Timeout=30)["FunctionName"]
+    lam.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=1)
+    ended = []
+
+    def hold():
+        server.client().invoke(FunctionName=name, Payload=json.dumps({"action": "sleep", "seconds": 4.5}))
+        ended.append(time.monotonic())
+    holder = threading.Thread(target=hold, daemon=True)
+    holder.start()
+    poll("the holder to run", lambda: [i for i in server.instances()
+                                       if i["FunctionName"] == name and i["State"] == "busy"] or None)
+    marker = f"freed-{unique_name()}"
+    send_event(lam, name, {"action": "print", "text": marker})
+    holder.join()
+    wait_for_markers(server, name, [marker])
+    waited = time.monotonic() - ended[0]
+    assert waited < 1.5, f"the event ran {waited:.1f} s after the slot was freed"
+
+
 def test_reserved_concurrency_zero_sends_events_to_on_failure_at_once(server, lam, functions):
     """Reserved concurrency 0: an Event goes straight to the OnFailure destination, no retries, with
     condition ZeroReservedConcurrency and approximateInvokeCount 0 (as Lambda)."""
