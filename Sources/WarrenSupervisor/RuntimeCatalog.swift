@@ -50,14 +50,16 @@ public struct RuntimeCatalog: Sendable {
     }
 }
 
-/// The environment of an instance, as Lambda gives it (spec/runtime-api.md §7):
-/// the function's variables, then the reserved ones, which win.
+/// The environment of an instance, as Lambda gives it (spec/runtime-api.md §7): the runtime's
+/// defaults (`PATH`, `LANG`, `LD_LIBRARY_PATH`, `TZ` …), then the function's variables, which
+/// override those as on Lambda, then the reserved ones, which win (the API refuses them in a
+/// function's variables).
 enum InstanceEnvironment {
     static func make(
         config: FunctionConfig, version: String, runtime: RuntimeInfo, provisioned: Bool, region: String
     ) -> [String] {
-        var env = config.environment
-        for (key, value) in runtime.environment { env[key] = value }
+        var env = ["TZ": ":UTC", "LC_CTYPE": "C.UTF-8"].merging(runtime.environment) { $1 }
+        env.merge(config.environment) { $1 }
         let stream = Self.logStream(version: version)
         let reserved: [String: String] = [
             "AWS_LAMBDA_RUNTIME_API": "127.0.0.1:9001",
@@ -72,8 +74,6 @@ enum InstanceEnvironment {
             "AWS_LAMBDA_INITIALIZATION_TYPE": provisioned ? "provisioned-concurrency" : "on-demand",
             "AWS_REGION": region,
             "AWS_DEFAULT_REGION": region,
-            "TZ": ":UTC",
-            "LC_CTYPE": "C.UTF-8",
         ]
         for (key, value) in reserved { env[key] = value }
         if runtime.name.hasPrefix("provided") { env["AWS_EXECUTION_ENV"] = nil }

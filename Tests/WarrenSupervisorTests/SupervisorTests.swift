@@ -72,7 +72,10 @@ struct SupervisorTests {
 
     @Test func theInstanceGetsLambdasEnvironment() async throws {
         try await F.with { supervisor, code in
-            try await supervisor.createFunction(F.function("envfn", code: code, memory: 256, env: ["MY_VAR": "mine"]))
+            // PATH, LANG, LD_LIBRARY_PATH and TZ are the runtime's defaults, which a function's own
+            // variables override, as on Lambda.
+            let own = ["MY_VAR": "mine", "PATH": "/var/task/bin:/usr/bin:/bin", "TZ": "Asia/Tokyo"]
+            try await supervisor.createFunction(F.function("envfn", code: code, memory: 256, env: own))
             func env(_ key: String) async throws -> String? {
                 F.json(try await supervisor.invoke("envfn", payload: Array("{\"env\":\"\(key)\"}".utf8)).payload)[key] as? String
             }
@@ -84,6 +87,9 @@ struct SupervisorTests {
             #expect(try await env("LAMBDA_TASK_ROOT") == "/var/task")
             #expect(try await env("AWS_LAMBDA_INITIALIZATION_TYPE") == "on-demand")
             #expect(try await env("MY_VAR") == "mine")
+            #expect(try await env("PATH") == "/var/task/bin:/usr/bin:/bin")
+            #expect(try await env("TZ") == "Asia/Tokyo")
+            #expect(try await env("LC_CTYPE") == "C.UTF-8")
             #expect(try await env("AWS_LAMBDA_LOG_GROUP_NAME") == "/aws/lambda/envfn")
         }
     }
