@@ -77,9 +77,12 @@ actor Instance {
     }
 
     /// Adopts a spawned sandbox, serves its Runtime API and waits for the
-    /// runtime's first `/next` (ready) within `initTimeout` seconds.
+    /// runtime's first `/next` (ready) within `initTimeout` seconds, or within the function's
+    /// timeout if that is longer (as Lambda, which re-runs an init that outlasts its 10 s within
+    /// the first invocation, under the function's timeout).
     /// - Returns: nil when ready; the failure otherwise (the instance is then dead).
     func start(_ parts: Parts, group: any EventLoopGroup, initTimeout: Double) async -> InvocationFailure? {
+        let limit = max(initTimeout, config.timeout)
         let began = ContinuousClock.now
         state = .initializing
         log.begin()
@@ -106,7 +109,7 @@ actor Instance {
             await destroy(reason: "runtime API: \(error)")
             return .platform("Sandbox.Failure", "Runtime API could not start: \(error)")
         }
-        let outcome = await race(seconds: initTimeout) { try await session.waitForInit() }
+        let outcome = await race(seconds: limit) { try await session.waitForInit() }
         switch outcome {
         case .value(.ready):
             _ = log.end()
@@ -125,7 +128,9 @@ actor Instance {
         case .timedOut:
             await keepInitOutput()
             await destroy(reason: "init timeout")
-            return .platform("Sandbox.Timedout", "Init timed out after \(Self.twoDecimals(initTimeout)) seconds")
+            return .platform("Sandbox.Timedout", limit > initTimeout
+                             ? "Task timed out after \(Self.twoDecimals(limit)) seconds"
+                             : "Init timed out after \(Self.twoDecimals(limit)) seconds")
         case .failed:
             let failure = await failureAfterClose()
             await keepInitOutput()
@@ -138,7 +143,10 @@ actor Instance {
     /// carries the end of the invocation's log (`LogType: Tail`); without, nothing is collected.
     /// - Returns: nil when the instance ended before the invocation reached it (taken from its
     ///   pool, then destroyed by a delete or by its runtime's exit while idle): nothing ran.
-    func invoke(_ invocation: Invocation, timeout: Double, tail: Bool = true) async -> InvocationRecord? {
+    /// `remaining`: the time the invocation has, when less than the function's `timeout` (an init
+    /// that outlasted Lambda's 10 s took the rest).
+    func invoke(_ invocation: Invocation, timeout: Double, remaining: Double? = nil,
+                tail: Bool = true) async -> InvocationRecord? {
         guard state != .dead else { return nil }
         precondition(state == .idle, "invoke on an instance that is \(state)")
         state = .busy
@@ -151,7 +159,7 @@ actor Instance {
         log.lineWithNext(start)
         // The session keeps the deadline on the loop that serves it: nothing to schedule or cancel
         // per invocation, and no other thread to wake.
-        let deadline = NIODeadline.now() + .nanoseconds(Int64(max(0, timeout) * 1e9))
+        let deadline = NIODeadline.now() + .nanoseconds(Int64(max(0, remaining ?? timeout) * 1e9))
         let outcome: Result<InvocationOutcome, any Error>
         do {
             outcome = .success(try await session.invoke(invocation, deadline: deadline, on: loop))

@@ -25,6 +25,9 @@ public actor Supervisor {
         /// How long an instance stays idle before it is frozen. Busy
         /// instances then never pay a freeze and a thaw per invocation.
         public var freezeAfter: Duration = .milliseconds(100)
+        /// Lambda's init phase: 10 s. An init that takes longer goes on, up to the function's
+        /// timeout, as Lambda re-runs it within the first invocation; the time it took beyond this
+        /// is then taken from that invocation's timeout.
         public var initTimeout: Double = 10
         /// The seccomp policy every instance gets.
         public var policyPath: String?

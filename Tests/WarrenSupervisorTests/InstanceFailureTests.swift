@@ -164,10 +164,31 @@ struct InstanceFailureTests {
 
     @Test func anInitThatNeverCompletesTimesOut() async throws {
         try await F.with(tweak: { $0.initTimeout = 1 }) { supervisor, code in
-            try await supervisor.createFunction(F.function("hang", code: code, handler: "init-hang"))
+            try await supervisor.createFunction(F.function("hang", code: code, handler: "init-hang", timeout: 1))
             let r = try await supervisor.invoke("hang", payload: Array("{}".utf8), logTail: true)
             #expect(F.json(r.payload)["errorType"] as? String == "Sandbox.Timedout", "\(F.text(r.payload))")
+            #expect((F.json(r.payload)["errorMessage"] as? String)?.hasSuffix("Init timed out after 1.00 seconds") == true)
             Self.expectInitOutput(r, "echo-runtime: init-hang")
+        }
+    }
+
+    /// An init that outlasts the init phase (Lambda's 10 s, 0.1 s here) goes on within the
+    /// function's timeout, as Lambda re-runs it within the first invocation: a 300 ms init
+    /// succeeds, and its invocation has what is left of the timeout (the deadline the runtime
+    /// gets is the timeout from the request, not from the end of init: 5,300 ms before). One that
+    /// outlasts the function's timeout too is the task's timeout.
+    @Test func anInitLongerThanTheInitPhaseRunsWithinTheFunctionsTimeout() async throws {
+        try await F.with(tweak: { $0.initTimeout = 0.1 }) { supervisor, code in
+            try await supervisor.createFunction(F.function("slow", code: code, handler: "init-slow", timeout: 5))
+            let before = Date().timeIntervalSince1970 * 1000
+            let r = try await supervisor.invoke("slow", payload: Array(#"{"deadline":1}"#.utf8))
+            #expect(r.functionError == nil, "\(F.text(r.payload))")
+            let deadline = try #require(F.json(r.payload)["deadline"] as? Double, "\(F.text(r.payload))")
+            #expect(deadline - before < 5_200, "the deadline is 5 s after the end of init, not of the request")
+            try await supervisor.createFunction(F.function("hang", code: code, handler: "init-hang", timeout: 1))
+            let h = try await supervisor.invoke("hang", payload: Array("{}".utf8))
+            #expect(F.json(h.payload)["errorType"] as? String == "Sandbox.Timedout", "\(F.text(h.payload))")
+            #expect((F.json(h.payload)["errorMessage"] as? String)?.hasSuffix("Task timed out after 1.00 seconds") == true)
         }
     }
 

@@ -14,6 +14,7 @@
  *   {"env":"K"}   → {"K":"value of K"}
  *   {"big":N}     → a response of N bytes
  *   {"log":1}     → prints a line to stdout, then echoes
+ *   {"deadline":…} → {"deadline":D}, D the event's Lambda-Runtime-Deadline-Ms
  * _HANDLER selects init behaviours: "init-error" (POST /init/error, exit),
  * "init-crash" (exit 2 before /next), "init-hang" (never calls /next).
  */
@@ -70,6 +71,8 @@ static void send_all(const char *p, size_t n)
 
 static char rbuf[1 << 20];
 static size_t rlen;
+/* Lambda-Runtime-Deadline-Ms of the last /next answer. */
+static long long deadline_ms;
 
 /* Reads one response; returns its body (NUL-terminated) and status. */
 static char *read_response(int *status, char *request_id, size_t id_len)
@@ -86,6 +89,7 @@ static char *read_response(int *status, char *request_id, size_t id_len)
     size_t header_len = (size_t)(end + 4 - rbuf), body_len = 0;
     for (char *line = rbuf; line < end; line = strstr(line, "\r\n") + 2) {
         if (!strncasecmp(line, "Content-Length:", 15)) body_len = strtoul(line + 15, NULL, 10);
+        if (!strncasecmp(line, "Lambda-Runtime-Deadline-Ms:", 27)) deadline_ms = strtoll(line + 27, NULL, 10);
         if (request_id && !strncasecmp(line, "Lambda-Runtime-Aws-Request-Id:", 30)) {
             char *v = line + 30, *e = strstr(v, "\r\n");
             while (*v == ' ') v++;
@@ -149,6 +153,9 @@ static void handle(const char *id, const char *event, long *count)
     char out[512];
     if (field(event, "count") >= 0) {
         int n = snprintf(out, sizeof out, "{\"pid\":%d,\"count\":%ld}", getpid(), ++*count);
+        respond(id, out, (size_t)n);
+    } else if (field(event, "deadline") >= 0) {
+        int n = snprintf(out, sizeof out, "{\"deadline\":%lld}", deadline_ms);
         respond(id, out, (size_t)n);
     } else if (field(event, "crash") >= 0) {
         exit((int)field(event, "crash"));
