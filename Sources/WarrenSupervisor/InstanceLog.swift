@@ -98,7 +98,7 @@ final class InstanceLog: Sendable {
     /// The runtime's output, as the pipe delivers it.
     func write(_ bytes: [UInt8]) {
         // Appended under the lock, so the file keeps the order of write() and line().
-        held.withLock { held in
+        let ended = held.withLock { held -> Bool in
             held.partial.append(contentsOf: bytes)
             if let last = held.partial.lastIndex(of: UInt8(ascii: "\n")) {
                 held.line.append(contentsOf: held.partial[...last])
@@ -107,16 +107,20 @@ final class InstanceLog: Sendable {
                 held.partial.removeSubrange(...last)
             } else if held.partial.count > Self.maxPartialLine {
                 flush(&held)
+                return true
             }
+            return false
         }
         collect(bytes)
+        if ended { collect(Self.newline) }
     }
 
     /// One of Warren's lines (START, END, REPORT): after what the runtime
     /// left without a newline, which then ends the runtime's line.
     func line(_ text: String) {
         let line = Self.bytes(text)
-        held.withLock { flush(&$0, then: line) }
+        // The tail gets the newline that ends the runtime's partial line too, as the file does.
+        if held.withLock({ flush(&$0, then: line) }) { collect(Self.newline) }
         collect(line)
     }
 
@@ -125,10 +129,12 @@ final class InstanceLog: Sendable {
     /// END and REPORT are one write instead of two.
     func lineWithNext(_ text: String) {
         let line = Self.bytes(text)
-        held.withLock { held in
-            if !held.partial.isEmpty { flush(&held) }
+        let ended = held.withLock { held -> Bool in
+            let ended = !held.partial.isEmpty && flush(&held)
             held.line += line
+            return ended
         }
+        if ended { collect(Self.newline) }
         collect(line)
     }
 
@@ -146,8 +152,11 @@ final class InstanceLog: Sendable {
 
     /// Writes everything held, the runtime's partial line ended with a newline, then `more`,
     /// gathered in the held line's buffer (kept from one invocation to the next).
-    private func flush(_ held: inout Held, then more: [UInt8] = []) {
-        if !held.partial.isEmpty {
+    /// - Returns: Whether a partial line was ended.
+    @discardableResult
+    private func flush(_ held: inout Held, then more: [UInt8] = []) -> Bool {
+        let ended = !held.partial.isEmpty
+        if ended {
             held.line.append(contentsOf: held.partial)
             held.line.append(UInt8(ascii: "\n"))
             held.partial.removeAll()
@@ -155,7 +164,10 @@ final class InstanceLog: Sendable {
         held.line.append(contentsOf: more)
         log.append(held.line)
         held.emptyLine()
+        return ended
     }
+
+    private static let newline: [UInt8] = [UInt8(ascii: "\n")]
 
     /// `text` and a newline, as bytes: one allocation.
     private static func bytes(_ text: String) -> [UInt8] {

@@ -144,6 +144,23 @@ struct InstanceFailureTests {
         #expect(tail.hasSuffix("\tStatus: error\tError Type: \(r.errorType ?? "")\t\n"), "\(tail)")
     }
 
+    /// What a handler printed before its response is in the log before END, and so in the tail,
+    /// even when it is more than the log reader takes in one turn: 400 lines of 61 bytes from
+    /// fresh instances (whose reader starts with small reads). Before, the last lines of about
+    /// one in five such invocations came after END.
+    @Test func everythingPrintedBeforeTheResponseComesBeforeEnd() async throws {
+        try await F.with { supervisor, code in
+            for n in 0..<8 {
+                try await supervisor.createFunction(F.function("printer\(n)", code: code))
+                let r = try await supervisor.invoke("printer\(n)", payload: Array(#"{"lines":2000}"#.utf8), logTail: true)
+                let tail = String(decoding: Data(base64Encoded: r.logTail ?? "") ?? Data(), as: UTF8.self)
+                let last = try #require(tail.range(of: "line 01999 "), "instance \(n): \(tail.suffix(300))")
+                let end = try #require(tail.range(of: "\nEND RequestId: \(r.requestId)\n"), "\(tail.suffix(300))")
+                #expect(last.upperBound < end.lowerBound, "instance \(n): \(tail.suffix(300))")
+            }
+        }
+    }
+
     @Test func initErrorsAndCrashesAreReported() async throws {
         var prefix = ""
         try await F.with { supervisor, code in

@@ -104,6 +104,26 @@ def test_log_type_tail(server, lam, functions):
     assert log.index(f"START RequestId: {request_id}") < log.index(f"START RequestId: {second_id}")
 
 
+def test_everything_printed_before_the_response_is_in_the_tail_before_end(lam, functions):
+    """awslambdaric writes each print unbuffered, so 200 printed lines are in the log pipe before
+    the response: all of them belong before END. Before, in about one fresh instance in five
+    the reader had not taken the last of them by then (they followed END, missing from the tail)."""
+    source = ('def handler(event, context):\n'
+              '    for i in range(200):\n'
+              '        print("line %05d %s" % (i, "x" * 50))\n'
+              '    return "ok"\n')
+    late = []
+    for n in range(12):
+        name = functions.create(zip_file=python_zip(source=source))["FunctionName"]
+        response, _ = invoke(lam, name, {}, LogType="Tail")
+        request_id = response["ResponseMetadata"]["RequestId"]
+        tail = base64.b64decode(response["LogResult"]).decode()
+        end = tail.find(f"\nEND RequestId: {request_id}\n")
+        if not 0 <= tail.find("line 00199 ") < end:
+            late.append(tail[-200:])
+    assert not late, f"{len(late)} of 12 tails lack the last line before END: {late[:2]}"
+
+
 def test_a_handler_that_cannot_load_shows_why_in_the_log_tail(lam, functions):
     """A module that fails to import: Lambda's Runtime.ImportModuleError from awslambdaric, and
     the init's output (what the module printed, the runtime's error line) leads the log tail."""

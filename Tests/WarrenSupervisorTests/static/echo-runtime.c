@@ -14,6 +14,8 @@
  *   {"env":"K"}   → {"K":"value of K"}
  *   {"big":N}     → a response of N bytes
  *   {"log":1}     → prints a line to stdout, then echoes
+ *   {"lines":N}   → prints N numbered lines of 61 bytes to stdout, in two writes each (the text,
+ *                   then its newline, as Python's print does unbuffered), then echoes
  *   {"deadline":…} → {"deadline":D}, D the event's Lambda-Runtime-Deadline-Ms
  * _HANDLER selects init behaviours: "init-error" (POST /init/error, exit),
  * "init-crash" (exit 2 before /next), "init-hang" (never calls /next).
@@ -154,6 +156,14 @@ static void handle(const char *id, const char *event, long *count)
     if (field(event, "count") >= 0) {
         int n = snprintf(out, sizeof out, "{\"pid\":%d,\"count\":%ld}", getpid(), ++*count);
         respond(id, out, (size_t)n);
+    } else if (field(event, "lines") >= 0) {
+        for (long i = 0; i < field(event, "lines"); i++) {
+            printf("line %05ld %s", i, "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx");
+            fflush(stdout);
+            putchar('\n');
+            fflush(stdout);
+        }
+        respond(id, event, strlen(event));
     } else if (field(event, "deadline") >= 0) {
         int n = snprintf(out, sizeof out, "{\"deadline\":%lld}", deadline_ms);
         respond(id, out, (size_t)n);
