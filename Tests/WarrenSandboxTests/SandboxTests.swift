@@ -66,6 +66,22 @@ struct SandboxTests {
         #expect((ended.peakMemoryBytes ?? 0) > 16 << 20)
     }
 
+    /// Loopback TCP buffers are kernel memory outside the process's pages: the instance's memory
+    /// limit bounds them too (cgroup v1 counts them only under `memory.kmem.tcp.limit_in_bytes`;
+    /// before, a 128 MB function queued 1,174 MB, all charged to the host). A cgroup that counts
+    /// them with the rest (v2) may OOM-kill instead.
+    @Test func socketBuffersCountAgainstTheMemoryLimit() throws {
+        let cgroup = try Fixture.cgroup(CgroupLimits(memoryBytes: 32 << 20, pidsMax: 16))
+        defer { try? cgroup.remove() }
+        let (ended, out, _) = try Fixture.run(Fixture.probeSpec(["sockfill", "256"], cgroup: cgroup))
+        let line = out.split(separator: "\n").first { $0.hasPrefix("sock_queued_mb ") }
+        let queued = line.flatMap { Int($0.split(separator: " ")[1]) }
+        if !ended.oomKilled {
+            #expect(queued != nil && queued! <= 40, "\(out)")
+            #expect(ended.status == .exited(0), "\(ended) \(out)")
+        }
+    }
+
     @Test func aForkBombStopsAtThePidsLimit() throws {
         let cgroup = try Fixture.cgroup(CgroupLimits(memoryBytes: 64 << 20, pidsMax: 20))
         defer { try? cgroup.remove() }

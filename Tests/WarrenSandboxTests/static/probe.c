@@ -526,6 +526,42 @@ static int cmd_tmpfill(void) {
     return failures ? 1 : 0;
 }
 
+/* Queues up to `mb` MiB in loopback TCP connections that are never read (the other end
+ * accepted, idle), with socket buffers as large as allowed: kernel memory outside the
+ * process's pages, which the instance's memory cgroup must bound as well. */
+static int cmd_sockfill(long mb) {
+    static char chunk[1 << 16];
+    memset(chunk, 's', sizeof chunk);
+    int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in addr = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    socklen_t len = sizeof addr;
+    if (l < 0 || bind(l, (struct sockaddr *)&addr, sizeof addr) < 0 || listen(l, 64) < 0
+        || getsockname(l, (struct sockaddr *)&addr, &len) < 0) {
+        check(false, "sock_listen", "%s", errname(errno));
+        return 1;
+    }
+    long long queued = 0;
+    int pairs = 0, big = 64 << 20;
+    while (queued < (long long)mb * MiB && pairs < 480) {
+        int c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (c < 0 || connect(c, (struct sockaddr *)&addr, sizeof addr) < 0) break;
+        int a = accept4(l, NULL, NULL, SOCK_CLOEXEC);
+        if (a < 0) break;
+        setsockopt(c, SOL_SOCKET, SO_SNDBUF, &big, sizeof big);
+        setsockopt(a, SOL_SOCKET, SO_RCVBUF, &big, sizeof big);
+        long long before = queued;
+        for (;;) {
+            ssize_t n = send(c, chunk, sizeof chunk, MSG_DONTWAIT | MSG_NOSIGNAL);
+            if (n <= 0) break;
+            queued += n;
+        }
+        pairs++;
+        if (queued - before < (long long)sizeof chunk) break; /* nothing more is taken */
+    }
+    printf("sock_queued_mb %lld pairs %d\n", queued / MiB, pairs);
+    return 0;
+}
+
 static int cmd_oom(long mb) {
     long page = sysconf(_SC_PAGESIZE);
     char *mem = malloc((size_t)mb * MiB);
@@ -664,7 +700,7 @@ static int cmd_sched(void) {
 
 static int usage(void) {
     fputs("usage: probe confinement [--host-port N] [--hostname X] [--expect-errno E]\n"
-          "       probe tmpfill | oom MB | forkbomb | sleep S | exit N | signal SIG\n"
+          "       probe tmpfill | oom MB | sockfill MB | forkbomb | sleep S | exit N | signal SIG\n"
           "       probe tmpwrite NAME | tmpread NAME | ps | zombies | env | sched\n"
           "       probe syscall NAME...\n",
           stderr);
@@ -686,6 +722,7 @@ int main(int argc, char **argv) {
     if (IS("syscall")) return cmd_syscall(argc - 2, argv + 2);
     if (!arg) return usage();
     if (IS("oom")) return cmd_oom(atol(arg));
+    if (IS("sockfill")) return cmd_sockfill(atol(arg));
     if (IS("sleep")) return cmd_sleep(arg);
     if (IS("exit")) { fflush(NULL); _exit(atoi(arg) & 0xff); }
     if (IS("signal")) return cmd_signal(arg);

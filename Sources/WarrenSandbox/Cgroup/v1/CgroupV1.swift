@@ -77,6 +77,11 @@ package final class CgroupV1: Cgroup {
             // No swap accounting (swapaccount=0): the best v1 can do is never to choose this cgroup's pages.
             try CgroupFS.write(try file("memory", "memory.swappiness"), "0")
         }
+        // v1 counts TCP buffers apart from the rest, and only in a cgroup with this limit; without it
+        // they are the host's (a 128 MB function queued 1,174 MB in loopback connections it never
+        // read, pressing on every socket of the host). v2 counts them with the rest.
+        let tcp = try file("memory", "memory.kmem.tcp.limit_in_bytes")
+        if CgroupFS.exists(tcp) { try CgroupFS.write(tcp, String(bytes)) }
     }
 
     package func freeze() throws {
