@@ -40,6 +40,7 @@ extension Supervisor {
         }
         record.provisioned[version] = count
         functions[name] = record
+        provisionedInitFailures[FunctionVersion(name, version)] = nil
         admission.setProvisioned(name, version: version, 0)
         await pools[FunctionVersion(name, version)]?.trimProvisioned(to: count)
         if wait { await replenishProvisioned() }
@@ -50,6 +51,7 @@ extension Supervisor {
         let version = try provisionedVersion(record, name: name, qualifier: qualifier)
         record.provisioned[version] = nil
         functions[name] = record
+        provisionedInitFailures[FunctionVersion(name, version)] = nil
         admission.setProvisioned(name, version: version, 0)
         // Idle provisioned instances go now, busy ones once their invocation ends; on-demand ones stay.
         await pools[FunctionVersion(name, version)]?.trimProvisioned(to: 0)
@@ -59,10 +61,20 @@ extension Supervisor {
         guard let record = functions[name] else { throw notFound(name) }
         let version = try provisionedVersion(record, name: name, qualifier: qualifier)
         guard let requested = record.provisioned[version] else { return nil }
-        let available = min(await readyProvisioned(FunctionVersion(name, version)), requested)
+        let fv = FunctionVersion(name, version)
+        let available = min(await readyProvisioned(fv), requested)
+        if available < requested, provisionedInitFailures[fv, default: 0] >= Self.provisionedInitAttempts {
+            return ProvisionedConcurrency(requested: requested, available: available, allocated: available,
+                                          status: .failed, statusReason: "FUNCTION_ERROR_INIT_FAILURE")
+        }
         return ProvisionedConcurrency(requested: requested, available: available, allocated: available,
                                       status: available >= requested ? .ready : .inProgress)
     }
+
+    /// Inits of a version's provisioned instances that may fail in a row before its configuration
+    /// is FAILED (`FUNCTION_ERROR_INIT_FAILURE`), as Lambda gives up; a pass of the reclaimer
+    /// (every few seconds) tries one.
+    static let provisionedInitAttempts = 6
 
     private func provisionedVersion(_ record: FunctionRecord, name: String, qualifier: String) throws -> String {
         if qualifier == FunctionVersion.latest {
@@ -110,9 +122,19 @@ extension Supervisor {
                     let pool = pool(for: fv)
                     guard pool.provisionedCount < requested else { break }
                     let config = current.versions[version] ?? current.latest
-                    guard await makeRoom(config.memorySize),
-                          case .success(let instance) = await startInstance(fv, config: config, provisioned: true, pool: pool)
-                    else { break }
+                    guard provisionedInitFailures[fv, default: 0] < Self.provisionedInitAttempts,
+                          await makeRoom(config.memorySize) else { break }
+                    let started = await startInstance(fv, config: config, provisioned: true, pool: pool)
+                    guard case .success(let instance) = started else {
+                        // The function's own init failing counts (an error, a crash, a timeout);
+                        // Warren's failures (a delete meanwhile, no uid free) do not.
+                        if case .failure(let failed) = started, failed.failure.errorType != "Sandbox.Failure",
+                           functions[name]?.provisioned[version] != nil {
+                            provisionedInitFailures[fv, default: 0] += 1
+                        }
+                        break
+                    }
+                    provisionedInitFailures[fv] = nil
                     await keepOrDestroy(instance, pool: pool, fv: fv)
                     // Counted as each instance is kept, not at the end of the pass: READY follows
                     // this count, and an invoke after READY must get a provisioned lease.

@@ -86,6 +86,10 @@ public actor Supervisor {
     private var reclaimer: Task<Void, Never>?
     /// The provisioned-concurrency pass running now, if any.
     var replenishing: Task<Void, Never>?
+    /// Provisioned instances of a version whose init failed in a row: at
+    /// ``provisionedInitAttempts`` its configuration is FAILED and no more are started until it
+    /// is set again.
+    var provisionedInitFailures: [FunctionVersion: Int] = [:]
 
     /// Loads the policy, probes cgroups, sweeps what a crashed supervisor
     /// left, and starts the namespace pool and the reclaimer.
@@ -195,6 +199,8 @@ public actor Supervisor {
     public func deleteFunction(_ name: String) async throws {
         guard functions.removeValue(forKey: name) != nil else { throw notFound(name) }
         try? admission.setReserved(name, nil)
+        // A function made again under this name starts its versions at 1 again.
+        provisionedInitFailures = provisionedInitFailures.filter { $0.key.functionName != name }
         for (key, pool) in pools where key.functionName == name {
             pools[key] = nil
             await pool.destroyAll(reason: "function deleted")

@@ -33,6 +33,35 @@ struct LifecycleTests {
         }
     }
 
+    /// A version whose init keeps failing is FAILED (`FUNCTION_ERROR_INIT_FAILURE`) after six
+    /// tries, and no more instances are started for it until it is set again, as Lambda gives up.
+    /// Before, it stayed IN_PROGRESS and a try was made every reclaim pass, for ever
+    /// (`provisioned set --wait` never returned).
+    @Test func provisionedConcurrencyWhoseInitKeepsFailingIsFailed() async throws {
+        try await F.with { supervisor, code in
+            try await supervisor.createFunction(F.function("broken", code: code, handler: "init-error"))
+            let version = try await supervisor.publishVersion("broken")
+            try await supervisor.putProvisionedConcurrency("broken", qualifier: version, 1, wait: false)
+            for pass in 1...Supervisor.provisionedInitAttempts {
+                #expect(try await supervisor.provisionedConcurrency("broken", qualifier: version)?.status == .inProgress,
+                        "before pass \(pass)")
+                await supervisor.replenishProvisioned()
+            }
+            let failed = try await supervisor.provisionedConcurrency("broken", qualifier: version)
+            #expect(failed?.status == .failed && failed?.statusReason == "FUNCTION_ERROR_INIT_FAILURE",
+                    "\(String(describing: failed))")
+            let countBefore = await supervisor.instanceCounter
+            await supervisor.replenishProvisioned()
+            #expect(await supervisor.instanceCounter == countBefore, "an instance was started after FAILED")
+            // Invocations still run on demand (and fail in init themselves).
+            let r = try await supervisor.invoke("broken", qualifier: version, payload: Array("{}".utf8))
+            #expect(F.json(r.payload)["errorType"] as? String == "InitError", "\(F.text(r.payload))")
+            // Set again, it is tried again.
+            try await supervisor.putProvisionedConcurrency("broken", qualifier: version, 1, wait: false)
+            #expect(try await supervisor.provisionedConcurrency("broken", qualifier: version)?.status == .inProgress)
+        }
+    }
+
     @Test func aliasWeightsPickTheVersionPerInvocation() async throws {
         try await F.with { supervisor, code in
             try await supervisor.createFunction(F.function("routed", code: code))
