@@ -33,6 +33,9 @@ actor Instance {
     /// The end of what the runtime printed during an init that failed (the last 4 KB), for the
     /// log tail of the invocation that waited for it.
     private(set) var initOutput: [UInt8] = []
+    /// The deadline and request id of the last invocation: its timeout runs until the runtime
+    /// asks for its next event.
+    private var lastInvocation: (NIODeadline, String)?
 
     let session = RuntimeSession()
     let log: InstanceLog
@@ -160,6 +163,7 @@ actor Instance {
         // The session keeps the deadline on the loop that serves it: nothing to schedule or cancel
         // per invocation, and no other thread to wake.
         let deadline = NIODeadline.now() + .nanoseconds(Int64(max(0, remaining ?? timeout) * 1e9))
+        lastInvocation = (deadline, invocation.requestId)
         let outcome: Result<InvocationOutcome, any Error>
         do {
             outcome = .success(try await session.invoke(invocation, deadline: deadline, on: loop))
@@ -272,7 +276,10 @@ actor Instance {
         // invocation that began during an await above has made the state busy, and one that begins
         // after this turn sees `frozen` and thaws. (Checking before an await and freezing after it
         // froze a runtime in the middle of an invocation, which then timed out.)
-        guard state == .idle, !frozen, case .idle = session.currentState else { return }
+        guard state == .idle, !frozen, case .idle = session.currentState else {
+            if state == .idle, !frozen, session.currentState == .responseSent { await overstaying() }
+            return
+        }
         // The freezer is polled until FROZEN: on its own queue, not on a thread of the cooperative
         // pool. A dispatch that arrives meanwhile thaws on the same queue, so after the freeze.
         frozen = true
@@ -285,6 +292,22 @@ actor Instance {
     }
 
     private static let freezerQueue = DispatchQueue(label: "warren.freezer")
+
+    /// The runtime has answered but not asked for its next event. As on Lambda, the invocation's
+    /// timeout runs until it does: past it the instance is reset. Before, such a runtime ran on
+    /// unfrozen until the idle reclaim (a spinning one used 219 CPU-seconds in 240 s after a
+    /// 4 ms invocation), and the next invocation given it waited out its own timeout.
+    private func overstaying() async {
+        guard let (deadline, requestId) = lastInvocation else { return }
+        if NIODeadline.now() >= deadline {
+            log.line("RequestId: \(requestId) Error: Runtime did not ask for its next event within the function's "
+                     + "timeout after its response; the environment is reset")
+            await destroy(reason: "the runtime did not ask for its next event within the function's timeout")
+        } else if freezeTimerPending.compareExchange(expected: false, desired: true, ordering: .relaxed).exchanged {
+            // Looked at again at the deadline (or frozen then, if the runtime has asked by then).
+            loop.scheduleTask(deadline: deadline) { Task { await self.freezeTimerFired(delay: .zero) } }
+        }
+    }
 
     /// Thaws on the freezer's queue, so it always follows a freeze in flight.
     private func thaw() async {

@@ -161,6 +161,29 @@ struct InstanceFailureTests {
         }
     }
 
+    /// A runtime that answers and then goes on working without asking for its next event has the
+    /// invocation's timeout for it, as on Lambda: past it the instance is reset, and the next
+    /// invocation gets a fresh one. Before, it ran on unfrozen until the idle reclaim, and the
+    /// next invocation given it timed out.
+    @Test func aRuntimeThatNeverAsksForItsNextEventIsResetAtTheTimeout() async throws {
+        try await F.with { supervisor, code in
+            try await supervisor.createFunction(F.function("lingers", code: code, timeout: 1))
+            let first = try await supervisor.invoke("lingers", payload: Array(#"{"spinAfter":1}"#.utf8))
+            #expect(first.functionError == nil, "\(F.text(first.payload))")
+            let pid = await supervisor.instances().first?.pid
+            let start = ContinuousClock.now
+            while await supervisor.instances().contains(where: { $0.pid == pid && $0.state != "dead" }),
+                  ContinuousClock.now - start < .seconds(5) {
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            #expect(await !supervisor.instances().contains { $0.pid == pid && $0.state != "dead" },
+                    "the instance still ran 5 s after its 1 s timeout")
+            let next = try await supervisor.invoke("lingers", payload: Array(#"{"count":0}"#.utf8))
+            #expect(next.functionError == nil, "\(F.text(next.payload))")
+            #expect(F.json(next.payload)["pid"] as? Int != nil)
+        }
+    }
+
     @Test func initErrorsAndCrashesAreReported() async throws {
         var prefix = ""
         try await F.with { supervisor, code in

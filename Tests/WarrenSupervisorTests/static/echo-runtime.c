@@ -17,6 +17,7 @@
  *   {"lines":N}   → prints N numbered lines of 61 bytes to stdout, in two writes each (the text,
  *                   then its newline, as Python's print does unbuffered), then echoes
  *   {"deadline":…} → {"deadline":D}, D the event's Lambda-Runtime-Deadline-Ms
+ *   {"spinAfter":1} → echoes, then spins for ever without asking for the next event
  * _HANDLER selects init behaviours: "init-error" (POST /init/error, exit),
  * "init-crash" (exit 2 before /next), "init-hang" (never calls /next).
  */
@@ -164,6 +165,9 @@ static void handle(const char *id, const char *event, long *count)
             fflush(stdout);
         }
         respond(id, event, strlen(event));
+    } else if (field(event, "spinAfter") >= 0) {
+        respond(id, event, strlen(event));
+        for (volatile unsigned long n = 0;; n++) {}
     } else if (field(event, "deadline") >= 0) {
         int n = snprintf(out, sizeof out, "{\"deadline\":%lld}", deadline_ms);
         respond(id, out, (size_t)n);
