@@ -54,7 +54,7 @@ public struct StoreError: Error, Sendable, Equatable, CustomStringConvertible {
 public struct CodeError: Error, Sendable, Equatable, CustomStringConvertible {
     /// What was wrong with the archive.
     public enum Reason: String, Sendable {
-        case notAZip, zippedTooLarge, unzippedTooLarge, tooManyEntries, expansionRatio
+        case notAZip, empty, zippedTooLarge, unzippedTooLarge, tooManyEntries, expansionRatio
         case pathTraversal, absolutePath, symlink, duplicateEntry, sizeMismatch, corrupt, io
     }
 

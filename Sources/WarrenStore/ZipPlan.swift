@@ -55,6 +55,8 @@ struct ZipPlan {
             }
             entries.append(planned)
         }
+        // Lambda's words: a zip with no entry has no code to run.
+        if count == 0 { throw CodeError(.empty, "Uploaded file must be a non-empty zip") }
         if total > CodeLimits.ratioFloor, total / UInt64(max(zipSize, 1)) > CodeLimits.expansionRatio {
             throw CodeError.refused(.expansionRatio, "The archive expands \(total / UInt64(max(zipSize, 1))) "
                 + "times, more than \(CodeLimits.expansionRatio) (a zip bomb?).")

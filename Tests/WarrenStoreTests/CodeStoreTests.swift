@@ -83,6 +83,12 @@ import Testing
         try expectRefused([], .notAZip)
     }
 
+    /// A zip with no entry (the 22 bytes of its end record) has no code: Lambda's 400.
+    @Test func anEmptyZipIsRefused() throws {
+        let empty: [UInt8] = [0x50, 0x4B, 0x05, 0x06] + [UInt8](repeating: 0, count: 18)
+        try expectRefused(empty, .empty, message: "Uploaded file must be a non-empty zip")
+    }
+
     @Test func oversizeUploadIsRefused() throws {
         try expectRefused([UInt8](repeating: 0, count: CodeLimits.zippedSize + 1), .zippedTooLarge,
                           message: "Zipped size must be smaller than 52428800 bytes")

@@ -65,6 +65,7 @@ HOSTILE = {
     "bomb-ratio": bomb(),
     "not-a-zip": b"this is not a zip archive at all, just bytes" * 10,
     "empty": b"",
+    "no-entries": b"PK\x05\x06" + b"\0" * 18,
     "truncated": HANDLER[: len(HANDLER) // 2],
 }
 
@@ -113,6 +114,7 @@ def test_reasons_are_specific(lam):
     assert "/etc/evil.conf" in reason("absolute-path")
     assert "passwd" in reason("symlink-out-absolute") and "link" in reason("symlink-out-absolute").lower()
     assert "expand" in reason("bomb-ratio").lower() or "ratio" in reason("bomb-ratio").lower()
+    assert reason("no-entries") == "Uploaded file must be a non-empty zip"
 
 
 READ_LINK_HANDLER = b"""
