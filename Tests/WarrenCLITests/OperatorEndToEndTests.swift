@@ -106,6 +106,16 @@ struct OperatorEndToEndTests {
             #expect(logs.status == 0)
             #expect(logs.stdout.contains("START RequestId:") && logs.stdout.contains("REPORT RequestId:"), "\(logs.stdout)")
 
+            // A stored value with control characters reaches the terminal escaped: it can neither
+            // break the table nor send escape sequences (clear the screen, recolour it).
+            let hostile = "evil\u{1b}[2J\u{1b}[31mRED\nsecond line"
+            #expect(try s.warren(["function", "update", "hello", "--description", hostile]).status == 0)
+            let shown = try s.warren(["function", "get", "hello"])
+            #expect(!shown.stdout.contains("\u{1b}") && shown.stdout.contains(#"evil\x1b[2J\x1b[31mRED\nsecond line"#),
+                    "\(shown.stdout)")
+            let oneLine = try s.warren(["function", "get", "a\nb"])
+            #expect(oneLine.status != 0 && oneLine.stderr.split(separator: "\n").count == 1, "\(oneLine.stderr)")
+
             #expect(try s.warren(["function", "delete", "hello"]).status == 0)
             let gone = try s.warren(["function", "get", "hello"])
             #expect(gone.status == 3)

@@ -61,6 +61,6 @@ enum Operator {
 
     /// Writes `warren: <message>` to stderr.
     static func warn(_ message: String) {
-        StandardStreams.error("warren: \(message)\n")
+        StandardStreams.error("warren: \(Render.visible(message))\n")
     }
 }

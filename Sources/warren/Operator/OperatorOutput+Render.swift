@@ -33,13 +33,34 @@ enum Render {
 
     /// Columns padded to their widest cell, the first row a header.
     static func table(_ header: [String], _ rows: [[String]]) {
-        print(PolicyText.table([header] + rows, indent: ""), terminator: "")
+        print(PolicyText.table([header] + rows.map { $0.map(visible) }, indent: ""), terminator: "")
     }
 
     /// `Name  value` lines, names padded; rows with a nil value are left out.
     static func fields(_ rows: [(String, String?)]) {
-        let present = rows.compactMap { name, value in value.map { [name, $0] } }
+        let present = rows.compactMap { name, value in value.map { [name, visible($0)] } }
         print(PolicyText.table(present, indent: ""), terminator: "")
+    }
+
+    /// `text` with its control characters shown as escapes (`\n`, `\t`, `\x1b` …): a value
+    /// someone stored (a Description, a server's message) can neither break a table or a one-line
+    /// error nor send the terminal escape sequences (clear the screen, recolour it).
+    static func visible(_ text: String) -> String {
+        func isControl(_ scalar: Unicode.Scalar) -> Bool {
+            scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value)
+        }
+        guard text.unicodeScalars.contains(where: isControl) else { return text }
+        var out = ""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case _ where isControl(scalar): out += "\\x" + String(format: "%02x", scalar.value)
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out
     }
 
     /// A JSON value as a person reads it: strings bare, numbers without `.0`, other values as JSON.
