@@ -105,6 +105,12 @@ struct OperatorEndToEndTests {
             let logs = try s.warren(["logs", "hello"])
             #expect(logs.status == 0)
             #expect(logs.stdout.contains("START RequestId:") && logs.stdout.contains("REPORT RequestId:"), "\(logs.stdout)")
+            // JSON Lines: one {"message": …} per line of the log.
+            let records = try s.warren(["logs", "hello", "--output", "json"]).stdout.split(separator: "\n").map {
+                try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+            }
+            #expect(records.count == logs.stdout.split(separator: "\n", omittingEmptySubsequences: false).count - 1)
+            #expect(records.contains { ($0?["message"] as? String)?.hasPrefix("START RequestId:") == true })
 
             // A stored value with control characters reaches the terminal escaped: it can neither
             // break the table nor send escape sequences (clear the screen, recolour it).

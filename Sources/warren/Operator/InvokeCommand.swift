@@ -86,7 +86,10 @@ struct LogsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "logs",
         abstract: "Print a function's log (START/END/REPORT-framed output of every invocation).",
-        discussion: OperatorHelp.discussion("With --follow warren keeps printing new lines until interrupted."))
+        discussion: OperatorHelp.discussion("""
+            With --follow warren keeps printing new lines until interrupted. With --output json each \
+            line is one JSON object, {"message": "<the line>"}, one per line (JSON Lines), as they come.
+            """))
 
     @Argument(help: ArgumentHelp("Function name.", valueName: "function"))
     var function: String
@@ -102,10 +105,12 @@ struct LogsCommand: AsyncParsableCommand {
             // A position: an offset in the file the server names (so a rotation loses nothing).
             var offset = 0
             var file: String?
+            var lines = JSONLines()
+            defer { if connection.output == .json { lines.finish() } }
             while true {
                 let query = [("Offset", String(offset))] + (file.map { [("File", $0)] } ?? [])
                 let response = try await client.send(.GET, path, query: query)
-                Render.write(response.body)
+                if connection.output == .json { lines.add(response.body) } else { Render.write(response.body) }
                 let next = response.header("X-Warren-Next-Offset").flatMap { Int($0) } ?? offset + response.body.count
                 let nextFile = response.header("X-Warren-Log-File") ?? file
                 if response.body.isEmpty {
@@ -115,5 +120,35 @@ struct LogsCommand: AsyncParsableCommand {
                 (offset, file) = (next, nextFile)
             }
         }
+    }
+}
+
+/// Log text as JSON Lines: `{"message": "<line>"}` for each whole line, as it comes; a line
+/// still without its newline waits for the rest (or for ``finish()``).
+private struct JSONLines {
+    private var partial: [UInt8] = []
+
+    mutating func add(_ bytes: [UInt8]) {
+        partial += bytes
+        guard let last = partial.lastIndex(of: UInt8(ascii: "\n")) else { return }
+        var out: [UInt8] = []
+        for line in partial[...last].split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).dropLast() {
+            out += Self.record(line)
+        }
+        partial.removeSubrange(...last)
+        Render.write(out)
+    }
+
+    /// Writes the last line if it had no newline.
+    mutating func finish() {
+        guard !partial.isEmpty else { return }
+        Render.write(Self.record(partial[...]))
+        partial = []
+    }
+
+    private static func record(_ line: ArraySlice<UInt8>) -> [UInt8] {
+        let object = ["message": String(decoding: line, as: UTF8.self)]
+        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.withoutEscapingSlashes])) ?? Data()
+        return Array(data) + [UInt8(ascii: "\n")]
     }
 }
