@@ -183,6 +183,12 @@ static long sc_kexec_load(void) { return syscall(SYS_kexec_load, 0UL, 0UL, NULL,
 static long sc_clone3(void) { return syscall(SYS_clone3, NULL, 0UL); }
 static long sc_fchmodat2(void) { return syscall(SYS_fchmodat2, AT_FDCWD, "/nonexistent-probe", 0, 0); }
 static long sc_io_uring_setup(void) { return syscall(SYS_io_uring_setup, 0, NULL); }
+static long sc_io_setup(void) {
+    unsigned long ctx = 0;
+    long r = syscall(SYS_io_setup, 1, &ctx);
+    if (r == 0) syscall(SYS_io_destroy, ctx);
+    return r;
+}
 static long sc_userfaultfd(void) { return syscall(SYS_userfaultfd, 0); }
 static long sc_add_key(void) { return syscall(SYS_add_key, NULL, NULL, NULL, 0, 0); }
 static long sc_reboot(void) { return syscall(SYS_reboot, 0, 0, 0, NULL); /* bad magic */ }
@@ -248,6 +254,7 @@ static const struct syscall_case syscalls[] = {
     {"clone3", sc_clone3, false},
     {"fchmodat2", sc_fchmodat2, false},
     {"io_uring_setup", sc_io_uring_setup, false},
+    {"io_setup", sc_io_setup, false},
     {"userfaultfd", sc_userfaultfd, false},
     {"add_key", sc_add_key, false},
     {"reboot", sc_reboot, false},
