@@ -316,6 +316,39 @@ def test_provided_al2023_shell_bootstrap(lam, functions):
     assert payload["echo"] == [1, 2]
 
 
+#: A bash bootstrap that speaks the Runtime API with curl, the way AWS's custom runtime tutorial
+#: does (bash and curl are in Lambda's provided.al2023 image), with bash-only syntax.
+BASH_CURL_BOOTSTRAP = r"""#!/bin/bash
+set -euo pipefail
+api="http://${AWS_LAMBDA_RUNTIME_API}/2018-06-01/runtime"
+while true; do
+  headers=$(mktemp)
+  event=$(curl -sS -D "$headers" "$api/invocation/next")
+  id=$(grep -i '^Lambda-Runtime-Aws-Request-Id:' "$headers" | tr -d '[:space:]' | cut -d: -f2)
+  words=( $BASH_VERSION )
+  curl -sS -o /dev/null -X POST "$api/invocation/$id/response" \
+    -d "{\"echo\": $event, \"bash\": \"${words[0]%%.*}\"}"
+done
+"""
+
+
+def test_python_runtime_has_boto3(lam, functions):
+    """Lambda's python runtime has the AWS SDK; most functions import it at the top."""
+    source = "import boto3\n\ndef handler(event, context):\n    return boto3.__version__\n"
+    name = functions.create(zip_file=python_zip(source=source))["FunctionName"]
+    response, payload = invoke(lam, name, {})
+    assert "FunctionError" not in response, payload
+    assert payload.count(".") == 2, payload
+
+
+def test_provided_al2023_bash_and_curl_bootstrap(lam, functions):
+    name = functions.provided(zip_file=bootstrap_zip(BASH_CURL_BOOTSTRAP))["FunctionName"]
+    for n in range(2):
+        response, payload = invoke(lam, name, {"n": n})
+        assert "FunctionError" not in response, payload
+        assert payload == {"echo": {"n": n}, "bash": "5"}, payload
+
+
 def test_provided_al2023_bootstrap_that_exits_is_an_error(lam, functions):
     name = functions.provided(zip_file=bootstrap_zip("#!/bin/sh\necho 'init went wrong' >&2\nexit 7\n"))[
         "FunctionName"]
