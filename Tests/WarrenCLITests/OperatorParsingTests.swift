@@ -131,9 +131,19 @@ import Testing
         #expect(zip.stderr == "warren: cannot read \(missing).zip: no such file\n")
         let dir = try OperatorCLI.run(["function", "update", "f", "--code-dir", missing, "--endpoint", closed.endpoint])
         #expect(dir.status == 2)
-        #expect(dir.stderr == "warren: cannot read \(missing): not a directory\n")
+        #expect(dir.stderr == "warren: cannot read \(missing): no such directory\n")
         let payload = try OperatorCLI.run(["invoke", "f", "--payload-file", missing, "--endpoint", closed.endpoint])
         #expect(payload.status == 2)
-        #expect(payload.stderr == "warren: cannot read \(missing)\n")
+        #expect(payload.stderr == "warren: cannot read \(missing): no such file\n")
+        // Not a zip: refused before anything is sent, so no configuration given with it is applied.
+        let notZip = FileManager.default.temporaryDirectory.appendingPathComponent("warren-\(UUID().uuidString).zip")
+        try Data("notzip\n".utf8).write(to: notZip)
+        defer { try? FileManager.default.removeItem(at: notZip) }
+        let bad = try OperatorCLI.run(["function", "update", "f", "--timeout", "6", "--zip", notZip.path,
+                                       "--endpoint", closed.endpoint])
+        #expect(bad.status == 2)
+        #expect(bad.stderr == "warren: \(notZip.path) is not a zip file\n")
+        let folder = try OperatorCLI.run(["function", "update", "f", "--zip", "/tmp", "--endpoint", closed.endpoint])
+        #expect(folder.stderr == "warren: cannot read /tmp: a directory (use --code-dir)\n")
     }
 }

@@ -8,12 +8,26 @@ enum CodePackage {
     /// 1980-01-02: a day after the zip (DOS) epoch, so no time zone turns it into 1979.
     static let fixedDate = Date(timeIntervalSince1970: 315_619_200)
 
-    /// Reads `--zip FILE`.
-    /// - Throws: ``OperatorError`` (`input`) if it cannot be read.
+    /// Reads `--zip FILE`, and checks that it is a zip with an entry at least: before anything is
+    /// sent, so that `function update --timeout 6 --zip notazip` does not apply the timeout and
+    /// then fail on the code.
+    /// - Throws: ``OperatorError`` (`input`) if it cannot be read or is not a zip.
     static func read(zip path: String) throws(OperatorError) -> [UInt8] {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw .input("cannot read \(path): \(FileManager.default.fileExists(atPath: path) ? "permission denied" : "no such file")")
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+            throw .input("cannot read \(path): no such file")
         }
+        guard !isDirectory.boolValue else { throw .input("cannot read \(path): a directory (use --code-dir)") }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw .input("cannot read \(path): permission denied")
+        }
+        let archive: Archive
+        do {
+            archive = try Archive(data: data, accessMode: .read)
+        } catch {
+            throw .input("\(path) is not a zip file")
+        }
+        guard archive.makeIterator().next() != nil else { throw .input("\(path) is an empty zip") }
         return Array(data)
     }
 
@@ -27,9 +41,10 @@ enum CodePackage {
     static func zip(directory: String, progress: (Int) -> Void = { _ in }) throws(OperatorError) -> [UInt8] {
         let root = URL(fileURLWithPath: directory).standardizedFileURL
         var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: root.path, isDirectory: &isDirectory), isDirectory.boolValue else {
-            throw .input("cannot read \(directory): not a directory")
+        guard FileManager.default.fileExists(atPath: root.path, isDirectory: &isDirectory) else {
+            throw .input("cannot read \(directory): no such directory")
         }
+        guard isDirectory.boolValue else { throw .input("cannot read \(directory): not a directory (use --zip)") }
         do {
             let archive = try Archive(data: Data(), accessMode: .create)
             let paths = try relativePaths(under: root)

@@ -75,7 +75,10 @@ struct InvokeCommand: AsyncParsableCommand {
         guard let payloadFile else { return Array("{}".utf8) }
         if payloadFile == "-" { return Array(FileHandle.standardInput.readDataToEndOfFile()) }
         guard let data = FileManager.default.contents(atPath: payloadFile) else {
-            throw .input("cannot read \(payloadFile)")
+            var isDirectory: ObjCBool = false
+            let reason = !FileManager.default.fileExists(atPath: payloadFile, isDirectory: &isDirectory) ? "no such file"
+                : isDirectory.boolValue ? "a directory" : "permission denied"
+            throw .input("cannot read \(payloadFile): \(reason)")
         }
         return Array(data)
     }
