@@ -41,6 +41,8 @@ enum InvocationFailure: Error, Sendable, Equatable {
 struct StartFailure: Error {
     var failure: InvocationFailure
     var initOutput: [UInt8] = []
+    /// How long the init ran and the most memory it used, when it ran at all.
+    var initRun: (durationMs: Double, peakBytes: UInt64?)?
 
     static func platform(_ type: String, _ message: String) -> StartFailure {
         StartFailure(failure: .platform(type, message))

@@ -33,6 +33,8 @@ actor Instance {
     /// The end of what the runtime printed during an init that failed (the last 4 KB), for the
     /// log tail of the invocation that waited for it.
     private(set) var initOutput: [UInt8] = []
+    /// How long a failed init ran, in ms, and the most memory it used (for its REPORT line).
+    private(set) var failedInit: (durationMs: Double, peakBytes: UInt64?)?
     /// The deadline and request id of the last invocation: its timeout runs until the runtime
     /// asks for its next event.
     private var lastInvocation: (NIODeadline, String)?
@@ -125,18 +127,18 @@ actor Instance {
             return nil
         case .value(.initError(let errorType, let body)):
             // A runtime exits after its init error (awslambdaric does, flushing what it printed).
-            await keepInitOutput(grace: .milliseconds(200))
+            await keepInitOutput(grace: .milliseconds(200), began: began)
             await destroy(reason: "init error")
             return .function(errorType: errorType, body: body)
         case .timedOut:
-            await keepInitOutput()
+            await keepInitOutput(began: began)
             await destroy(reason: "init timeout")
             return .platform("Sandbox.Timedout", limit > initTimeout
                              ? "Task timed out after \(Self.twoDecimals(limit)) seconds"
                              : "Init timed out after \(Self.twoDecimals(limit)) seconds")
         case .failed:
             let failure = await failureAfterClose()
-            await keepInitOutput()
+            await keepInitOutput(began: began)
             await destroy(reason: "runtime exited during init")
             return failure
         }
@@ -380,11 +382,13 @@ actor Instance {
 
     /// Keeps what the runtime printed during a failed init, once the pipe has given it up; waits
     /// up to `grace` first for the runtime to exit on its own, and so to flush its output.
-    private func keepInitOutput(grace: Duration = .zero) async {
+    private func keepInitOutput(grace: Duration = .zero, began: ContinuousClock.Instant) async {
         let end = ContinuousClock.now + grace
         while !exited.isSet, ContinuousClock.now < end { try? await Task.sleep(for: .milliseconds(5)) }
         drainLog()
         initOutput = log.end()
+        failedInit = (Self.milliseconds(ContinuousClock.now - began),
+                      peakMemory.read() ?? ((try? cgroup?.peakMemoryBytes()) ?? nil))
     }
 
     /// Reads what the runtime's pipe still holds into the log, here and now: what a handler

@@ -106,7 +106,8 @@ extension Supervisor {
                     continue  // retired by an update while it started: start one of the new configuration
                 case .failure(let failure):
                     return failed(failure.failure, requestId: requestId, version: version, log: record.log,
-                                  logTail: logTail, initOutput: failure.initOutput)
+                                  logTail: logTail, initOutput: failure.initOutput, initRun: failure.initRun,
+                                  memory: config.memorySize)
                 }
             }
             let invocation = Invocation(
@@ -168,10 +169,17 @@ extension Supervisor {
 
     /// A cold start that failed before the invocation reached the runtime. The log tail holds what
     /// the runtime printed during its init (a traceback, say), as the file does before START.
+    /// With `initRun`, REPORT has Lambda's fields for the init that failed: its duration (billed
+    /// as such), the memory size and the most it used.
     private func failed(_ failure: InvocationFailure, requestId: String, version: String, log: FunctionLog,
-                        logTail: Bool, initOutput: [UInt8] = []) -> InvokeResult {
-        let line = "START RequestId: \(requestId) Version: \(version)\nEND RequestId: \(requestId)\n"
-            + "REPORT RequestId: \(requestId)\tStatus: error\tError Type: \(failure.errorType)\t\n"
+                        logTail: Bool, initOutput: [UInt8] = [],
+                        initRun: (durationMs: Double, peakBytes: UInt64?)? = nil, memory: Int = 0) -> InvokeResult {
+        let status = "Status: error\tError Type: \(failure.errorType)\t"
+        let report = initRun.map {
+            Instance.report(requestId, duration: $0.durationMs, memory: memory, peakBytes: $0.peakBytes,
+                            initDuration: nil, status: status)
+        } ?? "REPORT RequestId: \(requestId)\t\(status)"
+        let line = "START RequestId: \(requestId) Version: \(version)\nEND RequestId: \(requestId)\n\(report)\n"
         log.append(Array(line.utf8))
         let tail = logTail ? Data((initOutput + line.utf8).suffix(4096)).base64EncodedString() : nil
         var result = InvokeResult(statusCode: 200, payload: failure.payload(requestId: requestId),
@@ -254,7 +262,8 @@ extension Supervisor {
             }
             if let failure = await instance.start(parts, group: group, initTimeout: configuration.initTimeout) {
                 await pool.forget(instance)
-                return .failure(StartFailure(failure: failure, initOutput: await instance.initOutput))
+                return .failure(StartFailure(failure: failure, initOutput: await instance.initOutput,
+                                             initRun: await instance.failedInit))
             }
             return .success(instance)
         } catch {

@@ -142,6 +142,9 @@ struct InstanceFailureTests {
         let tail = String(decoding: Data(base64Encoded: r.logTail ?? "") ?? Data(), as: UTF8.self)
         #expect(tail.hasPrefix(printed + "\nSTART RequestId: \(r.requestId) "), "\(tail)")
         #expect(tail.hasSuffix("\tStatus: error\tError Type: \(r.errorType ?? "")\t\n"), "\(tail)")
+        // Lambda's fields for the init that failed.
+        let report = tail.split(separator: "\n").last { $0.hasPrefix("REPORT RequestId: \(r.requestId)\tDuration: ") }
+        #expect(report?.contains("\tMemory Size: 128 MB\tMax Memory Used: ") == true, "\(tail)")
     }
 
     /// What a handler printed before its response is in the log before END, and so in the tail,
