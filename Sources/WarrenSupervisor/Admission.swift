@@ -40,21 +40,25 @@ public final class Admission: Sendable {
     private struct State {
         var settings: Settings
         var reserved: [String: Int] = [:]
-        /// Provisioned instances per function, per version (READY only).
+        /// Provisioned instances per function, per version (READY only): what provisioned leases use.
         var provisioned: [String: [String: Int]] = [:]
+        /// Provisioned concurrency configured per function, per version, READY or not: it counts
+        /// against the account and the function's reservation from the moment it is set, as on
+        /// Lambda (spec §4, §5: `sumPC`).
+        var requested: [String: [String: Int]] = [:]
         var busyProvisioned: [FunctionVersion: Int] = [:]
         var busyOnDemand: [String: Int] = [:]
         var memoryInUse = 0
         var instances = 0
 
-        func sumProvisioned(_ function: String) -> Int { provisioned[function, default: [:]].values.reduce(0, +) }
+        func sumProvisioned(_ function: String) -> Int { requested[function, default: [:]].values.reduce(0, +) }
 
         /// Concurrency claimed now: reserved functions count their whole reservation.
         /// Summed in place: this runs on every on-demand lease, so no set of names is built.
         var used: Int {
             var total = 0
             for count in reserved.values { total += count }
-            for (function, versions) in provisioned where reserved[function] == nil {
+            for (function, versions) in requested where reserved[function] == nil {
                 for count in versions.values { total += count }
             }
             for (function, busy) in busyOnDemand where reserved[function] == nil { total += busy }
@@ -94,6 +98,13 @@ public final class Admission: Sendable {
     public func setProvisioned(_ function: String, version: String, _ count: Int) {
         state.withLock { s in
             s.provisioned[function, default: [:]][version] = count > 0 ? count : nil
+        }
+    }
+
+    /// Sets the provisioned concurrency configured on a function's versions (READY or not).
+    public func setRequestedProvisioned(_ function: String, _ byVersion: [String: Int]) {
+        state.withLock { s in
+            s.requested[function] = byVersion.isEmpty ? nil : byVersion
         }
     }
 

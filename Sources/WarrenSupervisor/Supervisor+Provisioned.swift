@@ -40,6 +40,7 @@ extension Supervisor {
         }
         record.provisioned[version] = count
         functions[name] = record
+        admission.setRequestedProvisioned(name, record.provisioned)
         provisionedInitFailures[FunctionVersion(name, version)] = nil
         admission.setProvisioned(name, version: version, 0)
         await pools[FunctionVersion(name, version)]?.trimProvisioned(to: count)
@@ -51,6 +52,7 @@ extension Supervisor {
         let version = try provisionedVersion(record, name: name, qualifier: qualifier)
         record.provisioned[version] = nil
         functions[name] = record
+        admission.setRequestedProvisioned(name, record.provisioned)
         provisionedInitFailures[FunctionVersion(name, version)] = nil
         admission.setProvisioned(name, version: version, 0)
         // Idle provisioned instances go now, busy ones once their invocation ends; on-demand ones stay.

@@ -199,6 +199,7 @@ public actor Supervisor {
     public func deleteFunction(_ name: String) async throws {
         guard functions.removeValue(forKey: name) != nil else { throw notFound(name) }
         try? admission.setReserved(name, nil)
+        admission.setRequestedProvisioned(name, [:])
         // A function made again under this name starts its versions at 1 again.
         provisionedInitFailures = provisionedInitFailures.filter { $0.key.functionName != name }
         for (key, pool) in pools where key.functionName == name {
@@ -235,6 +236,7 @@ public actor Supervisor {
         record.versions[version] = nil
         record.provisioned[version] = nil
         functions[name] = record
+        admission.setRequestedProvisioned(name, record.provisioned)
         admission.setProvisioned(name, version: version, 0)
         await pools.removeValue(forKey: FunctionVersion(name, version))?.destroyAll(reason: "version deleted")
     }

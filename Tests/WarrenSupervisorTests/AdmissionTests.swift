@@ -2,8 +2,8 @@ import Testing
 @testable import WarrenSupervisor
 
 /// The account limit as Lambda counts it (spec §5): a reserved function takes its whole
-/// reservation from the account, a function without one takes its provisioned instances and
-/// its busy on-demand invocations.
+/// reservation from the account, a function without one takes its provisioned concurrency (from
+/// the moment it is set, READY or not) and its busy on-demand invocations.
 struct AdmissionTests {
     func throttled(_ admission: Admission, _ function: String) -> String? {
         do {
@@ -37,8 +37,9 @@ struct AdmissionTests {
     @Test func unreservedFunctionsShareWhatReservationsAndProvisionedInstancesLeave() throws {
         let admission = Admission(.init(accountLimit: 10, unreservedMinimum: 1))
         try admission.setReserved("r", 4)  // counts 4, busy or not
-        admission.setProvisioned("p", version: "1", 2)  // counts 2 for p, which has no reservation
-        admission.setProvisioned("p", version: "2", 1)
+        // Counts 3 for p, which has no reservation, though none of its instances is READY yet
+        // (before, only READY ones counted: invokes took the places of provisioned instances starting).
+        admission.setRequestedProvisioned("p", ["1": 2, "2": 1])
         // 10 - 4 - 3 = 3 on-demand leases left for unreserved functions.
         var leases: [Admission.Lease] = []
         for name in ["a", "b", "a"] {
@@ -53,7 +54,7 @@ struct AdmissionTests {
         admission.release(leases.removeFirst())
         leases.append(try admission.lease("c", version: "$LATEST", memoryMB: 128))
         #expect(throttled(admission, "c") == "ConcurrentInvocationLimitExceeded")
-        admission.setProvisioned("p", version: "2", 0)
+        admission.setRequestedProvisioned("p", ["1": 2])
         leases.append(try admission.lease("c", version: "$LATEST", memoryMB: 128))
         #expect(throttled(admission, "d") == "ConcurrentInvocationLimitExceeded")
         for lease in leases { admission.release(lease) }
