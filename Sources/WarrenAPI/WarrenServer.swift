@@ -171,6 +171,19 @@ public final class WarrenServer {
         return max(1, (descriptors - apiConnections - reserve) / RuntimeAPI.fileDescriptorsPerInstance)
     }
 
+    /// Ends the invocations still running: stops the queue worker and destroys every instance,
+    /// so that each running Invoke is answered (`Sandbox.Failure`, "Warren is shutting down")
+    /// and a stop is not held up by a function's timeout (up to 15 minutes). The store stays
+    /// open for the requests still being answered; ``stop()`` closes it. A closure, which a signal
+    /// handler may hold.
+    public var endInvocations: @Sendable () async -> Void {
+        let (queue, supervisor) = (queue, service.supervisor)
+        return {
+            await queue.stop()
+            await supervisor.shutdown()
+        }
+    }
+
     /// Stops the queue worker (events in flight stay leased in the store and
     /// run again on the next start) and destroys every instance.
     public func stop() async {

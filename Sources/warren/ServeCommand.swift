@@ -3,6 +3,7 @@ import Foundation
 import Hummingbird
 import Logging
 import NIOCore
+import Synchronization
 import WarrenAPI
 import WarrenStore
 import WarrenSupervisor
@@ -18,9 +19,11 @@ struct ServeCommand: AsyncParsableCommand {
 
             Settings come from the embedded defaults, then --config (JSON: listen, \
             stateDirectory, home, region, accountLimit, memoryBudgetMB, maxLogMB, maxConnections, \
-            idleTimeoutSeconds, accessKeys [{accessKeyId, secretAccessKey}]), then flags. With no keys configured, \
-            requests are signed with the local key AKIDWARRENLOCAL / warren-local-secret.
-            SIGINT or SIGTERM stops it: every instance is destroyed, queued events stay queued.
+            idleTimeoutSeconds, shutdownGraceSeconds, accessKeys [{accessKeyId, secretAccessKey}]), \
+            then flags. With no keys configured, requests are signed with the local key AKIDWARRENLOCAL / warren-local-secret.
+            SIGINT or SIGTERM stops it: requests read whole are answered, invocations still \
+            running get --shutdown-grace seconds to end, then every instance is destroyed; queued \
+            events stay queued.
             """
     )
 
@@ -60,6 +63,11 @@ struct ServeCommand: AsyncParsableCommand {
                                valueName: "seconds"))
     var idleTimeout: Int?
 
+    @Option(name: .customLong("shutdown-grace"),
+            help: ArgumentHelp("Seconds invocations still running may go on after SIGTERM or SIGINT before their "
+                               + "instances are destroyed. [default: 30]", valueName: "seconds"))
+    var shutdownGrace: Int?
+
     @Option(name: .customLong("access-key"), parsing: .singleValue,
             help: ArgumentHelp("An access key requests may be signed with; repeatable.", valueName: "id:secret"))
     var accessKeys: [String] = []
@@ -81,6 +89,7 @@ struct ServeCommand: AsyncParsableCommand {
         if let maxLog { settings.maxLogMB = maxLog }
         if let maxConnections { settings.maxConnections = maxConnections }
         if let idleTimeout { settings.idleTimeoutSeconds = idleTimeout }
+        if let shutdownGrace { settings.shutdownGraceSeconds = shutdownGrace }
         if let region { settings.region = region }
         if !accessKeys.isEmpty { settings.accessKeys = try accessKeys.map(ServeConfiguration.parseKey) }
         settings.auth = !noAuth
@@ -135,6 +144,8 @@ struct ServeCommand: AsyncParsableCommand {
             },
             logger: Logger(label: "warren") { ServerLogHandler(label: $0) }
         )
+        let grace = Self.boundShutdown(of: server, after: .seconds(settings.shutdownGraceSeconds))
+        defer { grace.forEach { $0.cancel() } }
         do {
             try await app.runService()
         } catch {
@@ -142,6 +153,29 @@ struct ServeCommand: AsyncParsableCommand {
             throw ServeFailure("\(error)")
         }
         await server.stop()
+    }
+}
+
+extension ServeCommand {
+    /// On SIGTERM or SIGINT (which the application's graceful shutdown also gets, and answers by
+    /// waiting for the requests in progress), ends the invocations still running after
+    /// `grace`: before, a stop waited out an Invoke's whole timeout.
+    static func boundShutdown(of server: WarrenServer, after grace: Duration) -> [any DispatchSourceSignal] {
+        let started = Atomic<Bool>(false)
+        let end = server.endInvocations
+        return [SIGTERM, SIGINT].map { signo in
+            let source = DispatchSource.makeSignalSource(signal: signo, queue: .global())
+            source.setEventHandler {
+                guard started.compareExchange(expected: false, desired: true, ordering: .relaxed).exchanged else { return }
+                Task {
+                    try? await Task.sleep(for: grace)
+                    StandardStreams.error("warren: ending the invocations still running, \(grace) after the signal\n")
+                    await end()
+                }
+            }
+            source.resume()
+            return source
+        }
     }
 }
 

@@ -20,6 +20,9 @@ struct ServeConfiguration: Equatable {
     /// nil: a quarter of the file-descriptor limit (after `serve` raises it to its hard limit).
     var maxConnections: Int?
     var idleTimeoutSeconds = 60
+    /// After SIGTERM/SIGINT, how long invocations still running may go on before their
+    /// instances are destroyed (each then answered `Sandbox.Failure`).
+    var shutdownGraceSeconds = 30
     var accessKeys: [AccessKey] = []
     var auth = true
 
@@ -51,6 +54,7 @@ struct ServeConfiguration: Equatable {
         var maxLogMB: Int?
         var maxConnections: Int?
         var idleTimeoutSeconds: Int?
+        var shutdownGraceSeconds: Int?
         var accessKeys: [Key]?
     }
 
@@ -78,6 +82,7 @@ struct ServeConfiguration: Equatable {
             if let value = file.maxLogMB { maxLogMB = value }
             if let value = file.maxConnections { maxConnections = value }
             if let value = file.idleTimeoutSeconds { idleTimeoutSeconds = value }
+            if let value = file.shutdownGraceSeconds { shutdownGraceSeconds = value }
             if let keys = file.accessKeys {
                 accessKeys = keys.map { AccessKey(accessKeyId: $0.accessKeyId, secretAccessKey: $0.secretAccessKey) }
             }
@@ -121,6 +126,9 @@ struct ServeConfiguration: Equatable {
         }
         guard (1...86_400).contains(idleTimeoutSeconds) else {
             throw ServeConfigurationError("idle timeout must be 1 to 86400 seconds, not \(idleTimeoutSeconds)")
+        }
+        guard (0...86_400).contains(shutdownGraceSeconds) else {
+            throw ServeConfigurationError("shutdown grace must be 0 to 86400 seconds, not \(shutdownGraceSeconds)")
         }
         for key in accessKeys where key.accessKeyId.isEmpty || key.secretAccessKey.isEmpty {
             throw ServeConfigurationError("an access key needs both an id and a secret")

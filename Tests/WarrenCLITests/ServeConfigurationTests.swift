@@ -40,6 +40,7 @@ import Testing
         (#"{"maxLogMB": 0}"#, "log file limit must be 1 to 65536 MB"),
         (#"{"maxConnections": 0}"#, "connection limit must be at least 1"),
         (#"{"idleTimeoutSeconds": 0}"#, "idle timeout must be 1 to 86400 seconds"),
+        (#"{"shutdownGraceSeconds": -1}"#, "shutdown grace must be 0 to 86400 seconds"),
         ("not json", "not a JSON object"),
     ])
     func badConfigFilesAreRefusedInOneLine(text: String, expected: String) throws {

@@ -362,3 +362,31 @@ def test_http_edges_answered_as_the_rfcs_ask(server, lam, functions):
     assert answer.startswith(b"HTTP/1.1 501"), answer
     assert b"Transfer-Encoding gzip, chunked is not supported" in answer and closed, answer
     assert lam.get_function(FunctionName=name)["Configuration"]["FunctionName"] == name
+
+
+def test_a_stop_ends_invocations_still_running_after_the_grace(make_server):
+    """SIGTERM gives invocations still running --shutdown-grace seconds, then destroys their
+    instances: the caller gets its answer (Sandbox.Failure) and the server exits. Before, a stop
+    waited out the invocation's whole timeout (up to 15 minutes)."""
+    server = make_server(extra_args=["--shutdown-grace", "1"])
+    lam = server.client()
+    name = Functions(lam, "graced").create(Timeout=120)["FunctionName"]
+    answers = []
+
+    def call():
+        answers.append(invoke(server.client(), name, {"action": "sleep", "seconds": 100}))
+    caller = threading.Thread(target=call, daemon=True)
+    caller.start()
+    deadline = time.monotonic() + 30
+    while not [i for i in server.instances() if i["FunctionName"] == name and i["State"] == "busy"]:
+        assert time.monotonic() < deadline, "the invocation never started"
+        time.sleep(0.05)
+    start = time.monotonic()
+    assert server.stop() == 0  # within its STOP_TIMEOUT, nothing left
+    stopped = time.monotonic() - start
+    caller.join(10)
+    assert answers, "the caller got no answer"
+    response, payload = answers[0]
+    assert response["FunctionError"] == "Unhandled" and payload["errorType"] == "Sandbox.Failure", payload
+    assert stopped < 20, f"the stop took {stopped:.1f} s"
+    assert "ending the invocations still running" in server.log_tail()
