@@ -137,8 +137,8 @@ def test_a_handler_that_cannot_load_shows_why_in_the_log_tail(lam, functions):
     assert tail.startswith("loading the module\n"), tail
     assert "[ERROR] Runtime.ImportModuleError: Unable to import module 'lambda_function'" in tail, tail
     assert tail.index("No module named 'no_such_module'") < tail.index(f"START RequestId: {request_id}"), tail
-    assert re.search(rf"^REPORT RequestId: {request_id}\tStatus: error\tError Type: Runtime.ImportModuleError",
-                     tail, re.M), tail
+    assert re.search(rf"^REPORT RequestId: {request_id}\tDuration: .*\tMax Memory Used: \d+ MB\t"
+                     rf"Status: error\tError Type: Runtime.ImportModuleError\t$", tail, re.M), tail
 
 
 def test_logs_route_pages_by_offset(server, lam, functions):
