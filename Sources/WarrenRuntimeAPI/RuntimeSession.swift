@@ -7,6 +7,10 @@ import NIOCore
 /// state machine. The state lives in a lock-guarded core rather than in actor storage so that the
 /// event loop can drive it synchronously: that keeps the warm-invoke path free of `Task`s.
 public actor RuntimeSession {
+    /// Why a session whose runtime did not ask for its next event within the last invocation's
+    /// timeout was closed (the next invocation, not delivered, runs elsewhere).
+    public static let overstayReason = "the runtime did not ask for its next event within the function's timeout"
+
     /// The observable state of the runtime, for the supervisor and tests.
     public enum State: Sendable, Equatable {
         /// Spawned, no `GET /next` yet (also after `/runtime/init/error`: ``waitForInit()`` says why).

@@ -27,6 +27,17 @@ final class RuntimeSessionCore: Sendable {
         var continuation: CheckedContinuation<InvocationOutcome, any Error>
         /// When the invocation times out (the session then closes); nil: never.
         var deadline: NIODeadline?
+        /// Before it is delivered: the deadline of the invocation answered last, by which the
+        /// runtime must ask for its next event (that invocation's timeout runs until it does).
+        /// Passed undelivered, the session closes and this one fails as not delivered, to be run
+        /// elsewhere; before, it waited on the runtime and timed out without having run.
+        var deliverBy: NIODeadline?
+
+        /// What the session's timer checks now.
+        var due: NIODeadline? {
+            guard !delivered, let deliverBy else { return deadline }
+            return deadline.map { min($0, deliverBy) } ?? deliverBy
+        }
     }
 
     enum Phase {
@@ -39,6 +50,8 @@ final class RuntimeSessionCore: Sendable {
         var current: Current?
         /// The last completed request id: a repeat post for it is a state error (403), not an unknown id (400).
         var lastCompletedId: String?
+        /// The deadline of the last completed invocation: see ``Current/deliverBy``.
+        var lastDeadline: NIODeadline?
         var parked: [(id: UInt64, promise: EventLoopPromise<Invocation>)] = []
         var nextParkedId: UInt64 = 0
         var initWaiters: [CheckedContinuation<InitOutcome, any Error>] = []
@@ -96,6 +109,7 @@ final class RuntimeSessionCore: Sendable {
             if var current = s.current, !current.delivered {
                 current.delivered = true
                 s.current = current
+                // A timer armed for `deliverBy` re-arms itself for the deadline when it fires.
                 return (.deliver(current.invocation), ready)
             }
             let promise = makePromise()
@@ -151,6 +165,7 @@ final class RuntimeSessionCore: Sendable {
             if let current = s.current, current.delivered, current.invocation.requestId == requestId {
                 s.current = nil
                 s.lastCompletedId = current.invocation.requestId
+                s.lastDeadline = current.deadline
                 return (.accepted, current.continuation)
             }
             let running = s.current?.delivered ?? false
@@ -213,7 +228,7 @@ final class RuntimeSessionCore: Sendable {
     ) async throws -> InvocationOutcome {
         try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<InvocationOutcome, any Error>) in
-                let action = state.withLock { s -> Result<(EventLoopPromise<Invocation>?, arm: Bool), RuntimeSessionError> in
+                let action = state.withLock { s -> Result<(EventLoopPromise<Invocation>?, arm: NIODeadline?), RuntimeSessionError> in
                     switch s.phase {
                     // Closed already (its runtime exited while the instance looked idle): no runtime
                     // can take this one.
@@ -225,19 +240,19 @@ final class RuntimeSessionCore: Sendable {
                     let parked = s.parked.isEmpty ? nil : s.parked.removeFirst().promise
                     s.current = Current(
                         invocation: invocation, delivered: parked != nil, continuation: continuation,
-                        deadline: loop == nil ? nil : deadline)
+                        deadline: loop == nil ? nil : deadline, deliverBy: loop == nil ? nil : s.lastDeadline)
                     // A pending timer at or before this deadline re-arms itself for it when it fires.
-                    var arm = false
-                    if let deadline, loop != nil, s.timerDeadline.map({ $0 > deadline }) ?? true {
-                        s.timerDeadline = deadline
-                        arm = true
+                    var arm: NIODeadline?
+                    if let due = s.current?.due, s.timerDeadline.map({ $0 > due }) ?? true {
+                        s.timerDeadline = due
+                        arm = due
                     }
                     return .success((parked, arm))
                 }
                 switch action {
                 case .failure(let error): continuation.resume(throwing: error)
                 case .success(let (parked, arm)):
-                    if arm, let deadline, let loop { armTimer(deadline, on: loop) }
+                    if let arm, let loop { armTimer(arm, on: loop) }
                     parked?.succeed(invocation)
                 }
             }
@@ -285,6 +300,8 @@ final class RuntimeSessionCore: Sendable {
     /// Why a session whose invocation outlived its deadline was closed.
     static let timeoutReason = "invocation timed out"
 
+    static let overstayReason = RuntimeSession.overstayReason
+
     private func armTimer(_ deadline: NIODeadline, on loop: any EventLoop) {
         loop.scheduleTask(deadline: deadline) { [self] in deadlinePassed(deadline, loop: loop) }
     }
@@ -297,9 +314,9 @@ final class RuntimeSessionCore: Sendable {
         let action = state.withLock { s -> Action in
             if s.timerDeadline == armed { s.timerDeadline = nil }
             if case .closed = s.phase { return .none }
-            guard let deadline = s.current?.deadline else { return .none }
+            guard let current = s.current, let deadline = current.due else { return .none }
             if deadline <= now {
-                return .expire(s.close(Self.timeoutReason))
+                return .expire(s.close(current.delivered ? Self.timeoutReason : Self.overstayReason))
             }
             guard s.timerDeadline.map({ $0 > deadline }) ?? true else { return .none }
             s.timerDeadline = deadline
@@ -308,7 +325,12 @@ final class RuntimeSessionCore: Sendable {
         switch action {
         case .none: break
         case .arm(let deadline): armTimer(deadline, on: loop)
-        case .expire(let old): fail(old, reason: Self.timeoutReason, current: RuntimeSessionError.timedOut)
+        case .expire(let old):
+            if let current = old.current, !current.delivered {
+                fail(old, reason: Self.overstayReason, current: RuntimeSessionError.notDelivered(Self.overstayReason))
+            } else {
+                fail(old, reason: Self.timeoutReason, current: RuntimeSessionError.timedOut)
+            }
         }
     }
 

@@ -165,6 +165,7 @@ actor Instance {
         // The session keeps the deadline on the loop that serves it: nothing to schedule or cancel
         // per invocation, and no other thread to wake.
         let deadline = NIODeadline.now() + .nanoseconds(Int64(max(0, remaining ?? timeout) * 1e9))
+        let previous = lastInvocation?.1
         lastInvocation = (deadline, invocation.requestId)
         let outcome: Result<InvocationOutcome, any Error>
         do {
@@ -172,11 +173,12 @@ actor Instance {
         } catch {
             outcome = .failure(error)
         }
-        if case .failure(RuntimeSessionError.notDelivered) = outcome {
+        if case .failure(RuntimeSessionError.notDelivered(let reason)) = outcome {
             // The runtime ended before any `/next` took the event (it answered the one before and
-            // exited): the event never reached it. No START for it here; the caller runs it on
-            // another instance.
+            // exited), or did not ask for it within the last invocation's timeout: the event never
+            // reached it. No START for it here; the caller runs it on another instance.
             log.withdraw(start)
+            if reason == RuntimeSession.overstayReason, let previous { logOverstay(previous) }
             _ = log.end()
             await destroy(reason: deathReason ?? "the runtime exited")
             return nil
@@ -295,6 +297,11 @@ actor Instance {
 
     private static let freezerQueue = DispatchQueue(label: "warren.freezer")
 
+    private func logOverstay(_ requestId: String) {
+        log.line("RequestId: \(requestId) Error: Runtime did not ask for its next event within the function's "
+                 + "timeout after its response; the environment is reset")
+    }
+
     /// The runtime has answered but not asked for its next event. As on Lambda, the invocation's
     /// timeout runs until it does: past it the instance is reset. Before, such a runtime ran on
     /// unfrozen until the idle reclaim (a spinning one used 219 CPU-seconds in 240 s after a
@@ -302,9 +309,8 @@ actor Instance {
     private func overstaying() async {
         guard let (deadline, requestId) = lastInvocation else { return }
         if NIODeadline.now() >= deadline {
-            log.line("RequestId: \(requestId) Error: Runtime did not ask for its next event within the function's "
-                     + "timeout after its response; the environment is reset")
-            await destroy(reason: "the runtime did not ask for its next event within the function's timeout")
+            logOverstay(requestId)
+            await destroy(reason: RuntimeSession.overstayReason)
         } else if freezeTimerPending.compareExchange(expected: false, desired: true, ordering: .relaxed).exchanged {
             // Looked at again at the deadline (or frozen then, if the runtime has asked by then).
             loop.scheduleTask(deadline: deadline) { Task { await self.freezeTimerFired(delay: .zero) } }

@@ -35,13 +35,33 @@ struct RuntimeSessionDeadlineTests {
             _ = try await runtime.request("GET", nextPath)
             #expect(try await runtime.request("POST", responsePath("one"), body: Array("1".utf8)).status == 202)
             #expect(try await first.value == .response(body: Array("1".utf8), contentType: nil))
-            // The timer armed for the first deadline fires while the runtime is idle: nothing happens.
+            // The runtime asks for its next event at once; the timer armed for the first deadline
+            // fires while it waits: nothing happens.
+            try await runtime.sendRequest("GET", nextPath)
             try await Task.sleep(for: .milliseconds(1500))
-            #expect(await h.session.state == .responseSent)
+            #expect(await h.session.state == .idle)
             // A later invocation gets a timer of its own.
             let second = Task { try await h.session.invoke(invocation("two"), deadline: .now() + .milliseconds(200), on: loop) }
-            _ = try await runtime.request("GET", nextPath)
+            _ = try await runtime.readResponse()
             await #expect(throws: RuntimeSessionError.timedOut) { try await second.value }
+        }
+    }
+
+    /// The last invocation's timeout runs until its runtime asks for the next event: one that has
+    /// not asked by then has the session closed when the next invocation comes, and that one, not
+    /// delivered, fails as such (the supervisor runs it elsewhere).
+    @Test func anInvocationQueuedPastTheLastDeadlineIsNotDelivered() async throws {
+        try await withServer { h in
+            let runtime = try await h.connect()
+            let first = Task { try await h.session.invoke(invocation("one"), deadline: .now() + .seconds(1), on: loop) }
+            _ = try await runtime.request("GET", nextPath)
+            #expect(try await runtime.request("POST", responsePath("one"), body: Array("1".utf8)).status == 202)
+            _ = try await first.value
+            let second = Task { try await h.session.invoke(invocation("two"), deadline: .now() + .seconds(30), on: loop) }
+            await #expect(throws: RuntimeSessionError.notDelivered(RuntimeSession.overstayReason)) {
+                try await second.value
+            }
+            #expect(await h.session.state == .closed)
         }
     }
 

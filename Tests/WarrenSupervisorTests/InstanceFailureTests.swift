@@ -187,6 +187,27 @@ struct InstanceFailureTests {
         }
     }
 
+    /// An invocation given to an instance whose runtime has answered but not yet asked for its
+    /// next event waits for that ask only while the last invocation's timeout runs: past it the
+    /// instance is reset and the invocation runs on another. Before, it waited there and timed
+    /// out without having run.
+    @Test func anInvocationWaitingOnARuntimeThatDoesNotAskRunsElsewhere() async throws {
+        try await F.with { supervisor, code in
+            try await supervisor.createFunction(F.function("late", code: code, timeout: 1))
+            let first = try await supervisor.invoke("late", payload: Array(#"{"sleepAfter":3}"#.utf8))
+            #expect(first.functionError == nil, "\(F.text(first.payload))")
+            let started = ContinuousClock.now
+            let next = try await supervisor.invoke("late", payload: Array(#"{"count":0}"#.utf8), logTail: true)
+            #expect(next.functionError == nil, "\(F.text(next.payload))")
+            #expect(F.json(next.payload)["count"] as? Int == 1, "\(F.text(next.payload))")
+            #expect(ContinuousClock.now - started < .seconds(3), "it waited for the late runtime")
+            let path = supervisor.fixedConfiguration.stateDirectory + "/logs/late.log"
+            let log = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
+            #expect(log.contains("RequestId: \(first.requestId) Error: Runtime did not ask for its next event"),
+                    "\(log)")
+        }
+    }
+
     @Test func initErrorsAndCrashesAreReported() async throws {
         var prefix = ""
         try await F.with { supervisor, code in

@@ -18,6 +18,7 @@
  *                   then its newline, as Python's print does unbuffered), then echoes
  *   {"deadline":…} → {"deadline":D}, D the event's Lambda-Runtime-Deadline-Ms
  *   {"spinAfter":1} → echoes, then spins for ever without asking for the next event
+ *   {"sleepAfter":S} → echoes, then sleeps S seconds before asking for the next event
  * _HANDLER selects init behaviours: "init-error" (POST /init/error, exit),
  * "init-crash" (exit 2 before /next), "init-hang" (never calls /next).
  */
@@ -165,6 +166,10 @@ static void handle(const char *id, const char *event, long *count)
             fflush(stdout);
         }
         respond(id, event, strlen(event));
+    } else if (field(event, "sleepAfter") >= 0) {
+        unsigned seconds = (unsigned)field(event, "sleepAfter");
+        respond(id, event, strlen(event));
+        sleep(seconds);
     } else if (field(event, "spinAfter") >= 0) {
         respond(id, event, strlen(event));
         for (volatile unsigned long n = 0;; n++) {}
