@@ -392,6 +392,7 @@ actor Instance {
         let end = ContinuousClock.now + grace
         while !exited.isSet, ContinuousClock.now < end { try? await Task.sleep(for: .milliseconds(5)) }
         drainLog()
+        log.endPartialLine()
         initOutput = log.end()
         failedInit = (Self.milliseconds(ContinuousClock.now - began),
                       peakMemory.read() ?? ((try? cgroup?.peakMemoryBytes()) ?? nil))

@@ -138,6 +138,13 @@ final class InstanceLog: Sendable {
         collect(line)
     }
 
+    /// Ends the runtime's partial line, if any, with a newline, in the file and in the tail (what
+    /// a runtime printed without one before it failed its init).
+    func endPartialLine() {
+        let ended = held.withLock { held in !held.partial.isEmpty && flush(&held) }
+        if ended { collect(Self.newline) }
+    }
+
     /// Takes back a line given to ``lineWithNext(_:)`` that has not reached the file yet (START of
     /// an invocation that never reached the runtime); true if it was still held.
     @discardableResult

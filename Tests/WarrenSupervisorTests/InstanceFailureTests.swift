@@ -222,6 +222,13 @@ struct InstanceFailureTests {
             #expect(F.json(c.payload)["errorType"] as? String == "Runtime.ExitError", "\(F.text(c.payload))")
             #expect((F.json(c.payload)["errorMessage"] as? String)?.contains("exit status 2") == true)
             Self.expectInitOutput(c, "echo-runtime: init-crash")
+            // A last line without its newline ends with one, in the tail and in the file, before START.
+            try await supervisor.createFunction(F.function("initpartial", code: code, handler: "init-partial"))
+            let p = try await supervisor.invoke("initpartial", payload: Array("{}".utf8), logTail: true)
+            Self.expectInitOutput(p, "echo-runtime: init-partial\na line left without its newline")
+            let path = supervisor.fixedConfiguration.stateDirectory + "/logs/initpartial.log"
+            let file = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
+            #expect(file.contains("a line left without its newline\nSTART RequestId: \(p.requestId)"), "\(file)")
         }
         #expect(F.instanceCgroups(prefix: prefix).isEmpty)
     }

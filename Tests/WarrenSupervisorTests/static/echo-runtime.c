@@ -20,7 +20,8 @@
  *   {"spinAfter":1} → echoes, then spins for ever without asking for the next event
  *   {"sleepAfter":S} → echoes, then sleeps S seconds before asking for the next event
  * _HANDLER selects init behaviours: "init-error" (POST /init/error, exit),
- * "init-crash" (exit 2 before /next), "init-hang" (never calls /next).
+ * "init-crash" (exit 2 before /next), "init-hang" (never calls /next), "init-partial" (prints
+ * without a newline, exits 3).
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -239,6 +240,7 @@ int main(void)
     if (handler && !strncmp(handler, "init-", 5) && strcmp(handler, "init-slow"))
         fprintf(stderr, "echo-runtime: %s\n", handler);
     if (handler && !strcmp(handler, "init-crash")) return 2;
+    if (handler && !strcmp(handler, "init-partial")) { fputs("a line left without its newline", stdout); return 3; }
     if (handler && !strcmp(handler, "init-hang")) for (;;) pause();
     if (handler && !strcmp(handler, "init-slow")) usleep(300 * 1000); /* init takes 300 ms */
     connect_api();
