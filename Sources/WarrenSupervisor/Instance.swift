@@ -84,10 +84,13 @@ actor Instance {
     /// Adopts a spawned sandbox, serves its Runtime API and waits for the
     /// runtime's first `/next` (ready) within `initTimeout` seconds, or within the function's
     /// timeout if that is longer (as Lambda, which re-runs an init that outlasts its 10 s within
-    /// the first invocation, under the function's timeout).
+    /// the first invocation, under the function's timeout); a provisioned instance within
+    /// ``provisionedInitLimit``.
     /// - Returns: nil when ready; the failure otherwise (the instance is then dead).
     func start(_ parts: Parts, group: any EventLoopGroup, initTimeout: Double) async -> InvocationFailure? {
-        let limit = max(initTimeout, config.timeout)
+        // Provisioned instances initialise ahead of traffic, without Lambda's 10 s cap: up to the
+        // longest a function may run.
+        let limit = provisioned ? max(initTimeout, Self.provisionedInitLimit) : max(initTimeout, config.timeout)
         let began = ContinuousClock.now
         state = .initializing
         log.begin()
@@ -133,7 +136,7 @@ actor Instance {
         case .timedOut:
             await keepInitOutput(began: began)
             await destroy(reason: "init timeout")
-            return .platform("Sandbox.Timedout", limit > initTimeout
+            return .platform("Sandbox.Timedout", !provisioned && limit > initTimeout
                              ? "Task timed out after \(Self.twoDecimals(limit)) seconds"
                              : "Init timed out after \(Self.twoDecimals(limit)) seconds")
         case .failed:
@@ -385,6 +388,9 @@ actor Instance {
         if let deathReason { return .platform("Sandbox.Failure", "instance destroyed: \(deathReason)") }
         return Self.exitFailure(await exitTask?.value)
     }
+
+    /// How long a provisioned instance's init may take: 15 minutes, Lambda's longest timeout.
+    static let provisionedInitLimit: Double = 900
 
     /// Keeps what the runtime printed during a failed init, once the pipe has given it up; waits
     /// up to `grace` first for the runtime to exit on its own, and so to flush its output.

@@ -62,6 +62,21 @@ struct LifecycleTests {
         }
     }
 
+    /// Provisioned instances initialise without the init phase's cap (10 s; 0.1 s here) and
+    /// without the function's timeout: a 1.5 s init with a 1 s timeout is READY. On demand, the
+    /// same init times out.
+    @Test func provisionedInitHasNoInitPhaseCap() async throws {
+        try await F.with(tweak: { $0.initTimeout = 0.1 }) { supervisor, code in
+            try await supervisor.createFunction(F.function("slowinit", code: code, handler: "init-slower", timeout: 1))
+            let version = try await supervisor.publishVersion("slowinit")
+            try await supervisor.putProvisionedConcurrency("slowinit", qualifier: version, 1)
+            let status = try await supervisor.provisionedConcurrency("slowinit", qualifier: version)
+            #expect(status?.status == .ready, "\(String(describing: status))")
+            let onDemand = try await supervisor.invoke("slowinit", payload: Array("{}".utf8))
+            #expect(F.json(onDemand.payload)["errorType"] as? String == "Sandbox.Timedout", "\(F.text(onDemand.payload))")
+        }
+    }
+
     @Test func aliasWeightsPickTheVersionPerInvocation() async throws {
         try await F.with { supervisor, code in
             try await supervisor.createFunction(F.function("routed", code: code))

@@ -237,12 +237,13 @@ int main(void)
 {
     const char *handler = getenv("_HANDLER");
     /* A failed init's output reaches the log tail of the invocation that waited for it. */
-    if (handler && !strncmp(handler, "init-", 5) && strcmp(handler, "init-slow"))
+    if (handler && !strncmp(handler, "init-", 5) && strncmp(handler, "init-slow", 9))
         fprintf(stderr, "echo-runtime: %s\n", handler);
     if (handler && !strcmp(handler, "init-crash")) return 2;
     if (handler && !strcmp(handler, "init-partial")) { fputs("a line left without its newline", stdout); return 3; }
     if (handler && !strcmp(handler, "init-hang")) for (;;) pause();
     if (handler && !strcmp(handler, "init-slow")) usleep(300 * 1000); /* init takes 300 ms */
+    if (handler && !strcmp(handler, "init-slower")) usleep(1500 * 1000); /* init takes 1.5 s */
     connect_api();
     if (handler && !strcmp(handler, "init-error")) {
         const char *e = "{\"errorMessage\":\"init failed\",\"errorType\":\"InitError\"}";
