@@ -129,6 +129,25 @@ struct OperatorEndToEndTests {
         }
     }
 
+    /// What a function prints reaches the operator's terminal with its control characters shown
+    /// as escapes (it could set the terminal's title, clear it, write its clipboard); a pipe or a
+    /// file gets the bytes as they are. (`script` gives the command a terminal.)
+    @Test func aFunctionsEscapeSequencesDoNotReachTheTerminal() throws {
+        try withServer { s in
+            let code = try OperatorCLI.tree(["bootstrap": ("#!/bin/sh\nprintf '\\033]0;pwned\\007\\033[2Jshown\\n'\nexit 1\n", 0o755)])
+            #expect(try s.warren(["function", "create", "esc", "--runtime", "provided.al2023", "--handler", "x",
+                                  "--code-dir", code]).status == 0)
+            #expect(try s.warren(["invoke", "esc"]).status == 1)
+            let piped = try s.warren(["logs", "esc"])
+            #expect(piped.stdout.contains("\u{1b}]0;pwned\u{07}\u{1b}[2Jshown\n"), "\(piped.stdout)")
+            let command = [CLI.warren, "logs", "esc", "--endpoint", s.endpoint].joined(separator: " ")
+            let terminal = try CLI.bash("script -qec '\(command)' /dev/null")
+            #expect(terminal.status == 0, "\(terminal.stderr)")
+            #expect(!terminal.stdout.contains("\u{1b}") && terminal.stdout.contains(#"\x1b]0;pwned\x07\x1b[2Jshown"#),
+                    "\(terminal.stdout)")
+        }
+    }
+
     @Test func versionsAndAliases() throws {
         try withServer { s in
             #expect(try createHello(s).status == 0)

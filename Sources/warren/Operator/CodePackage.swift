@@ -8,6 +8,9 @@ enum CodePackage {
     /// 1980-01-02: a day after the zip (DOS) epoch, so no time zone turns it into 1979.
     static let fixedDate = Date(timeIntervalSince1970: 315_619_200)
 
+    /// Lambda's `CodeSizeZipped`: 50 MiB.
+    static let maxZipBytes = 52_428_800
+
     /// Reads `--zip FILE`, and checks that it is a zip with an entry at least: before anything is
     /// sent, so that `function update --timeout 6 --zip notazip` does not apply the timeout and
     /// then fail on the code.
@@ -20,6 +23,10 @@ enum CodePackage {
         guard !isDirectory.boolValue else { throw .input("cannot read \(path): a directory (use --code-dir)") }
         guard let data = FileManager.default.contents(atPath: path) else {
             throw .input("cannot read \(path): permission denied")
+        }
+        // Lambda's limit on a zip sent in the request, checked before the configuration is sent.
+        guard data.count <= maxZipBytes else {
+            throw .input("\(path) is \(data.count) bytes; a deployment package is at most \(maxZipBytes) bytes")
         }
         let archive: Archive
         do {
@@ -53,7 +60,12 @@ enum CodePackage {
                 if index % 100 == 99 { progress(index + 1) }
             }
             progress(paths.count)
-            return Array(archive.data ?? Data())
+            let bytes = Array(archive.data ?? Data())
+            guard bytes.count <= maxZipBytes else {
+                throw OperatorError.input("\(directory) zips to \(bytes.count) bytes; a deployment package is at "
+                                          + "most \(maxZipBytes) bytes")
+            }
+            return bytes
         } catch let error as OperatorError {
             throw error
         } catch {

@@ -58,9 +58,9 @@ struct InvokeCommand: AsyncParsableCommand {
                 .POST, OperatorClient.functionPath(function) + "/invocations",
                 query: qualifier.map { [("Qualifier", $0)] } ?? [], headers: headers, body: body)
             if let log = response.header("X-Amz-Log-Result"), let decoded = Data(base64Encoded: log) {
-                StandardStreams.error(decoded)
+                StandardStreams.error(Render.forTerminal(Array(decoded), fd: STDERR_FILENO))
             }
-            Render.write(response.body)
+            Render.write(Render.forTerminal(response.body, fd: STDOUT_FILENO))
             if isatty(STDOUT_FILENO) == 1, let last = response.body.last, last != UInt8(ascii: "\n") {
                 Render.write([UInt8(ascii: "\n")])
             }
@@ -113,7 +113,11 @@ struct LogsCommand: AsyncParsableCommand {
             while true {
                 let query = [("Offset", String(offset))] + (file.map { [("File", $0)] } ?? [])
                 let response = try await client.send(.GET, path, query: query)
-                if connection.output == .json { lines.add(response.body) } else { Render.write(response.body) }
+                if connection.output == .json {
+                    lines.add(response.body)
+                } else {
+                    Render.write(Render.forTerminal(response.body, fd: STDOUT_FILENO))
+                }
                 let next = response.header("X-Warren-Next-Offset").flatMap { Int($0) } ?? offset + response.body.count
                 let nextFile = response.header("X-Warren-Log-File") ?? file
                 if response.body.isEmpty {

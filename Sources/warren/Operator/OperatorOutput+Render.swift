@@ -33,7 +33,7 @@ enum Render {
 
     /// Columns padded to their widest cell, the first row a header.
     static func table(_ header: [String], _ rows: [[String]]) {
-        print(PolicyText.table([header] + rows.map { $0.map(visible) }, indent: ""), terminator: "")
+        print(PolicyText.table([header] + rows.map { $0.map { visible($0) } }, indent: ""), terminator: "")
     }
 
     /// `Name  value` lines, names padded; rows with a nil value are left out.
@@ -42,25 +42,40 @@ enum Render {
         print(PolicyText.table(present, indent: ""), terminator: "")
     }
 
-    /// `text` with its control characters shown as escapes (`\n`, `\t`, `\x1b` …): a value
-    /// someone stored (a Description, a server's message) can neither break a table or a one-line
-    /// error nor send the terminal escape sequences (clear the screen, recolour it).
-    static func visible(_ text: String) -> String {
+    /// `text` with its control characters shown as escapes (`\n`, `\t`, `\x1b`, `\u{202e}` …):
+    /// a value someone stored (a Description, a server's message) can neither break a table or a
+    /// one-line error nor send the terminal escape sequences (clear the screen, recolour it, set
+    /// its title) nor reorder what it shows (bidirectional overrides). With `keepingLines`,
+    /// newlines and tabs stay as they are (a log, a payload).
+    static func visible(_ text: String, keepingLines: Bool = false) -> String {
         func isControl(_ scalar: Unicode.Scalar) -> Bool {
-            scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value)
+            if keepingLines, scalar == "\n" || scalar == "\t" { return false }
+            switch scalar.value {
+            case 0..<0x20, 0x7F...0x9F, 0x061C, 0x200E, 0x200F, 0x202A...0x202E, 0x2066...0x2069: return true
+            default: return false
+            }
         }
         guard text.unicodeScalars.contains(where: isControl) else { return text }
         var out = ""
         for scalar in text.unicodeScalars {
             switch scalar {
+            case _ where !isControl(scalar): out.unicodeScalars.append(scalar)
             case "\n": out += "\\n"
             case "\r": out += "\\r"
             case "\t": out += "\\t"
-            case _ where isControl(scalar): out += "\\x" + String(format: "%02x", scalar.value)
-            default: out.unicodeScalars.append(scalar)
+            case _ where scalar.value < 0x100: out += "\\x" + String(format: "%02x", scalar.value)
+            default: out += "\\u{" + String(scalar.value, radix: 16) + "}"
             }
         }
         return out
+    }
+
+    /// What a function wrote (its log, its payload), for `fd`: as is unless `fd` is a terminal,
+    /// which gets it through ``visible(_:keepingLines:)``, so that hostile code cannot drive the
+    /// operator's terminal.
+    static func forTerminal(_ bytes: [UInt8], fd: Int32) -> [UInt8] {
+        guard isatty(fd) == 1 else { return bytes }
+        return Array(visible(String(decoding: bytes, as: UTF8.self), keepingLines: true).utf8)
     }
 
     /// A JSON value as a person reads it: strings bare, numbers without `.0`, other values as JSON.
