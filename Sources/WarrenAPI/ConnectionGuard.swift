@@ -173,7 +173,11 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
         else { return false }
         let path = head.uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
         let method: HTTPRequest.Method = head.method == .POST ? .post : head.method == .PUT ? .put : .get
-        let (limit, _) = LambdaBodyLimit<BasicRequestContext>.limit(method: method, path: String(path))
+        var (limit, _) = LambdaBodyLimit<BasicRequestContext>.limit(method: method, path: String(path))
+        // An Event invoke's payload has the smaller limit of the queue.
+        if head.headers.first(name: "X-Amz-Invocation-Type").map({ headerNamed($0, "event") }) == true {
+            limit = min(limit, LambdaService.maxEventPayload)
+        }
         let length = head.headers.first(name: "Content-Length").flatMap { Int($0) }
         return length.map { $0 <= limit } ?? true
     }

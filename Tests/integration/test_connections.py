@@ -354,6 +354,11 @@ def test_http_edges_answered_as_the_rfcs_ask(server, lam, functions):
     headers["Content-Length"] = str(7 * 1024 * 1024)
     answer, _ = _exchange(server, _head("POST", invoke_path, headers), seconds=1)
     assert answer.startswith(b"HTTP/1.1 413"), answer
+    # An Event invoke's limit is the queue's, 1 MiB.
+    headers = _signed(server, "POST", invoke_path, b"", {"Expect": "100-continue", "X-Amz-Invocation-Type": "Event"})
+    headers["Content-Length"] = str(2 * 1024 * 1024)
+    answer, _ = _exchange(server, _head("POST", invoke_path, headers), seconds=1)
+    assert not answer.startswith(b"HTTP/1.1 100"), answer
 
     headers = _signed(server, "POST", invoke_path, b"{}")
     del headers["Content-Length"]
