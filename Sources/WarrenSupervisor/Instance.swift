@@ -152,7 +152,8 @@ actor Instance {
     /// - Returns: nil when the instance ended before the invocation reached it (taken from its
     ///   pool, then destroyed by a delete or by its runtime's exit while idle): nothing ran.
     /// `remaining`: the time the invocation has, when less than the function's `timeout` (an init
-    /// that outlasted Lambda's 10 s took the rest).
+    /// that outlasted Lambda's 10 s took the rest). Such an init is part of this invocation, as
+    /// on Lambda, which runs it again within it: its time is in Duration, with no Init Duration.
     func invoke(_ invocation: Invocation, timeout: Double, remaining: Double? = nil,
                 tail: Bool = true) async -> InvocationRecord? {
         guard state != .dead else { return nil }
@@ -160,7 +161,8 @@ actor Instance {
         state = .busy
         if frozen { await thaw() }
         let started = ContinuousClock.now
-        let initDuration = pendingInitDuration
+        let initWithin = remaining != nil ? pendingInitDuration : nil
+        let initDuration = remaining != nil ? nil : pendingInitDuration
         pendingInitDuration = nil
         if tail { log.begin() }
         let start = "START RequestId: \(invocation.requestId) Version: \(version.version)"
@@ -186,7 +188,7 @@ actor Instance {
             await destroy(reason: deathReason ?? "the runtime exited")
             return nil
         }
-        let duration = Self.milliseconds(ContinuousClock.now - started)
+        let duration = Self.milliseconds(ContinuousClock.now - started) + (initWithin ?? 0)
         var result: Result<InvocationOutcome, InvocationFailure>
         switch outcome {
         case .success(let value):

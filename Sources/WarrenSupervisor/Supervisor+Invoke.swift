@@ -88,7 +88,7 @@ extension Supervisor {
                 (record, config, pool) = (now, current, self.pool(for: fv))
             }
             let instance: Instance
-            var remaining = config.timeout
+            var remaining: Double?
             if let idle = await takeIdle(pool, provisioned: provisioned, near: here, memoryMB: config.memorySize) {
                 instance = idle
             } else {
@@ -101,7 +101,7 @@ extension Supervisor {
                     // An init that outlasted Lambda's 10 s is run within this invocation there: what
                     // it took is taken from the invocation's timeout.
                     let initSeconds = (await started.initDurationMs ?? 0) / 1000
-                    if initSeconds > configuration.initTimeout { remaining = max(0.001, remaining - initSeconds) }
+                    if initSeconds > configuration.initTimeout { remaining = max(0.001, config.timeout - initSeconds) }
                 case .failure where !shuttingDown && functions[name] != nil && pools[fv] !== pool:
                     continue  // retired by an update while it started: start one of the new configuration
                 case .failure(let failure):
@@ -112,7 +112,7 @@ extension Supervisor {
             }
             let invocation = Invocation(
                 requestId: requestId, payload: payload, contentType: "application/json",
-                deadlineMs: Int64(Date().timeIntervalSince1970 * 1000 + remaining * 1000),
+                deadlineMs: Int64(Date().timeIntervalSince1970 * 1000 + (remaining ?? config.timeout) * 1000),
                 invokedFunctionArn: qualifier.map { arn(name, $0) } ?? record.arn, traceId: traceId,
                 clientContext: clientContext, stream: stream)
             stream?.start(executedVersion: version, requestId: requestId)

@@ -252,8 +252,11 @@ struct InstanceFailureTests {
         try await F.with(tweak: { $0.initTimeout = 0.1 }) { supervisor, code in
             try await supervisor.createFunction(F.function("slow", code: code, handler: "init-slow", timeout: 5))
             let before = Date().timeIntervalSince1970 * 1000
-            let r = try await supervisor.invoke("slow", payload: Array(#"{"deadline":1}"#.utf8))
+            let r = try await supervisor.invoke("slow", payload: Array(#"{"deadline":1}"#.utf8), logTail: true)
             #expect(r.functionError == nil, "\(F.text(r.payload))")
+            // The init is part of the invocation, as on Lambda: in Duration, no Init Duration.
+            let tail = String(decoding: Data(base64Encoded: r.logTail ?? "") ?? Data(), as: UTF8.self)
+            #expect(!tail.contains("Init Duration") && r.durationMs >= 300, "\(tail)")
             let deadline = try #require(F.json(r.payload)["deadline"] as? Double, "\(F.text(r.payload))")
             #expect(deadline - before < 5_200, "the deadline is 5 s after the end of init, not of the request")
             try await supervisor.createFunction(F.function("hang", code: code, handler: "init-hang", timeout: 1))
