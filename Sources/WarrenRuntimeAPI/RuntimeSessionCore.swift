@@ -228,7 +228,8 @@ final class RuntimeSessionCore: Sendable {
     ) async throws -> InvocationOutcome {
         try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<InvocationOutcome, any Error>) in
-                let action = state.withLock { s -> Result<(EventLoopPromise<Invocation>?, arm: NIODeadline?), RuntimeSessionError> in
+                typealias Action = Result<(EventLoopPromise<Invocation>?, arm: NIODeadline?), RuntimeSessionError>
+                let action = state.withLock { s -> Action in
                     switch s.phase {
                     // Closed already (its runtime exited while the instance looked idle): no runtime
                     // can take this one.

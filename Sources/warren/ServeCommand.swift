@@ -20,7 +20,8 @@ struct ServeCommand: AsyncParsableCommand {
             Settings come from the embedded defaults, then --config (JSON: listen, \
             stateDirectory, home, region, accountLimit, memoryBudgetMB, maxLogMB, maxConnections, \
             idleTimeoutSeconds, shutdownGraceSeconds, accessKeys [{accessKeyId, secretAccessKey}]), \
-            then flags. With no keys configured, requests are signed with the local key AKIDWARRENLOCAL / warren-local-secret.
+            then flags. With no keys configured, requests are signed with the local key \
+            AKIDWARRENLOCAL / warren-local-secret.
             SIGINT or SIGTERM stops it: requests read whole are answered, invocations still \
             running get --shutdown-grace seconds to end, then every instance is destroyed; queued \
             events stay queued.
@@ -166,7 +167,8 @@ extension ServeCommand {
         return [SIGTERM, SIGINT].map { signo in
             let source = DispatchSource.makeSignalSource(signal: signo, queue: .global())
             source.setEventHandler {
-                guard started.compareExchange(expected: false, desired: true, ordering: .relaxed).exchanged else { return }
+                let first = started.compareExchange(expected: false, desired: true, ordering: .relaxed).exchanged
+                guard first else { return }
                 Task {
                     try? await Task.sleep(for: grace)
                     StandardStreams.error("warren: ending the invocations still running, \(grace) after the signal\n")

@@ -145,5 +145,9 @@ import Testing
         #expect(bad.stderr == "warren: \(notZip.path) is not a zip file\n")
         let folder = try OperatorCLI.run(["function", "update", "f", "--zip", "/tmp", "--endpoint", closed.endpoint])
         #expect(folder.stderr == "warren: cannot read /tmp: a directory (use --code-dir)\n")
+        let emptyDir = try OperatorCLI.temporaryDirectory("empty")
+        let empty = try OperatorCLI.run(["function", "update", "f", "--timeout", "6", "--code-dir", emptyDir,
+                                         "--endpoint", closed.endpoint])
+        #expect(empty.status == 2 && empty.stderr == "warren: \(emptyDir) is empty\n", "\(empty.stderr)")
     }
 }

@@ -55,6 +55,8 @@ enum CodePackage {
         do {
             let archive = try Archive(data: Data(), accessMode: .create)
             let paths = try relativePaths(under: root)
+            // Lambda refuses an empty package; said before the configuration is sent.
+            guard !paths.isEmpty else { throw OperatorError.input("\(directory) is empty") }
             for (index, path) in paths.enumerated() {
                 try add(path, root: root, to: archive)
                 if index % 100 == 99 { progress(index + 1) }

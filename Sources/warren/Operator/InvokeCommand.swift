@@ -76,8 +76,8 @@ struct InvokeCommand: AsyncParsableCommand {
         if payloadFile == "-" { return Array(FileHandle.standardInput.readDataToEndOfFile()) }
         guard let data = FileManager.default.contents(atPath: payloadFile) else {
             var isDirectory: ObjCBool = false
-            let reason = !FileManager.default.fileExists(atPath: payloadFile, isDirectory: &isDirectory) ? "no such file"
-                : isDirectory.boolValue ? "a directory" : "permission denied"
+            let exists = FileManager.default.fileExists(atPath: payloadFile, isDirectory: &isDirectory)
+            let reason = !exists ? "no such file" : isDirectory.boolValue ? "a directory" : "permission denied"
             throw .input("cannot read \(payloadFile): \(reason)")
         }
         return Array(data)
