@@ -44,9 +44,8 @@ extension EventQueue {
             return
         }
         if case .success = outcome {
-            // It ran, so its slot is free again: events throttled meanwhile try now, not at the end
-            // of a back-off that doubled while the slot was busy.
-            await wakeThrottled()
+            // It ran, so its slot is free again (see ``invocationEnded()``).
+            invocationEnded()
         }
         switch outcome {
         case .success(let result) where result.functionError == nil:

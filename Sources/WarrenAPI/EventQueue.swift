@@ -73,15 +73,13 @@ public final class EventQueue: Sendable {
         var soonest: Date?
         /// Events may wait on a throttle's back-off (so a freed slot has events to wake).
         var throttledWaiting = false
-        /// An invocation outside the queue ended while events waited on a throttle's back-off: the
-        /// loop wakes them.
+        /// An invocation ended while events waited on a throttle's back-off: the loop wakes them.
         var slotFreed = false
     }
 
-    /// A synchronous invocation ended, so a slot it held may be free: events waiting on a throttle's
-    /// back-off are tried now, as when one of the queue's own invocations ends, rather than at the
-    /// end of a back-off that doubled while the slot was busy. A lock and nothing else when none
-    /// wait.
+    /// An invocation ended (a synchronous one, or one of the queue's own), so a slot it held may be
+    /// free: events waiting on a throttle's back-off are tried now, rather than at the end of a
+    /// back-off that doubled while the slot was busy. A lock and nothing else when none wait.
     public func invocationEnded() {
         let wakeLoop = state.withLock { state in
             guard state.throttledWaiting, !state.slotFreed else { return false }

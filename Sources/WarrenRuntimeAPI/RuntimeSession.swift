@@ -76,6 +76,12 @@ public actor RuntimeSession {
         core.publicState
     }
 
+    /// The request id and deadline of the invocation answered last: its timeout runs until the
+    /// runtime asks for its next event. Read without a hop to the session.
+    public nonisolated var lastAnswered: (requestId: String, deadline: NIODeadline)? {
+        core.lastAnswered
+    }
+
     /// Fails every waiter and makes parked and future `/next` calls answer `500` (the runtime must exit).
     ///
     /// Idempotent: only the first reason is kept.

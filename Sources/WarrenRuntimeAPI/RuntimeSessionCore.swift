@@ -68,7 +68,8 @@ final class RuntimeSessionCore: Sendable {
         /// returns it as it was, for its waiters to be failed.
         mutating func close(_ reason: String) -> State {
             let old = self
-            self = State(phase: .closed(reason), lastCompletedId: lastCompletedId, initOutcome: initOutcome)
+            self = State(phase: .closed(reason), lastCompletedId: lastCompletedId, lastDeadline: lastDeadline,
+                         initOutcome: initOutcome)
             return old
         }
     }
@@ -352,6 +353,13 @@ final class RuntimeSessionCore: Sendable {
         for parked in taken.parked { parked.promise.fail(error) }
         for waiter in taken.initWaiters { waiter.resume(throwing: error) }
         taken.current?.continuation.resume(throwing: current)
+    }
+
+    var lastAnswered: (requestId: String, deadline: NIODeadline)? {
+        state.withLock { s in
+            guard let id = s.lastCompletedId, let deadline = s.lastDeadline else { return nil }
+            return (id, deadline)
+        }
     }
 
     var publicState: RuntimeSession.State {

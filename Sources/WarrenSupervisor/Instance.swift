@@ -35,9 +35,6 @@ actor Instance {
     private(set) var initOutput: [UInt8] = []
     /// How long a failed init ran, in ms, and the most memory it used (for its REPORT line).
     private(set) var failedInit: (durationMs: Double, peakBytes: UInt64?)?
-    /// The deadline and request id of the last invocation: its timeout runs until the runtime
-    /// asks for its next event.
-    private var lastInvocation: (NIODeadline, String)?
 
     let session = RuntimeSession()
     let log: InstanceLog
@@ -170,8 +167,6 @@ actor Instance {
         // The session keeps the deadline on the loop that serves it: nothing to schedule or cancel
         // per invocation, and no other thread to wake.
         let deadline = NIODeadline.now() + .nanoseconds(Int64(max(0, remaining ?? timeout) * 1e9))
-        let previous = lastInvocation?.1
-        lastInvocation = (deadline, invocation.requestId)
         let outcome: Result<InvocationOutcome, any Error>
         do {
             outcome = .success(try await session.invoke(invocation, deadline: deadline, on: loop))
@@ -183,7 +178,9 @@ actor Instance {
             // exited), or did not ask for it within the last invocation's timeout: the event never
             // reached it. No START for it here; the caller runs it on another instance.
             log.withdraw(start)
-            if reason == RuntimeSession.overstayReason, let previous { logOverstay(previous) }
+            if reason == RuntimeSession.overstayReason, let previous = session.lastAnswered {
+                logOverstay(previous.requestId)
+            }
             _ = log.end()
             await destroy(reason: deathReason ?? "the runtime exited")
             return nil
@@ -312,7 +309,7 @@ actor Instance {
     /// unfrozen until the idle reclaim (a spinning one used 219 CPU-seconds in 240 s after a
     /// 4 ms invocation), and the next invocation given it waited out its own timeout.
     private func overstaying() async {
-        guard let (deadline, requestId) = lastInvocation else { return }
+        guard let (requestId, deadline) = session.lastAnswered else { return }
         if NIODeadline.now() >= deadline {
             logOverstay(requestId)
             await destroy(reason: RuntimeSession.overstayReason)

@@ -125,10 +125,7 @@ struct EventQueueTests {
             try await h.deploy("sink")
             // Reserved concurrency 1, held by a synchronous invocation for 3 s: every attempt of
             // the event in that time is throttled.
-            try await h.reserve("throttled", 1)
-            let supervisor = h.supervisor
-            let holder = Task { try await supervisor.invoke("throttled", payload: Array(#"{"sleep":3}"#.utf8)) }
-            try await h.eventually("the holder to run") { h.supervisor.admission.concurrentExecutions == 1 }
+            let holder = try await h.holdTheOnlySlot("throttled", seconds: 3)
             try await h.store.putEventInvokeConfig(EventInvokeConfigRecord(
                 function: "throttled", qualifier: "$LATEST", maximumRetryAttempts: 0, maximumEventAgeInSeconds: 1,
                 onFailure: h.arn("sink")))
@@ -183,10 +180,7 @@ struct EventQueueTests {
     @Test func aThrottledEventGetsALastTryBeforeItsAgeRunsOut() async throws {
         try await QueueHarness.with { h in
             try await h.deploy("late")
-            try await h.reserve("late", 1)
-            let supervisor = h.supervisor
-            let holder = Task { try await supervisor.invoke("late", payload: Array(#"{"sleep":2}"#.utf8)) }
-            try await h.eventually("the holder to run") { h.supervisor.admission.concurrentExecutions == 1 }
+            let holder = try await h.holdTheOnlySlot("late", seconds: 2)
             try await h.store.putEventInvokeConfig(EventInvokeConfigRecord(
                 function: "late", qualifier: "$LATEST", maximumRetryAttempts: 0, maximumEventAgeInSeconds: 3))
             let queue = h.queue(QueueHarness.lambdaTiming)
@@ -401,6 +395,16 @@ final class QueueHarness: Sendable {
             },
             log: { [self] line in state.withLock { $0.log.append(line) } },
             concurrency: concurrency, perFunction: perFunction, timing: timing)
+    }
+
+    /// Reserves 1 for `name` and holds it with a synchronous invocation of `seconds`; returns
+    /// once that runs.
+    func holdTheOnlySlot(_ name: String, seconds: Int) async throws -> Task<InvokeResult, any Error> {
+        try await reserve(name, 1)
+        let supervisor = supervisor
+        let holder = Task { try await supervisor.invoke(name, payload: Array(#"{"sleep":\#(seconds)}"#.utf8)) }
+        try await eventually("the holder to run") { supervisor.admission.concurrentExecutions == 1 }
+        return holder
     }
 
     /// Reserves `count` for `name` in the supervisor and the store, as the service does.
