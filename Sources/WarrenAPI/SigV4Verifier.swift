@@ -245,8 +245,11 @@ public struct SigV4Verifier: Sendable {
 
     /// The payload hash that enters the canonical request.
     ///
-    /// A declared `x-amz-content-sha256` is used as sent (botocore does the same)
-    /// but must equal the body's hash unless it is `UNSIGNED-PAYLOAD`.
+    /// A declared `x-amz-content-sha256` is used as sent (botocore does the same) but must equal
+    /// the body's hash. `UNSIGNED-PAYLOAD` (and S3's streaming forms) is refused: AWS takes it from
+    /// S3's clients alone, every SDK signs a Lambda request's body, and a signature that does not
+    /// cover the body would let whoever sees the request replay it with another body while the
+    /// signature is valid (5 minutes; Warren listens on plain HTTP).
     private func payloadHash(
         _ request: SigV4Request, headers: [(name: String, value: String)]
     ) throws(SigV4Error) -> String {
@@ -256,8 +259,7 @@ public struct SigV4Verifier: Sendable {
             return computed
         }
         let trimmed = declared.trimmingCharacters(in: .whitespaces)
-        guard trimmed == SigV4Canonical.unsignedPayload || SigV4Canonical.asciiLowercased(trimmed) == computed
-        else {
+        guard SigV4Canonical.asciiLowercased(trimmed) == computed else {
             throw .invalid("The provided 'x-amz-content-sha256' header does not match what was computed.")
         }
         return trimmed

@@ -157,21 +157,26 @@ struct SigV4RejectionTests {
         }
     }
 
-    @Test("x-amz-content-sha256 must match the body unless UNSIGNED-PAYLOAD")
+    @Test("x-amz-content-sha256 must match the body; UNSIGNED-PAYLOAD is refused (its signature covers no body)")
     func contentSHA256() throws {
+        let mismatch = SigV4Error.invalid("The provided 'x-amz-content-sha256' header does not match what was computed.")
         let wrong = Self.signed(extra: [("X-Amz-Content-Sha256", String(repeating: "0", count: 64))])
-        #expect(throws: SigV4Error.invalid("The provided 'x-amz-content-sha256' header does not match what was computed.")) {
-            try Self.verifier().verify(wrong)
+        #expect(throws: mismatch) { try Self.verifier().verify(wrong) }
+        // Validly signed, with the body it was signed with or with another: neither passes.
+        for literal in ["UNSIGNED-PAYLOAD", "STREAMING-AWS4-HMAC-SHA256-PAYLOAD"] {
+            var request = Self.signed(extra: [("X-Amz-Content-Sha256", literal)], body: [])
+            #expect(throws: mismatch) { try Self.verifier().verify(request) }
+            request.body = Array("anything".utf8)
+            #expect(throws: mismatch) { try Self.verifier().verify(request) }
         }
-        // UNSIGNED-PAYLOAD: the signature does not cover the body, so any body passes.
-        let unsignedBody = Self.signed(extra: [("X-Amz-Content-Sha256", "UNSIGNED-PAYLOAD")], body: [])
-        var request = unsignedBody
-        request.body = Array("anything".utf8)
-        #expect(try Self.verifier().verify(request) == "AKIDWARREN")
+        // The header with the body's own hash (any case) passes.
+        let emptySHA256 = "E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855"
+        let declared = Self.signed(extra: [("X-Amz-Content-Sha256", emptySHA256)], body: [])
+        #expect(try Self.verifier().verify(declared) == "AKIDWARREN")
         // A caller-supplied body hash is used instead of hashing the body.
         var hashed = Self.signed(body: [])
         hashed.body = Array("ignored".utf8)
-        hashed.bodySHA256 = "E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855"
+        hashed.bodySHA256 = emptySHA256
         #expect(try Self.verifier().verify(hashed) == "AKIDWARREN")
     }
 
