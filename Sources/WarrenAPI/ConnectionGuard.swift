@@ -78,6 +78,14 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
     private var readingBytes = 0
     private var progressMark: (bytes: Int, at: NIODeadline)?
 
+    /// How the answer to each request read is framed, oldest first (one per head read, taken by
+    /// the head of its answer).
+    private var framing = CircularBuffer<Framing>()
+    private enum Framing { case http11, http10(keepAlive: Bool) }
+    /// The answer being written has no length (a stream) to an HTTP/1.0 client: its end is the
+    /// connection's.
+    private var closeAfterAnswer = false
+
     /// The least rate, in bytes a second, at which a body still arriving at an idle check must go
     /// on arriving (a 56 kbit/s modem sends 7,000).
     static let minimumBodyRate = 1024
@@ -125,6 +133,7 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
                 return
             }
             inProgress += 1
+            framing.append(head.version == .http1_0 ? .http10(keepAlive: head.isKeepAlive) : .http11)
             reading = head
             readingChecked = false
             readingBytes = 0
@@ -194,22 +203,48 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        guard case .end = unwrapOutboundIn(data) else {
+        switch unwrapOutboundIn(data) {
+        case .head(var head):
+            if head.status.code >= 200, case .http10(let keepAlive)? = framing.popFirst() {
+                frameForHTTP10(&head, keepAlive: keepAlive)
+                context.write(wrapOutboundOut(.head(head)), promise: promise)
+            } else {
+                context.write(data, promise: promise)
+            }
+        case .body:
             context.write(data, promise: promise)
-            return
-        }
-        guard !context.channel.isWritable else {
+        case .end where !closeAfterAnswer && context.channel.isWritable:
             answered()
             context.write(data, promise: promise)
+        case .end:
+            // A large answer is still queued for a slow reader: it is in progress until written.
+            // A stream to an HTTP/1.0 client ends with the connection once written.
+            let closing = closeAfterAnswer
+            closeAfterAnswer = false
+            let written = context.eventLoop.makePromise(of: Void.self)
+            written.futureResult.assumeIsolatedUnsafeUnchecked().whenComplete { result in
+                self.answered()
+                promise?.completeWith(result)
+                if closing { context.close(promise: nil) }
+            }
+            context.write(data, promise: written)
+        }
+    }
+
+    /// An answer to an HTTP/1.0 request: one with a length says `Connection: keep-alive` when the
+    /// client asked for it (an HTTP/1.0 client that sent it, `ab -k` say, reuses the connection
+    /// only when the answer says so); one without (a response stream) cannot be chunked for such
+    /// a client and ends with the connection, as RFC 9112 has it: an HTTP/1.0 head (so that the
+    /// encoder adds no chunked coding), `Connection: close`, and the close after its end.
+    private func frameForHTTP10(_ head: inout HTTPResponseHead, keepAlive: Bool) {
+        if !head.status.mayHaveResponseBody || head.headers.contains(name: "Content-Length") {
+            if keepAlive { head.headers.replaceOrAdd(name: "Connection", value: "keep-alive") }
             return
         }
-        // A large answer is still queued for a slow reader: it is in progress until written.
-        let written = context.eventLoop.makePromise(of: Void.self)
-        written.futureResult.assumeIsolatedUnsafeUnchecked().whenComplete { result in
-            self.answered()
-            promise?.completeWith(result)
-        }
-        context.write(data, promise: written)
+        head.version = .http1_0
+        head.headers.remove(name: "Transfer-Encoding")
+        head.headers.replaceOrAdd(name: "Connection", value: "close")
+        closeAfterAnswer = true
     }
 
     private func answered() {
