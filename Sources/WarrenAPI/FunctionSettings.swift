@@ -136,6 +136,7 @@ extension FunctionSettings {
     var update: FunctionConfigurationUpdate {
         FunctionConfigurationUpdate(runtime: runtime, handler: handler, role: role, memorySize: memorySize,
                                     timeout: timeout.map(Double.init), ephemeralStorage: ephemeralStorage?.size,
-                                    environment: environment, description: description)
+                                    environment: environment, description: description,
+                                    reportedSettings: unapplied.reported)
     }
 }

@@ -66,13 +66,16 @@ extension UpdateFunctionConfigurationRequest: CarriesUnappliedSettings {}
 /// Lambda settings Warren takes without applying them (X-Ray tracing, VPC, dead-letter queue, KMS,
 /// container images, SnapStart, log formats, file systems, code signing): decoded as the model
 /// types them and their enumerations and list limits checked, so a value Lambda refuses is
-/// refused here too rather than silently dropped.
+/// refused here too rather than silently dropped. All but the image settings and code signing
+/// (Zip functions have neither) are kept with the function and reported back as Lambda reports
+/// them (``reported``): a deployment tool that compares what it set with what it reads (Terraform,
+/// CloudFormation's drift detection) then sees no difference.
 struct UnappliedSettings: Decodable, Sendable {
-    struct Tracing: Decodable, Sendable {
+    struct Tracing: Codable, Sendable {
         var mode: String?
         enum CodingKeys: String, CodingKey { case mode = "Mode" }
     }
-    struct Vpc: Decodable, Sendable {
+    struct Vpc: Codable, Sendable {
         var subnetIds: [String]?
         var securityGroupIds: [String]?
         var ipv6AllowedForDualStack: Bool?
@@ -81,7 +84,7 @@ struct UnappliedSettings: Decodable, Sendable {
             case ipv6AllowedForDualStack = "Ipv6AllowedForDualStack"
         }
     }
-    struct DeadLetter: Decodable, Sendable {
+    struct DeadLetter: Codable, Sendable {
         var targetArn: String?
         enum CodingKeys: String, CodingKey { case targetArn = "TargetArn" }
     }
@@ -93,11 +96,11 @@ struct UnappliedSettings: Decodable, Sendable {
             case entryPoint = "EntryPoint", command = "Command", workingDirectory = "WorkingDirectory"
         }
     }
-    struct Snap: Decodable, Sendable {
+    struct Snap: Codable, Sendable {
         var applyOn: String?
         enum CodingKeys: String, CodingKey { case applyOn = "ApplyOn" }
     }
-    struct Logging: Decodable, Sendable {
+    struct Logging: Codable, Sendable {
         var logFormat: String?
         var applicationLogLevel: String?
         var systemLogLevel: String?
@@ -107,7 +110,7 @@ struct UnappliedSettings: Decodable, Sendable {
             case systemLogLevel = "SystemLogLevel", logGroup = "LogGroup"
         }
     }
-    struct FileSystem: Decodable, Sendable {
+    struct FileSystem: Codable, Sendable {
         var arn: String?
         var localMountPath: String?
         enum CodingKeys: String, CodingKey { case arn = "Arn", localMountPath = "LocalMountPath" }
@@ -125,6 +128,37 @@ struct UnappliedSettings: Decodable, Sendable {
         case tracing = "TracingConfig", vpc = "VpcConfig", deadLetter = "DeadLetterConfig", kmsKeyArn = "KMSKeyArn"
         case image = "ImageConfig", snapStart = "SnapStart", logging = "LoggingConfig"
         case fileSystems = "FileSystemConfigs"
+    }
+
+    /// What the request sets (the member's JSON, as given) or clears (nil) of the settings a
+    /// function keeps and reports, by Lambda's member name. A member given empty clears it, as on
+    /// Lambda: a `VpcConfig` without subnets or groups, a `DeadLetterConfig` or `KMSKeyArn` without
+    /// an ARN, `SnapStart` `None`, no `FileSystemConfigs`. A member given replaces the kept one whole.
+    var reported: [String: String?] {
+        var members: [String: String?] = [:]
+        func put<Value: Encodable>(_ name: String, _ value: Value?, keep: (Value) -> Bool) {
+            members[name] = value.flatMap { keep($0) ? Self.json($0) : nil }
+        }
+        if let tracing { put("TracingConfig", tracing) { $0.mode != nil } }
+        if let vpc {
+            put("VpcConfig", vpc) { !($0.subnetIds ?? []).isEmpty || !($0.securityGroupIds ?? []).isEmpty }
+        }
+        if let deadLetter { put("DeadLetterConfig", deadLetter) { !($0.targetArn ?? "").isEmpty } }
+        if let kmsKeyArn { put("KMSKeyArn", kmsKeyArn) { !$0.isEmpty } }
+        if let snapStart { put("SnapStart", snapStart) { ($0.applyOn ?? "None") != "None" } }
+        if let logging {
+            put("LoggingConfig", logging) {
+                $0.logFormat != nil || $0.applicationLogLevel != nil || $0.systemLogLevel != nil || $0.logGroup != nil
+            }
+        }
+        if let fileSystems { put("FileSystemConfigs", fileSystems) { !$0.isEmpty } }
+        return members
+    }
+
+    private static func json(_ value: some Encodable) -> String? {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        return (try? encoder.encode(value)).map { String(decoding: $0, as: UTF8.self) }
     }
 
     /// The model's enumerations and list limits.

@@ -15,7 +15,8 @@ extension LambdaService {
             memorySize: request.memorySize ?? 128, timeout: Double(request.timeout ?? 3),
             ephemeralStorage: request.ephemeralStorage?.size ?? 512,
             environment: request.environment?.variables ?? [:], description: request.description ?? "",
-            codeSha256: artifact.sha256, codeSize: artifact.size)
+            codeSha256: artifact.sha256, codeSize: artifact.size,
+            reportedSettings: Self.kept(request.unapplied.reported))
         return try await mutations.serialized {
             let created = try await store.createFunction(record, tags: request.tags ?? [:])
             do {
@@ -32,6 +33,12 @@ extension LambdaService {
             return FunctionConfiguration(version.configuration, version: version.version, arn: arn.function(name),
                                          description: version.description)
         }
+    }
+
+    /// The reported settings a new function keeps (what the request clears it has not).
+    private static func kept(_ members: [String: String?]) -> [String: String]? {
+        let kept = members.compactMapValues { $0 }
+        return kept.isEmpty ? nil : kept
     }
 
     private static func validateCreate(_ request: CreateFunctionRequest, catalog: RuntimeCatalog, home: LambdaARN)

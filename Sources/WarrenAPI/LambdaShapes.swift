@@ -39,6 +39,10 @@ struct FunctionConfiguration: Codable, Sendable, Equatable {
     var ephemeralStorage: EphemeralStorageShape
     var snapStart = SnapStart()
     var loggingConfig: LoggingConfig
+    var vpcConfig: VpcConfigShape?
+    var deadLetterConfig: DeadLetterConfigShape?
+    var kmsKeyArn: String?
+    var fileSystemConfigs: [FileSystemConfigShape]?
 
     enum CodingKeys: String, CodingKey {
         case functionName = "FunctionName", functionArn = "FunctionArn", runtime = "Runtime", role = "Role"
@@ -47,7 +51,8 @@ struct FunctionConfiguration: Codable, Sendable, Equatable {
         case version = "Version", environment = "Environment", tracingConfig = "TracingConfig"
         case revisionId = "RevisionId", state = "State", lastUpdateStatus = "LastUpdateStatus"
         case packageType = "PackageType", architectures = "Architectures", ephemeralStorage = "EphemeralStorage"
-        case snapStart = "SnapStart", loggingConfig = "LoggingConfig"
+        case snapStart = "SnapStart", loggingConfig = "LoggingConfig", vpcConfig = "VpcConfig"
+        case deadLetterConfig = "DeadLetterConfig", kmsKeyArn = "KMSKeyArn", fileSystemConfigs = "FileSystemConfigs"
     }
 
     /// One mapping from the store's record to Lambda's shape.
@@ -77,7 +82,59 @@ struct FunctionConfiguration: Codable, Sendable, Equatable {
         architectures = [HostArchitecture.name]
         ephemeralStorage = EphemeralStorageShape(size: record.ephemeralStorage)
         loggingConfig = LoggingConfig(logGroup: "/aws/lambda/\(record.name)")
+        if let reported = record.reportedSettings { report(reported) }
     }
+
+    /// The settings the function keeps without Warren applying them, as Lambda reports them.
+    private mutating func report(_ members: [String: String]) {
+        func value<Value: Decodable>(_ name: String, as type: Value.Type) -> Value? {
+            members[name].flatMap { try? JSONDecoder().decode(Value.self, from: Data($0.utf8)) }
+        }
+        typealias Given = UnappliedSettings
+        if let mode = value("TracingConfig", as: Given.Tracing.self)?.mode { tracingConfig.mode = mode }
+        if let vpc = value("VpcConfig", as: Given.Vpc.self) {
+            vpcConfig = VpcConfigShape(subnetIds: vpc.subnetIds ?? [], securityGroupIds: vpc.securityGroupIds ?? [],
+                                       ipv6AllowedForDualStack: vpc.ipv6AllowedForDualStack ?? false)
+        }
+        if let target = value("DeadLetterConfig", as: Given.DeadLetter.self)?.targetArn {
+            deadLetterConfig = DeadLetterConfigShape(targetArn: target)
+        }
+        kmsKeyArn = value("KMSKeyArn", as: String.self)
+        if let applyOn = value("SnapStart", as: Given.Snap.self)?.applyOn { snapStart.applyOn = applyOn }
+        if let logging = value("LoggingConfig", as: Given.Logging.self) {
+            // Lambda's defaults for what was left out; log levels are JSON's alone (INFO by default).
+            let json = logging.logFormat == "JSON"
+            loggingConfig = LoggingConfig(
+                logFormat: logging.logFormat ?? "Text", logGroup: logging.logGroup ?? loggingConfig.logGroup,
+                applicationLogLevel: logging.applicationLogLevel ?? (json ? "INFO" : nil),
+                systemLogLevel: logging.systemLogLevel ?? (json ? "INFO" : nil))
+        }
+        fileSystemConfigs = value("FileSystemConfigs", as: [Given.FileSystem].self)?.map {
+            FileSystemConfigShape(arn: $0.arn ?? "", localMountPath: $0.localMountPath ?? "")
+        }
+    }
+}
+
+/// `VpcConfig` as Lambda reports it (`VpcConfigResponse`; no `VpcId`: Warren knows no VPC).
+struct VpcConfigShape: Codable, Sendable, Equatable {
+    var subnetIds: [String]
+    var securityGroupIds: [String]
+    var ipv6AllowedForDualStack: Bool
+    enum CodingKeys: String, CodingKey {
+        case subnetIds = "SubnetIds", securityGroupIds = "SecurityGroupIds"
+        case ipv6AllowedForDualStack = "Ipv6AllowedForDualStack"
+    }
+}
+
+struct DeadLetterConfigShape: Codable, Sendable, Equatable {
+    var targetArn: String
+    enum CodingKeys: String, CodingKey { case targetArn = "TargetArn" }
+}
+
+struct FileSystemConfigShape: Codable, Sendable, Equatable {
+    var arn: String
+    var localMountPath: String
+    enum CodingKeys: String, CodingKey { case arn = "Arn", localMountPath = "LocalMountPath" }
 }
 
 /// `{"Variables": {…}}`
@@ -106,7 +163,12 @@ struct SnapStart: Codable, Sendable, Equatable {
 struct LoggingConfig: Codable, Sendable, Equatable {
     var logFormat = "Text"
     var logGroup: String
-    enum CodingKeys: String, CodingKey { case logFormat = "LogFormat", logGroup = "LogGroup" }
+    var applicationLogLevel: String?
+    var systemLogLevel: String?
+    enum CodingKeys: String, CodingKey {
+        case logFormat = "LogFormat", logGroup = "LogGroup", applicationLogLevel = "ApplicationLogLevel"
+        case systemLogLevel = "SystemLogLevel"
+    }
 }
 
 /// The one architecture this host runs functions for.

@@ -27,11 +27,16 @@ public struct FunctionRecord: Codable, Sendable, Equatable {
     public var lastModified: String
     /// `Pending`, `Active`, `Inactive` or `Failed`.
     public var state: String
+    /// Settings kept and reported but not applied (X-Ray tracing, VPC, …): by Lambda's member name,
+    /// the JSON text of the member as the API reports it. Written and read by the API layer alone;
+    /// nil when there are none (and in rows and snapshots from before it existed).
+    public var reportedSettings: [String: String]?
 
     public init(name: String, runtime: String, handler: String, role: String = "", memorySize: Int = 128,
                 timeout: Double = 3, ephemeralStorage: Int = 512, environment: [String: String] = [:],
                 description: String = "", codeSha256: String, codeSize: Int, revisionId: String = newRevisionId(),
-                lastModified: String = lambdaTimestamp(), state: String = "Active") {
+                lastModified: String = lambdaTimestamp(), state: String = "Active",
+                reportedSettings: [String: String]? = nil) {
         self.name = name
         self.runtime = runtime
         self.handler = handler
@@ -46,6 +51,7 @@ public struct FunctionRecord: Codable, Sendable, Equatable {
         self.revisionId = revisionId
         self.lastModified = lastModified
         self.state = state
+        self.reportedSettings = reportedSettings
     }
 
     /// Lambda's `CodeSha256`: the digest in base64 rather than hex.
@@ -74,10 +80,12 @@ public struct FunctionConfigurationUpdate: Sendable, Equatable {
     /// Replaces the variables wholesale, as Lambda does.
     public var environment: [String: String]?
     public var description: String?
+    /// Reported settings to set (a JSON text) or remove (nil), by member; the others are kept.
+    public var reportedSettings: [String: String?]
 
     public init(runtime: String? = nil, handler: String? = nil, role: String? = nil, memorySize: Int? = nil,
                 timeout: Double? = nil, ephemeralStorage: Int? = nil, environment: [String: String]? = nil,
-                description: String? = nil) {
+                description: String? = nil, reportedSettings: [String: String?] = [:]) {
         self.runtime = runtime
         self.handler = handler
         self.role = role
@@ -86,6 +94,7 @@ public struct FunctionConfigurationUpdate: Sendable, Equatable {
         self.ephemeralStorage = ephemeralStorage
         self.environment = environment
         self.description = description
+        self.reportedSettings = reportedSettings
     }
 }
 

@@ -42,6 +42,11 @@ extension SQLiteStore {
             if let value = update.ephemeralStorage { function.ephemeralStorage = value }
             if let value = update.environment { function.environment = value }
             if let value = update.description { function.description = value }
+            if !update.reportedSettings.isEmpty {
+                var settings = function.reportedSettings ?? [:]
+                for (member, value) in update.reportedSettings { settings[member] = value }
+                function.reportedSettings = settings.isEmpty ? nil : settings
+            }
         }
     }
 

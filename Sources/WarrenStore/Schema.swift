@@ -9,6 +9,7 @@ enum Schema {
         migrator.registerMigration("v1", migrate: v1)
         migrator.registerMigration("v2", migrate: v2)
         migrator.registerMigration("v3", migrate: v3)
+        migrator.registerMigration("v4", migrate: v4)
         return migrator
     }
 
@@ -68,6 +69,14 @@ enum Schema {
             t.column("key", .text).notNull()
             t.column("value", .text).notNull()
             t.primaryKey(["function", "key"])
+        }
+    }
+
+    /// Settings a function keeps and reports without Warren applying them (see
+    /// ``FunctionRecord/reportedSettings``); NULL for none.
+    private static func v4(_ db: Database) throws {
+        try db.alter(table: "function") { t in
+            t.add(column: "reportedSettings", .text)
         }
     }
 

@@ -9,13 +9,13 @@ import Testing
         let dir = try TempDirectory()
         defer { dir.cleanup() }
         let store = try openStore(dir)
-        #expect(try store.appliedMigrations() == ["v1", "v2", "v3"])
+        #expect(try store.appliedMigrations() == ["v1", "v2", "v3", "v4"])
         #expect(try store.tableNames() == ["alias", "concurrency", "eventInvokeConfig", "function",
                                            "provisioned", "queuedEvent", "tag", "version"])
         #expect(FileManager.default.fileExists(atPath: dir.url.appendingPathComponent("warren.db").path))
         // Reopening runs no migration twice.
         try store.close()
-        #expect(try openStore(dir).appliedMigrations() == ["v1", "v2", "v3"])
+        #expect(try openStore(dir).appliedMigrations() == ["v1", "v2", "v3", "v4"])
     }
 
     /// A state directory of the release before tags opens with its functions and gains the table.
@@ -24,15 +24,45 @@ import Testing
         defer { dir.cleanup() }
         let old = try DatabaseQueue(path: dir.url.appendingPathComponent("warren.db").path)
         try Schema.migrator.migrate(old, upTo: "v2")
+        try await old.write { db in try Self.insertV1Function(db, "f") }
+        try old.close()
+        let store = try openStore(dir)
+        #expect(try store.appliedMigrations() == ["v1", "v2", "v3", "v4"])
+        #expect(try await store.getFunction("f").handler == "bootstrap")
+        #expect(try await store.tags(of: "f").isEmpty)
+    }
+
+    /// A function row as the first schema's columns hold it.
+    private static func insertV1Function(_ db: Database, _ name: String) throws {
+        try db.execute(sql: """
+            INSERT INTO function (name, runtime, handler, role, memorySize, timeout, ephemeralStorage, environment,
+                                  description, codeSha256, codeSize, revisionId, lastModified, state)
+            VALUES (?, 'provided.al2023', 'bootstrap', '', 128, 3, 512, '{}', '', '00', 1, 'r', 't', 'Active')
+            """, arguments: [name])
+    }
+
+    /// A state directory of the release before reported settings opens with its functions and versions, which
+    /// report none.
+    @Test func aVersion3DatabaseUpgradesInPlace() async throws {
+        let dir = try TempDirectory()
+        defer { dir.cleanup() }
+        let old = try DatabaseQueue(path: dir.url.appendingPathComponent("warren.db").path)
+        try Schema.migrator.migrate(old, upTo: "v3")
         try await old.write { db in
-            try FunctionRecord(name: "f", runtime: "provided.al2023", handler: "bootstrap", codeSha256: "00",
-                               codeSize: 1).insert(db)
+            try Self.insertV1Function(db, "old")
+            // A version's snapshot as the third schema's release wrote it: no reportedSettings key.
+            let record = FunctionRecord(name: "old", runtime: "provided.al2023", handler: "bootstrap",
+                                        codeSha256: "00", codeSize: 1)
+            let snapshot = String(decoding: try JSONEncoder().encode(record), as: UTF8.self)
+            #expect(!snapshot.contains("reportedSettings"))
+            try db.execute(sql: "INSERT INTO version (function, number, configuration, description, codeSha256) "
+                           + "VALUES ('old', 1, ?, '', '00')", arguments: [snapshot])
         }
         try old.close()
         let store = try openStore(dir)
-        #expect(try store.appliedMigrations() == ["v1", "v2", "v3"])
-        #expect(try await store.getFunction("f").handler == "bootstrap")
-        #expect(try await store.tags(of: "f").isEmpty)
+        #expect(try store.appliedMigrations() == ["v1", "v2", "v3", "v4"])
+        #expect(try await store.getFunction("old").reportedSettings == nil)
+        #expect(try await store.getVersion("old", version: "1").configuration.reportedSettings == nil)
     }
 
     @Test func createGetAndConflict() async throws {
@@ -79,6 +109,32 @@ import Testing
         #expect(pages == 3)
         let all = try await store.listFunctions(marker: nil, maxItems: 50)
         #expect(all.items.count == 5 && all.nextMarker == nil)
+    }
+
+    @Test("reported settings: an update sets or clears each member it names, keeps the rest; a version keeps its own")
+    func reportedSettings() async throws {
+        let dir = try TempDirectory()
+        defer { dir.cleanup() }
+        let store = try openStore(dir)
+        try await deploy(store, "f")
+        let set = FunctionConfigurationUpdate(reportedSettings: ["TracingConfig": #"{"Mode":"Active"}"#,
+                                                                 "KMSKeyArn": #""arn:k""#])
+        var updated = try await store.updateFunctionConfiguration("f", set, expectedRevisionId: nil)
+        #expect(updated.reportedSettings == ["TracingConfig": #"{"Mode":"Active"}"#, "KMSKeyArn": #""arn:k""#])
+        let version = try await store.publishVersion("f", description: nil, expectedCodeSha256: nil,
+                                                     expectedRevisionId: nil)
+        updated = try await store.updateFunctionConfiguration("f", .init(reportedSettings: ["KMSKeyArn": nil]),
+                                                              expectedRevisionId: nil)
+        #expect(updated.reportedSettings == ["TracingConfig": #"{"Mode":"Active"}"#])
+        updated = try await store.updateFunctionConfiguration("f", .init(reportedSettings: ["TracingConfig": nil]),
+                                                              expectedRevisionId: nil)
+        #expect(updated.reportedSettings == nil)
+        // What was published is the version's, and a change of the settings alone is content to publish.
+        try store.close()
+        let reopened = try openStore(dir)
+        #expect(try await reopened.getFunction("f").reportedSettings == nil)
+        #expect(try await reopened.getVersion("f", version: version.version).configuration.reportedSettings?["KMSKeyArn"] == #""arn:k""#)
+        #expect(!version.configuration.hasSameContent(as: try await reopened.getFunction("f")))
     }
 
     @Test func updatesChangeRevisionAndCheckIt() async throws {

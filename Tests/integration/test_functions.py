@@ -389,6 +389,51 @@ def test_settings_warren_does_not_apply_are_typed_and_checked(server, lam, funct
     assert updated.status == 400 and updated.error_type == "InvalidRequestContentException", updated
 
 
+def test_settings_warren_does_not_apply_are_reported_back(lam, functions):
+    """What a deployment tool sets it reads back, else Terraform plans the change again on every run:
+    tracing, VPC, dead-letter queue, KMS key, SnapStart, logging and file systems are kept with the
+    function and its versions and reported as Lambda reports them; an update replaces or clears
+    only the members it names."""
+    dlq = {"TargetArn": "arn:aws:sqs:us-east-1:000000000000:dlq"}
+    efs = [{"Arn": "arn:aws:elasticfilesystem:us-east-1:000000000000:access-point/fsap-0123456789abcdef0",
+            "LocalMountPath": "/mnt/efs"}]
+    created = functions.create(
+        TracingConfig={"Mode": "Active"}, VpcConfig={"SubnetIds": ["subnet-1"], "SecurityGroupIds": ["sg-1"]},
+        DeadLetterConfig=dlq, KMSKeyArn="arn:aws:kms:us-east-1:000000000000:key/k",
+        SnapStart={"ApplyOn": "PublishedVersions"}, LoggingConfig={"LogFormat": "JSON"}, FileSystemConfigs=efs)
+    name = created["FunctionName"]
+    listed = next(f for f in lam.list_functions()["Functions"] if f["FunctionName"] == name)
+    for config in (created, lam.get_function_configuration(FunctionName=name),
+                   lam.get_function(FunctionName=name)["Configuration"], listed):
+        assert config["TracingConfig"] == {"Mode": "Active"}
+        assert config["VpcConfig"] == {"SubnetIds": ["subnet-1"], "SecurityGroupIds": ["sg-1"],
+                                       "Ipv6AllowedForDualStack": False}
+        assert config["DeadLetterConfig"] == dlq and config["FileSystemConfigs"] == efs
+        assert config["KMSKeyArn"] == "arn:aws:kms:us-east-1:000000000000:key/k"
+        assert config["SnapStart"] == {"ApplyOn": "PublishedVersions", "OptimizationStatus": "Off"}
+        assert config["LoggingConfig"] == {"LogFormat": "JSON", "ApplicationLogLevel": "INFO",
+                                           "SystemLogLevel": "INFO", "LogGroup": f"/aws/lambda/{name}"}
+    version = lam.publish_version(FunctionName=name)["Version"]
+
+    updated = lam.update_function_configuration(
+        FunctionName=name, TracingConfig={"Mode": "PassThrough"}, VpcConfig={"SubnetIds": [], "SecurityGroupIds": []},
+        KMSKeyArn="", LoggingConfig={"LogFormat": "Text", "LogGroup": "custom"})
+    lam.get_waiter("function_updated_v2").wait(FunctionName=name)
+    for config in (updated, lam.get_function_configuration(FunctionName=name)):
+        assert config["TracingConfig"] == {"Mode": "PassThrough"}
+        assert "VpcConfig" not in config and "KMSKeyArn" not in config, config
+        assert config["LoggingConfig"] == {"LogFormat": "Text", "LogGroup": "custom"}
+        assert config["DeadLetterConfig"] == dlq and config["FileSystemConfigs"] == efs
+    # The settings changed: that is a new version's content.
+    assert lam.publish_version(FunctionName=name)["Version"] != version
+    published = lam.get_function_configuration(FunctionName=name, Qualifier=version)
+    assert published["TracingConfig"] == {"Mode": "Active"} and published["VpcConfig"]["SubnetIds"] == ["subnet-1"]
+    # A function created without them reports Lambda's defaults and nothing more.
+    plain = functions.create()
+    assert plain["TracingConfig"] == {"Mode": "PassThrough"} and plain["SnapStart"]["ApplyOn"] == "None"
+    assert not {"VpcConfig", "DeadLetterConfig", "KMSKeyArn", "FileSystemConfigs"} & plain.keys(), plain
+
+
 def test_bad_update_parameters_are_400(lam, lam_raw, functions):
     name = functions.create()["FunctionName"]
     before = lam.get_function_configuration(FunctionName=name)
