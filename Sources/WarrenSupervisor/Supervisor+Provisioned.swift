@@ -42,6 +42,7 @@ extension Supervisor {
         functions[name] = record
         admission.setRequestedProvisioned(name, record.provisioned)
         provisionedInitFailures[FunctionVersion(name, version)] = nil
+        provisionedReached.remove(FunctionVersion(name, version))
         admission.setProvisioned(name, version: version, 0)
         await pools[FunctionVersion(name, version)]?.trimProvisioned(to: count)
         if wait { await replenishProvisioned() }
@@ -54,6 +55,7 @@ extension Supervisor {
         functions[name] = record
         admission.setRequestedProvisioned(name, record.provisioned)
         provisionedInitFailures[FunctionVersion(name, version)] = nil
+        provisionedReached.remove(FunctionVersion(name, version))
         admission.setProvisioned(name, version: version, 0)
         // Idle provisioned instances go now, busy ones once their invocation ends; on-demand ones stay.
         await pools[FunctionVersion(name, version)]?.trimProvisioned(to: 0)
@@ -69,8 +71,10 @@ extension Supervisor {
             return ProvisionedConcurrency(requested: requested, available: available, allocated: available,
                                           status: .failed, statusReason: "FUNCTION_ERROR_INIT_FAILURE")
         }
+        // Once READY, it stays so while an instance that ended is replaced (Available counts what is up).
+        let ready = available >= requested || provisionedReached.contains(fv)
         return ProvisionedConcurrency(requested: requested, available: available, allocated: available,
-                                      status: available >= requested ? .ready : .inProgress)
+                                      status: ready ? .ready : .inProgress)
     }
 
     /// Inits of a version's provisioned instances that may fail in a row before its configuration
@@ -136,6 +140,7 @@ extension Supervisor {
                     if started < batch { break }  // no room, a failed init, or a change: the next pass
                 }
                 countProvisioned(fv)
+                await noteIfReady(fv)
             }
         }
     }
@@ -166,7 +171,16 @@ extension Supervisor {
         // Counted as each instance is kept, not at the end of the pass: READY follows this count,
         // and an invoke after READY must get a provisioned lease.
         countProvisioned(fv)
+        await noteIfReady(fv)
         return !instance.isDead
+    }
+
+    /// Latches READY for `fv` once as many of its provisioned instances finished init as are set.
+    private func noteIfReady(_ fv: FunctionVersion) async {
+        guard let requested = functions[fv.functionName]?.provisioned[fv.version],
+              await readyProvisioned(fv) >= requested,
+              functions[fv.functionName]?.provisioned[fv.version] == requested else { return }
+        provisionedReached.insert(fv)
     }
 
     /// Tells admission how many provisioned instances of `fv` are up (at most the requested count).

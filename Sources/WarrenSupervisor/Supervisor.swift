@@ -90,6 +90,9 @@ public actor Supervisor {
     /// ``provisionedInitAttempts`` its configuration is FAILED and no more are started until it
     /// is set again.
     var provisionedInitFailures: [FunctionVersion: Int] = [:]
+    /// Versions whose provisioned concurrency has been READY since it was last set: it stays READY
+    /// while an instance that ended (a crash, its lifetime) is replaced, as on Lambda.
+    var provisionedReached: Set<FunctionVersion> = []
 
     /// Loads the policy, probes cgroups, sweeps what a crashed supervisor
     /// left, and starts the namespace pool and the reclaimer.
@@ -202,6 +205,7 @@ public actor Supervisor {
         admission.setRequestedProvisioned(name, [:])
         // A function made again under this name starts its versions at 1 again.
         provisionedInitFailures = provisionedInitFailures.filter { $0.key.functionName != name }
+        provisionedReached = provisionedReached.filter { $0.functionName != name }
         for (key, pool) in pools where key.functionName == name {
             pools[key] = nil
             await pool.destroyAll(reason: "function deleted")
@@ -238,6 +242,7 @@ public actor Supervisor {
         functions[name] = record
         admission.setRequestedProvisioned(name, record.provisioned)
         admission.setProvisioned(name, version: version, 0)
+        provisionedReached.remove(FunctionVersion(name, version))
         await pools.removeValue(forKey: FunctionVersion(name, version))?.destroyAll(reason: "version deleted")
     }
 

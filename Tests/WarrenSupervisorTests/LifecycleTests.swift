@@ -33,6 +33,29 @@ struct LifecycleTests {
         }
     }
 
+    /// READY stays READY while a provisioned instance that ended is replaced, as on Lambda; only
+    /// Available shows the gap. It showed IN_PROGRESS until the replacement was up (about 5 s).
+    @Test func provisionedConcurrencyStaysReadyWhileAnInstanceIsReplaced() async throws {
+        try await F.with { supervisor, code in
+            try await supervisor.createFunction(F.function("pcr", code: code))
+            let version = try await supervisor.publishVersion("pcr")
+            try await supervisor.putProvisionedConcurrency("pcr", qualifier: version, 2)
+            #expect(try await supervisor.provisionedConcurrency("pcr", qualifier: version)?.status == .ready)
+            let crashed = try await supervisor.invoke("pcr", qualifier: version, payload: Array(#"{"crash":3}"#.utf8))
+            #expect(crashed.errorType == "Runtime.ExitError", "\(F.text(crashed.payload))")
+            let during = try await supervisor.provisionedConcurrency("pcr", qualifier: version)
+            #expect(during?.status == .ready && during?.available == 1, "\(String(describing: during))")
+            await supervisor.replenishProvisioned()
+            let after = try await supervisor.provisionedConcurrency("pcr", qualifier: version)
+            #expect(after?.status == .ready && after?.available == 2, "\(String(describing: after))")
+            // Set again (a new count), it is IN_PROGRESS until that many are up.
+            try await supervisor.putProvisionedConcurrency("pcr", qualifier: version, 3, wait: false)
+            #expect(try await supervisor.provisionedConcurrency("pcr", qualifier: version)?.status == .inProgress)
+            await supervisor.replenishProvisioned()
+            #expect(try await supervisor.provisionedConcurrency("pcr", qualifier: version)?.status == .ready)
+        }
+    }
+
     /// A version whose init keeps failing is FAILED (`FUNCTION_ERROR_INIT_FAILURE`) after six
     /// tries, and no more instances are started for it until it is set again, as Lambda gives up.
     /// Before, it stayed IN_PROGRESS and a try was made every reclaim pass, for ever
