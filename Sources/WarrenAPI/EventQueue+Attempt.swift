@@ -44,8 +44,8 @@ extension EventQueue {
             return
         }
         if case .success = outcome {
-            // It ran, so its slot is free again (see ``invocationEnded()``).
-            invocationEnded()
+            // It ran, so its slot is free again (see ``slotsMayBeFree()``).
+            slotsMayBeFree()
         }
         switch outcome {
         case .success(let result) where result.functionError == nil:

@@ -77,10 +77,11 @@ public final class EventQueue: Sendable {
         var slotFreed = false
     }
 
-    /// An invocation ended (a synchronous one, or one of the queue's own), so a slot it held may be
-    /// free: events waiting on a throttle's back-off are tried now, rather than at the end of a
-    /// back-off that doubled while the slot was busy. A lock and nothing else when none wait.
-    public func invocationEnded() {
+    /// An invocation ended (a synchronous one, or one of the queue's own), or the concurrency
+    /// settings changed, so a slot may be free: events waiting on a throttle's back-off are tried
+    /// now, rather than at the end of a back-off that doubled while the slot was busy. A lock and
+    /// nothing else when none wait.
+    public func slotsMayBeFree() {
         let wakeLoop = state.withLock { state in
             guard state.throttledWaiting, !state.slotFreed else { return false }
             state.slotFreed = true

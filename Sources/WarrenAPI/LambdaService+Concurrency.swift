@@ -31,6 +31,7 @@ extension LambdaService {
             try await store.putFunctionConcurrency(name, reserved: value)
             try await supervisor.putFunctionConcurrency(name, value)
         }
+        capacityChanged()
         return ConcurrencyShape(reservedConcurrentExecutions: value)
     }
 
@@ -45,6 +46,7 @@ extension LambdaService {
             try await store.deleteFunctionConcurrency(name)
             try await supervisor.putFunctionConcurrency(name, nil)
         }
+        capacityChanged()
     }
 
     // MARK: Provisioned concurrency
@@ -82,7 +84,10 @@ extension LambdaService {
     /// moves from IN_PROGRESS to READY as they finish init; a delete meanwhile is honoured.
     func startProvisionedInstances() {
         let supervisor = supervisor
-        Task { await supervisor.replenishProvisioned() }
+        Task {
+            await supervisor.replenishProvisioned()
+            self.capacityChanged()
+        }
     }
 
     /// GetProvisionedConcurrencyConfig, with the status the supervisor reports.
@@ -100,6 +105,7 @@ extension LambdaService {
             try await supervisor.deleteProvisionedConcurrency(name, qualifier: qualifier)
             clearProvisionedFailures(name, qualifier: qualifier)
         }
+        capacityChanged()
     }
 
     /// ListProvisionedConcurrencyConfigs.

@@ -118,6 +118,7 @@ extension LambdaService {
                 clearProvisionedFailures(name)
             }
         }
+        capacityChanged()  // its reservation and provisioned concurrency are the account's again
     }
 
     /// PublishVersion: the next version, or the last one when nothing changed.

@@ -45,6 +45,7 @@ public final class LambdaService: Sendable {
     private struct Hooks {
         var onEnqueue: (@Sendable () -> Void)?
         var onInvoke: InvokeHook?
+        var onCapacityChange: (@Sendable () -> Void)?
         var presign: (@Sendable (_ path: String, _ host: String) -> String)?
     }
 
@@ -80,6 +81,16 @@ public final class LambdaService: Sendable {
         get { hooks.withLock { $0.onEnqueue } }
         set { hooks.withLock { $0.onEnqueue = newValue } }
     }
+
+    /// Called after a change that may give functions more room to run (a reservation set or
+    /// removed, provisioned concurrency removed or its instances up, a function deleted): events
+    /// waiting on a throttle's back-off are tried again at once.
+    public var onCapacityChange: (@Sendable () -> Void)? {
+        get { hooks.withLock { $0.onCapacityChange } }
+        set { hooks.withLock { $0.onCapacityChange = newValue } }
+    }
+
+    func capacityChanged() { onCapacityChange?() }
 
     /// Called after every synchronous invocation, for metrics.
     public var onInvoke: (@Sendable (InvocationMetric) -> Void)? {

@@ -115,9 +115,10 @@ public final class WarrenServer {
             },
             log: log, timing: settings.queueTiming, region: settings.region)
         service.onEnqueue = { queue.wake() }
+        service.onCapacityChange = { queue.slotsMayBeFree() }
         service.onInvoke = { metric in
             metrics.record(function: metric.function, result: metric.result, error: metric.error)
-            if metric.result != nil { queue.invocationEnded() }
+            if metric.result != nil { queue.slotsMayBeFree() }
         }
         do {
             for problem in try await service.load() { log("warren: not loaded: \(problem)") }

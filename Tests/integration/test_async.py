@@ -277,6 +277,32 @@ def test_a_throttled_event_runs_once_a_synchronous_invoke_frees_its_slot(server,
     assert waited < 1.5, f"the event ran {waited:.1f} s after the slot was freed"
 
 
+def test_a_throttled_event_runs_once_its_reservation_is_raised(server, lam, functions):
+    """An event throttled because its function's reservation is busy runs as soon as the reservation
+    is raised, not at the end of its back-off (1, 2, 4 s …: here 4 s after the raise), nor once the
+    invoke holding the slot ends (9 s)."""
+    name = functions.create(Timeout=30)["FunctionName"]
+    lam.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=1)
+
+    def hold():
+        server.client().invoke(FunctionName=name, Payload=json.dumps({"action": "sleep", "seconds": 9}))
+    holder = threading.Thread(target=hold, daemon=True)
+    holder.start()
+    poll("the holder to run", lambda: [i for i in server.instances()
+                                       if i["FunctionName"] == name and i["State"] == "busy"] or None)
+    marker = f"raised-{unique_name()}"
+    send_event(lam, name, {"action": "print", "text": marker})
+    # Throttled at once, after 1 s and after 3 s: the next try would be 7 s in.
+    time.sleep(3.5)
+    assert marker.encode() not in server.logs(name)[0], "the event ran while the only slot was held"
+    raised = time.monotonic()
+    lam.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=2)
+    wait_for_markers(server, name, [marker])
+    waited = time.monotonic() - raised
+    holder.join()
+    assert waited < 2, f"the event ran {waited:.1f} s after the reservation was raised"
+
+
 def test_reserved_concurrency_zero_sends_events_to_on_failure_at_once(server, lam, functions):
     """Reserved concurrency 0: an Event goes straight to the OnFailure destination, no retries, with
     condition ZeroReservedConcurrency and approximateInvokeCount 0 (as Lambda)."""
