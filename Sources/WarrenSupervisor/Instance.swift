@@ -76,6 +76,8 @@ actor Instance {
         var cgroup: any Cgroup
         var netns: PreparedNetns
         var logPipe: Int32
+        /// Lambda's `INIT_START` line, written to the log before anything the runtime prints.
+        var initStart: String
     }
 
     /// Adopts a spawned sandbox, serves its Runtime API and waits for the
@@ -90,6 +92,8 @@ actor Instance {
         let limit = provisioned ? max(initTimeout, Self.provisionedInitLimit) : max(initTimeout, config.timeout)
         let began = ContinuousClock.now
         state = .initializing
+        // In the file, not in a log tail (collecting starts after it), as Lambda keeps it to CloudWatch.
+        log.line(parts.initStart)
         log.begin()
         process = parts.process
         cgroup = parts.cgroup

@@ -8,6 +8,20 @@ public struct RuntimeInfo: Sendable, Equatable {
     public var entrypoint: [String]
     public var workdir: String
     public var environment: [String: String]
+    /// The rootfs build's identity (`BUILD_ID` in its `/etc/os-release`: a hash of the recipe);
+    /// empty if it has none.
+    public var buildId = ""
+
+    /// Lambda's `INIT_START` line for an instance of this runtime: `python:3.11.<build>` and an ARN
+    /// naming the build, as Lambda names the runtime version an execution environment runs.
+    public func initStartLine(region: String) -> String {
+        let split = name.firstIndex { $0.isNumber || $0 == "." } ?? name.endIndex
+        var rest = name[split...]
+        if rest.first == "." { rest = rest.dropFirst() }
+        let build = buildId.isEmpty ? "unknown" : buildId
+        return "INIT_START Runtime Version: \(name[..<split]):\(rest).\(build)\t"
+            + "Runtime Version ARN: arn:aws:lambda:\(region)::runtime:\(build)"
+    }
 }
 
 /// The runtimes a Warren installation has.
@@ -46,7 +60,19 @@ public struct RuntimeCatalog: Sendable {
             throw SupervisorError(.serviceException, "runtime \(name) is not built (run `make rootfs`): \(rootfs)")
         }
         return RuntimeInfo(name: manifest.name, rootfs: rootfs, entrypoint: manifest.entrypoint,
-                           workdir: manifest.workdir ?? "/var/task", environment: manifest.env ?? [:])
+                           workdir: manifest.workdir ?? "/var/task", environment: manifest.env ?? [:],
+                           buildId: Self.buildId(rootfs: rootfs))
+    }
+}
+
+extension RuntimeCatalog {
+    /// `BUILD_ID` of `rootfs/etc/os-release`, which `rootfs/build.sh` writes.
+    static func buildId(rootfs: String) -> String {
+        guard let text = try? String(contentsOfFile: rootfs + "/etc/os-release", encoding: .utf8) else { return "" }
+        for line in text.split(separator: "\n") where line.hasPrefix("BUILD_ID=") {
+            return String(line.dropFirst("BUILD_ID=".count)).trimmingCharacters(in: CharacterSet(charactersIn: "\""))
+        }
+        return ""
     }
 }
 

@@ -334,7 +334,8 @@ extension Supervisor {
                 close(prepared.fd); close(prepared.listener); close(logRead)
                 throw error
             }
-            return Instance.Parts(process: process, cgroup: cgroup, netns: prepared, logPipe: logRead)
+            return Instance.Parts(process: process, cgroup: cgroup, netns: prepared, logPipe: logRead,
+                                  initStart: runtime.initStartLine(region: configuration.region))
         } catch {
             try? cgroup.remove()
             throw error

@@ -102,6 +102,11 @@ def test_log_type_tail(server, lam, functions):
                                                        else None)(server.logs(name)[0].decode()))
     assert "hello from the tail" in log and "second line" in log
     assert log.index(f"START RequestId: {request_id}") < log.index(f"START RequestId: {second_id}")
+    # One INIT_START per execution environment, first, as Lambda writes it (never in a tail).
+    init_start = re.findall(r"^INIT_START Runtime Version: python:3\.11\.([0-9a-f]{16})\t"
+                            r"Runtime Version ARN: arn:aws:lambda:[a-z0-9-]+::runtime:([0-9a-f]{16})$", log, re.M)
+    assert len(init_start) == 1 and init_start[0][0] == init_start[0][1], log
+    assert log.startswith("INIT_START ") and "INIT_START" not in tail, log
 
 
 def test_everything_printed_before_the_response_is_in_the_tail_before_end(lam, functions):
