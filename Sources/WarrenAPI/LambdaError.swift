@@ -62,7 +62,7 @@ public struct LambdaError: Error, Sendable, Equatable, CustomStringConvertible {
 
     private static func status(of code: StoreError.Code) -> Int {
         switch code {
-        case .notFound: 404
+        case .notFound, .provisionedConfigNotFound: 404
         case .conflict: 409
         case .preconditionFailed: 412
         default: 400

@@ -154,8 +154,7 @@ extension LambdaService {
     func provisionedRequest(_ name: String, qualifier: String) async throws -> Int? {
         do {
             return try await store.getProvisionedConcurrency(name, qualifier: qualifier).requested
-        } catch let error as StoreError where error.code == .notFound {
-            _ = try await store.getFunction(name)
+        } catch let error as StoreError where error.code == .provisionedConfigNotFound {
             return nil
         }
     }

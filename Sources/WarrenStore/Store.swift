@@ -70,7 +70,8 @@ public protocol StateStore: Sendable {
     func allFunctionConcurrency() async throws -> [String: Int]
     /// Creates or replaces the request on a version or alias. - Throws: `invalid` for `$LATEST`, `notFound`.
     func putProvisionedConcurrency(_ record: ProvisionedConcurrencyRecord) async throws
-    /// - Throws: `notFound` ("No Provisioned Concurrency Config found for this function").
+    /// - Throws: `notFound` for the function, `provisionedConfigNotFound` ("No Provisioned Concurrency
+    ///   Config found for this function").
     func getProvisionedConcurrency(_ function: String, qualifier: String) async throws -> ProvisionedConcurrencyRecord
     /// Removes the request; absent already is not an error.
     func deleteProvisionedConcurrency(_ function: String, qualifier: String) async throws

@@ -5,7 +5,7 @@ public struct StoreError: Error, Sendable, Equatable, CustomStringConvertible {
     /// don't break callers' exhaustive switches.
     public struct Code: Sendable, Hashable, CustomStringConvertible {
         private enum Value: Hashable {
-            case notFound, conflict, preconditionFailed, invalid
+            case notFound, provisionedConfigNotFound, conflict, preconditionFailed, invalid
         }
 
         private let value: Value
@@ -13,6 +13,9 @@ public struct StoreError: Error, Sendable, Equatable, CustomStringConvertible {
 
         /// The function, version, alias or setting does not exist.
         public static let notFound = Code(.notFound)
+        /// The function exists; the provisioned concurrency configuration asked for does not
+        /// (Lambda's own error type for it).
+        public static let provisionedConfigNotFound = Code(.provisionedConfigNotFound)
         /// It exists already, or something else still refers to it.
         public static let conflict = Code(.conflict)
         /// The expected RevisionId or CodeSha256 is not the current one.
@@ -24,6 +27,7 @@ public struct StoreError: Error, Sendable, Equatable, CustomStringConvertible {
         public var lambdaErrorType: String {
             switch value {
             case .notFound: "ResourceNotFoundException"
+            case .provisionedConfigNotFound: "ProvisionedConcurrencyConfigNotFoundException"
             case .conflict: "ResourceConflictException"
             case .preconditionFailed: "PreconditionFailedException"
             case .invalid: "InvalidParameterValueException"

@@ -68,7 +68,8 @@ extension LambdaAPI {
                             .badRequest, "InvalidParameterValueException",
                             "Provisioned Concurrency Configs cannot be applied to unpublished function versions.")
                 expectError(try await client.call(.get, "\(path)?Qualifier=live"), .notFound,
-                            "ResourceNotFoundException", "No Provisioned Concurrency Config found for this function")
+                            "ProvisionedConcurrencyConfigNotFoundException",
+                            "No Provisioned Concurrency Config found for this function")
                 expectError(try await client.call(.get, "\(path)?Qualifier=%24LATEST"), .badRequest,
                             "InvalidParameterValueException",
                             "The function resource provided must be an alias or a published version.")
@@ -116,7 +117,7 @@ extension LambdaAPI {
 
                 #expect(try await client.call(.delete, "\(path)?Qualifier=live").status == .noContent)
                 expectError(try await client.call(.get, "\(path)?Qualifier=live"), .notFound,
-                            "ResourceNotFoundException")
+                            "ProvisionedConcurrencyConfigNotFoundException")
                 #expect(await service.supervisor.instances().filter(\.provisioned).isEmpty)
             }
         }

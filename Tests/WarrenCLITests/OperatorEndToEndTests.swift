@@ -302,8 +302,7 @@ struct OperatorEndToEndTests {
             #expect(try s.warren(["provisioned", "delete", "echo", "1"]).status == 0)
             let none = try s.warren(["provisioned", "get", "echo", "1"])
             #expect(none.status == 3)
-            #expect(none.stderr.hasPrefix("warren: ProvisionedConcurrencyConfigNotFoundException: ")
-                    || none.stderr.hasPrefix("warren: ResourceNotFoundException: "), "\(none.stderr)")
+            #expect(none.stderr.hasPrefix("warren: ProvisionedConcurrencyConfigNotFoundException: "), "\(none.stderr)")
 
             let account = try s.warren(["account", "--output", "json"])
             let limit = try OperatorCLI.object(account)["AccountLimit"] as? [String: Any]
