@@ -155,7 +155,7 @@ struct UnappliedSettings: Decodable, Sendable {
         return members
     }
 
-    private static func json(_ value: some Encodable) -> String? {
+    static func json(_ value: some Encodable) -> String? {
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
         return (try? encoder.encode(value)).map { String(decoding: $0, as: UTF8.self) }

@@ -16,7 +16,10 @@ extension LambdaService {
             ephemeralStorage: request.ephemeralStorage?.size ?? 512,
             environment: request.environment?.variables ?? [:], description: request.description ?? "",
             codeSha256: artifact.sha256, codeSize: artifact.size,
-            reportedSettings: Self.kept(request.unapplied.reported))
+            reportedSettings: Self.kept(request.unapplied.reported.merging(
+                [Self.codeSigningMember: request.codeSigningConfigArn.flatMap {
+                    $0.isEmpty ? nil : UnappliedSettings.json($0)
+                }]) { $1 }))
         return try await mutations.serialized {
             let created = try await store.createFunction(record, tags: request.tags ?? [:])
             do {
@@ -48,6 +51,11 @@ extension LambdaService {
         violations.required(request.role != nil, at: "role")
         violations.required(request.code != nil, at: "code")
         violations.oneOf(request.packageType, at: "packageType", ["Zip", "Image"])
+        violations.length(request.codeSigningConfigArn, at: "codeSigningConfigArn", max: 200)
+        if request.codeSigningConfigArn?.isEmpty == false {
+            violations.pattern(request.codeSigningConfigArn, at: "codeSigningConfigArn", LambdaPattern.codeSigningConfig,
+                               LambdaPattern.isCodeSigningConfig)
+        }
         try violations.check()
         let reference = try FunctionReference(text: request.functionName ?? "")
         try reference.checkReachable(from: home)

@@ -108,6 +108,14 @@ enum LambdaPattern {
 
     static let role = #"arn:(aws[a-zA-Z-]*)?:iam::\d{12}:role/?[a-zA-Z_0-9+=,.@\-_/]+"#
 
+    static let codeSigningConfig =
+        #"arn:(aws[a-zA-Z-]*)?:lambda:[a-z]{2}((-gov)|(-iso(b?)))?-[a-z]+-\d{1}:\d{12}:code-signing-config:csc-[a-z0-9]{17}"#
+
+    /// Code signing configuration ARN (``codeSigningConfig``), the whole string.
+    static func isCodeSigningConfig(_ s: String) -> Bool {
+        (try? Regex(codeSigningConfig).wholeMatch(in: s)) != nil
+    }
+
     /// Role ARN: `arn:(aws[a-zA-Z-]*)?:iam::\d{12}:role/?[a-zA-Z_0-9+=,.@\-_/]+`
     static func isRole(_ s: String) -> Bool {
         let parts = s.split(separator: ":", maxSplits: 5, omittingEmptySubsequences: false)

@@ -2,7 +2,7 @@ import Foundation
 import Hummingbird
 
 /// Put/Get/DeleteFunctionConcurrency, Put/Get/Delete/ListProvisionedConcurrencyConfig(s),
-/// GetAccountSettings.
+/// Put/Get/DeleteFunctionCodeSigningConfig, GetAccountSettings.
 extension LambdaRoutes {
     func addConcurrencyRoutes(to router: Router<BasicRequestContext>) {
         let service = service
@@ -19,6 +19,19 @@ extension LambdaRoutes {
             try Self.json(try await service.getFunctionConcurrency(try function(context).unqualified()))
         }
         addProvisionedRoutes(to: router)
+        let codeSigning: RouterPath = "/2020-06-30/functions/{fn}/code-signing-config"
+        router.get(codeSigning) { _, context in
+            try Self.json(try await service.getFunctionCodeSigningConfig(try function(context).unqualified()))
+        }
+        router.put(codeSigning) { request, context in
+            let name = try function(context).unqualified()
+            let body = try await Self.body(request, as: PutFunctionCodeSigningRequest.self)
+            return try Self.json(try await service.putFunctionCodeSigningConfig(name, arn: body.codeSigningConfigArn))
+        }
+        router.delete(codeSigning) { _, context in
+            try await service.deleteFunctionCodeSigningConfig(try function(context).unqualified())
+            return Self.empty()
+        }
         router.get("/2016-08-19/account-settings") { _, _ in
             try Self.json(try await service.accountSettings())
         }

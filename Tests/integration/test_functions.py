@@ -434,6 +434,31 @@ def test_settings_warren_does_not_apply_are_reported_back(lam, functions):
     assert not {"VpcConfig", "DeadLetterConfig", "KMSKeyArn", "FileSystemConfigs"} & plain.keys(), plain
 
 
+def test_code_signing_config_is_kept_and_reported(lam, lam_raw, functions):
+    """Put/Get/DeleteFunctionCodeSigningConfig, and CreateFunction's CodeSigningConfigArn: kept and
+    reported, not applied. Terraform reads it for every function it manages and stops with an
+    error when it cannot (the route did not exist)."""
+    csc = "arn:aws:lambda:us-east-1:000000000000:code-signing-config:csc-0123456789abcdefg"
+    plain = functions.create()["FunctionName"]
+    got = lam.get_function_code_signing_config(FunctionName=plain)
+    assert (got["CodeSigningConfigArn"], got["FunctionName"]) == ("", plain)
+    assert status_of(got) == 200
+
+    put = lam.put_function_code_signing_config(FunctionName=plain, CodeSigningConfigArn=csc)
+    assert (put["CodeSigningConfigArn"], put["FunctionName"]) == (csc, plain)
+    assert lam.get_function_code_signing_config(FunctionName=plain)["CodeSigningConfigArn"] == csc
+    assert status_of(lam.delete_function_code_signing_config(FunctionName=plain)) == 204
+    assert lam.get_function_code_signing_config(FunctionName=plain)["CodeSigningConfigArn"] == ""
+
+    created = functions.create(CodeSigningConfigArn=csc)["FunctionName"]
+    assert lam.get_function_code_signing_config(FunctionName=created)["CodeSigningConfigArn"] == csc
+    # Checked as the model types it; a function that is not there is Lambda's 404.
+    expect_error("ValidationException", 400, lam_raw.put_function_code_signing_config,
+                 FunctionName=plain, CodeSigningConfigArn="arn:aws:lambda:us-east-1:0:csc")
+    for call in (lam.get_function_code_signing_config, lam.delete_function_code_signing_config):
+        expect_error("ResourceNotFoundException", 404, call, FunctionName=unique_name("missing"))
+
+
 def test_bad_update_parameters_are_400(lam, lam_raw, functions):
     name = functions.create()["FunctionName"]
     before = lam.get_function_configuration(FunctionName=name)

@@ -24,7 +24,7 @@ STATUS = {
     "CreateFunction": 201, "PublishVersion": 201, "CreateAlias": 201, "DeleteFunction": 204, "DeleteAlias": 204,
     "PutProvisionedConcurrencyConfig": 202, "DeleteProvisionedConcurrencyConfig": 204,
     "DeleteFunctionConcurrency": 204, "DeleteFunctionEventInvokeConfig": 204, "TagResource": 204,
-    "UntagResource": 204,
+    "UntagResource": 204, "DeleteFunctionCodeSigningConfig": 204,
 }
 
 OPERATIONS = [
@@ -35,7 +35,8 @@ OPERATIONS = [
     "DeleteProvisionedConcurrencyConfig", "PutFunctionEventInvokeConfig", "UpdateFunctionEventInvokeConfig",
     "GetFunctionEventInvokeConfig", "ListFunctionEventInvokeConfigs", "DeleteFunctionEventInvokeConfig",
     "GetAccountSettings", "Invoke", "InvokeWithResponseStream", "TagResource", "ListTags", "UntagResource",
-    "DeleteFunction",
+    "DeleteFunction", "GetFunctionCodeSigningConfig", "PutFunctionCodeSigningConfig",
+    "DeleteFunctionCodeSigningConfig",
 ]
 
 
@@ -119,7 +120,15 @@ def recorded(server):
     try:
         lam.create_function(FunctionName=name, Runtime="python3.11", Role=ROLE, Handler="lambda_function.handler",
                             Code={"ZipFile": python_zip("one")}, Environment={"Variables": {"KEY": "v"}},
-                            Description="shape check", Tags={"team": "warren"})
+                            Description="shape check", Tags={"team": "warren"},
+                            # Kept and reported, not applied: their reported shapes are checked too.
+                            TracingConfig={"Mode": "Active"}, KMSKeyArn="arn:aws:kms:us-east-1:000000000000:key/k",
+                            VpcConfig={"SubnetIds": ["subnet-1"], "SecurityGroupIds": ["sg-1"]},
+                            DeadLetterConfig={"TargetArn": "arn:aws:sqs:us-east-1:000000000000:dlq"},
+                            SnapStart={"ApplyOn": "PublishedVersions"}, LoggingConfig={"LogFormat": "JSON"},
+                            FileSystemConfigs=[{"Arn": "arn:aws:elasticfilesystem:us-east-1:000000000000:"
+                                                       "access-point/fsap-0123456789abcdef0",
+                                                "LocalMountPath": "/mnt/efs"}])
         wait_active(lam, name)
         lam.create_function(FunctionName=sink, Runtime="python3.11", Role=ROLE, Handler="lambda_function.handler",
                             Code={"ZipFile": python_zip()})
@@ -156,6 +165,12 @@ def recorded(server):
         lam.list_function_event_invoke_configs(FunctionName=name)
         lam.delete_function_event_invoke_config(FunctionName=name)
         lam.get_account_settings()
+        lam.get_function_code_signing_config(FunctionName=name)
+        lam.put_function_code_signing_config(
+            FunctionName=name,
+            CodeSigningConfigArn="arn:aws:lambda:us-east-1:000000000000:code-signing-config:csc-0123456789abcdefg")
+        lam.get_function_code_signing_config(FunctionName=name)
+        lam.delete_function_code_signing_config(FunctionName=name)
         arn = lam.get_function_configuration(FunctionName=name)["FunctionArn"]
         lam.tag_resource(Resource=arn, Tags={"stage": "test"})
         lam.list_tags(Resource=arn)
