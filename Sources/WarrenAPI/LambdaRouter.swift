@@ -31,6 +31,7 @@ public func makeLambdaRouter(service: LambdaService, verifier: SigV4Verifier?) -
     routes.addConcurrencyRoutes(to: router)
     routes.addEventInvokeConfigRoutes(to: router)
     routes.addTagRoutes(to: router)
+    routes.addPolicyRoutes(to: router)
     routes.addWarrenRoutes(to: router)
     return router
 }

@@ -199,3 +199,33 @@ public struct Page<Item: Sendable>: Sendable {
 }
 
 extension Page: Equatable where Item: Equatable {}
+
+/// One statement of a resource-based policy: its id and the JSON Lambda reports for it (built by
+/// the API layer).
+public struct PolicyStatement: Codable, Sendable, Equatable {
+    public var sid: String
+    public var json: String
+
+    public init(sid: String, json: String) {
+        self.sid = sid
+        self.json = json
+    }
+}
+
+/// The resource-based policy of a function, or of one of its versions or aliases: its statements
+/// in the order they were added, and a RevisionId that changes with each of them.
+public struct PolicyRecord: Codable, Sendable, Equatable {
+    public var function: String
+    /// `""` for the unqualified function's policy.
+    public var qualifier: String
+    public var statements: [PolicyStatement]
+    public var revisionId: String
+
+    public init(function: String, qualifier: String, statements: [PolicyStatement] = [],
+                revisionId: String = newRevisionId()) {
+        self.function = function
+        self.qualifier = qualifier
+        self.statements = statements
+        self.revisionId = revisionId
+    }
+}

@@ -119,5 +119,6 @@ extension SQLiteStore {
         let key = ["function": function, "qualifier": qualifier]
         _ = try ProvisionedConcurrencyRecord.deleteOne(db, key: key)
         _ = try EventInvokeConfigRecord.deleteOne(db, key: key)
+        _ = try PolicyRecord.deleteOne(db, key: key)
     }
 }

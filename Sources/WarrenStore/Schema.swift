@@ -10,6 +10,7 @@ enum Schema {
         migrator.registerMigration("v2", migrate: v2)
         migrator.registerMigration("v3", migrate: v3)
         migrator.registerMigration("v4", migrate: v4)
+        migrator.registerMigration("v5", migrate: v5)
         return migrator
     }
 
@@ -80,6 +81,17 @@ enum Schema {
         }
     }
 
+    /// Resource-based policies (AddPermission), by function and qualifier (`""`: none).
+    private static func v5(_ db: Database) throws {
+        try db.create(table: "policy") { t in
+            t.column("function", .text).notNull().references("function", onDelete: .cascade)
+            t.column("qualifier", .text).notNull()
+            t.column("statements", .text).notNull()
+            t.column("revisionId", .text).notNull()
+            t.primaryKey(["function", "qualifier"])
+        }
+    }
+
     private static func createSettingsTables(_ db: Database) throws {
         try db.create(table: "concurrency") { t in
             t.primaryKey("function", .text).references("function", onDelete: .cascade)
@@ -127,6 +139,10 @@ enum Schema {
 // (environment, weights, the version snapshot) are stored as JSON text.
 extension FunctionRecord: FetchableRecord, PersistableRecord {
     public static var databaseTableName: String { "function" }
+}
+
+extension PolicyRecord: FetchableRecord, PersistableRecord {
+    public static var databaseTableName: String { "policy" }
 }
 
 extension AliasRecord: FetchableRecord, PersistableRecord {

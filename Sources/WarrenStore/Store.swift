@@ -26,6 +26,23 @@ public protocol StateStore: Sendable {
     /// - Throws: `notFound`; `conflict` if an alias points at the version; `invalid` for `$LATEST` or an alias.
     func deleteFunction(_ name: String, qualifier: String?) async throws
 
+    // MARK: Resource-based policies
+
+    /// The resource-based policy of a function (`qualifier` nil) or of one of its versions or
+    /// aliases; nil when it has no statement.
+    /// - Throws: `notFound` for the function, or a qualifier that names no version or alias.
+    func policy(of function: String, qualifier: String?) async throws -> PolicyRecord?
+    /// Adds a statement to the policy, making the policy if need be.
+    /// - Throws: `notFound` as ``policy(of:qualifier:)``; `conflict` when the policy has a statement
+    ///   with this id; `preconditionFailed` when `expectedRevisionId` is not the policy's.
+    func addPolicyStatement(_ function: String, qualifier: String?, _ statement: PolicyStatement,
+                            expectedRevisionId: String?) async throws -> PolicyRecord
+    /// Removes the statement with this id; the policy goes with its last statement.
+    /// - Throws: `notFound` as ``policy(of:qualifier:)``, or when there is no such statement;
+    ///   `preconditionFailed` when `expectedRevisionId` is not the policy's.
+    func removePolicyStatement(_ function: String, qualifier: String?, sid: String,
+                               expectedRevisionId: String?) async throws
+
     // MARK: Tags
 
     /// A function's tags. - Throws: `notFound`.

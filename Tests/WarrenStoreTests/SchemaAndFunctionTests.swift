@@ -9,13 +9,13 @@ import Testing
         let dir = try TempDirectory()
         defer { dir.cleanup() }
         let store = try openStore(dir)
-        #expect(try store.appliedMigrations() == ["v1", "v2", "v3", "v4"])
-        #expect(try store.tableNames() == ["alias", "concurrency", "eventInvokeConfig", "function",
+        #expect(try store.appliedMigrations() == ["v1", "v2", "v3", "v4", "v5"])
+        #expect(try store.tableNames() == ["alias", "concurrency", "eventInvokeConfig", "function", "policy",
                                            "provisioned", "queuedEvent", "tag", "version"])
         #expect(FileManager.default.fileExists(atPath: dir.url.appendingPathComponent("warren.db").path))
         // Reopening runs no migration twice.
         try store.close()
-        #expect(try openStore(dir).appliedMigrations() == ["v1", "v2", "v3", "v4"])
+        #expect(try openStore(dir).appliedMigrations() == ["v1", "v2", "v3", "v4", "v5"])
     }
 
     /// A state directory of the release before tags opens with its functions and gains the table.
@@ -27,7 +27,7 @@ import Testing
         try await old.write { db in try Self.insertV1Function(db, "f") }
         try old.close()
         let store = try openStore(dir)
-        #expect(try store.appliedMigrations() == ["v1", "v2", "v3", "v4"])
+        #expect(try store.appliedMigrations() == ["v1", "v2", "v3", "v4", "v5"])
         #expect(try await store.getFunction("f").handler == "bootstrap")
         #expect(try await store.tags(of: "f").isEmpty)
     }
@@ -60,7 +60,7 @@ import Testing
         }
         try old.close()
         let store = try openStore(dir)
-        #expect(try store.appliedMigrations() == ["v1", "v2", "v3", "v4"])
+        #expect(try store.appliedMigrations() == ["v1", "v2", "v3", "v4", "v5"])
         #expect(try await store.getFunction("old").reportedSettings == nil)
         #expect(try await store.getVersion("old", version: "1").configuration.reportedSettings == nil)
     }
@@ -135,6 +135,44 @@ import Testing
         #expect(try await reopened.getFunction("f").reportedSettings == nil)
         #expect(try await reopened.getVersion("f", version: version.version).configuration.reportedSettings?["KMSKeyArn"] == #""arn:k""#)
         #expect(!version.configuration.hasSameContent(as: try await reopened.getFunction("f")))
+    }
+
+    @Test("policies: statements in order, kept across a reopen, gone with their qualifier and their function")
+    func policies() async throws {
+        let dir = try TempDirectory()
+        defer { dir.cleanup() }
+        let store = try openStore(dir)
+        try await deploy(store, "f")
+        #expect(try await store.policy(of: "f", qualifier: nil) == nil)
+        let one = PolicyStatement(sid: "a", json: #"{"Sid":"a"}"#)
+        let two = PolicyStatement(sid: "b", json: #"{"Sid":"b"}"#)
+        let first = try await store.addPolicyStatement("f", qualifier: nil, one, expectedRevisionId: nil)
+        let second = try await store.addPolicyStatement("f", qualifier: nil, two, expectedRevisionId: first.revisionId)
+        #expect(second.statements == [one, two] && second.revisionId != first.revisionId)
+        #expect(await storeError { _ = try await store.addPolicyStatement("f", qualifier: nil, one,
+                                                                          expectedRevisionId: nil) }?.code == .conflict)
+        #expect(await storeError { _ = try await store.addPolicyStatement("f", qualifier: nil, PolicyStatement(
+            sid: "c", json: "{}"), expectedRevisionId: first.revisionId) }?.code == .preconditionFailed)
+        #expect(await storeError { _ = try await store.addPolicyStatement("f", qualifier: "7", one,
+                                                                          expectedRevisionId: nil) }?.code == .notFound)
+        let version = try await store.publishVersion("f", description: nil, expectedCodeSha256: nil,
+                                                     expectedRevisionId: nil)
+        _ = try await store.addPolicyStatement("f", qualifier: version.version, one, expectedRevisionId: nil)
+        try store.close()
+
+        let reopened = try openStore(dir)
+        #expect(try await reopened.policy(of: "f", qualifier: nil)?.statements == [one, two])
+        try await reopened.removePolicyStatement("f", qualifier: nil, sid: "a", expectedRevisionId: nil)
+        #expect(await storeError { try await reopened.removePolicyStatement("f", qualifier: nil, sid: "a",
+                                                                            expectedRevisionId: nil) }?.code == .notFound)
+        try await reopened.removePolicyStatement("f", qualifier: nil, sid: "b", expectedRevisionId: nil)
+        #expect(try await reopened.policy(of: "f", qualifier: nil) == nil)
+        // A version's policy goes with the version; the rest with the function.
+        try await reopened.deleteFunction("f", qualifier: version.version)
+        #expect(try await reopened.pool.read { try PolicyRecord.fetchCount($0) } == 0)
+        _ = try await reopened.addPolicyStatement("f", qualifier: nil, one, expectedRevisionId: nil)
+        try await reopened.deleteFunction("f", qualifier: nil)
+        #expect(try await reopened.pool.read { try PolicyRecord.fetchCount($0) } == 0)
     }
 
     @Test func updatesChangeRevisionAndCheckIt() async throws {

@@ -24,7 +24,7 @@ STATUS = {
     "CreateFunction": 201, "PublishVersion": 201, "CreateAlias": 201, "DeleteFunction": 204, "DeleteAlias": 204,
     "PutProvisionedConcurrencyConfig": 202, "DeleteProvisionedConcurrencyConfig": 204,
     "DeleteFunctionConcurrency": 204, "DeleteFunctionEventInvokeConfig": 204, "TagResource": 204,
-    "UntagResource": 204, "DeleteFunctionCodeSigningConfig": 204,
+    "UntagResource": 204, "DeleteFunctionCodeSigningConfig": 204, "AddPermission": 201, "RemovePermission": 204,
 }
 
 OPERATIONS = [
@@ -36,7 +36,7 @@ OPERATIONS = [
     "GetFunctionEventInvokeConfig", "ListFunctionEventInvokeConfigs", "DeleteFunctionEventInvokeConfig",
     "GetAccountSettings", "Invoke", "InvokeWithResponseStream", "TagResource", "ListTags", "UntagResource",
     "DeleteFunction", "GetFunctionCodeSigningConfig", "PutFunctionCodeSigningConfig",
-    "DeleteFunctionCodeSigningConfig",
+    "DeleteFunctionCodeSigningConfig", "AddPermission", "GetPolicy", "RemovePermission",
 ]
 
 
@@ -171,6 +171,10 @@ def recorded(server):
             CodeSigningConfigArn="arn:aws:lambda:us-east-1:000000000000:code-signing-config:csc-0123456789abcdefg")
         lam.get_function_code_signing_config(FunctionName=name)
         lam.delete_function_code_signing_config(FunctionName=name)
+        lam.add_permission(FunctionName=name, StatementId="s3", Action="lambda:InvokeFunction",
+                           Principal="s3.amazonaws.com", SourceAccount="000000000000")
+        lam.get_policy(FunctionName=name)
+        lam.remove_permission(FunctionName=name, StatementId="s3")
         arn = lam.get_function_configuration(FunctionName=name)["FunctionArn"]
         lam.tag_resource(Resource=arn, Tags={"stage": "test"})
         lam.list_tags(Resource=arn)
