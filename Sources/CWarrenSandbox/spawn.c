@@ -234,7 +234,11 @@ static int wrn_child(void *arg)
     /* 3. Root filesystem. Private propagation first, so that nothing we
      *    mount leaks to the host and no host mount event reaches us. */
     STEP(WRN_STEP_MOUNT_PRIVATE, -1, mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL));
-    STEP(WRN_STEP_BIND_ROOT, -1, mount(r->rootfs, r->rootfs, NULL, MS_BIND | MS_REC, NULL));
+    if (r->rootfs_overlay)
+        STEP(WRN_STEP_BIND_ROOT, -1,
+             mount("overlay", r->rootfs, "overlay", MS_RDONLY | MS_NOSUID | MS_NODEV, r->rootfs_overlay));
+    else
+        STEP(WRN_STEP_BIND_ROOT, -1, mount(r->rootfs, r->rootfs, NULL, MS_BIND | MS_REC, NULL));
     /* Nodes and links get exactly the modes asked for; the payload gets
      * the usual 022 back below. */
     umask(0);

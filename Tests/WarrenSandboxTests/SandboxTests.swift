@@ -107,6 +107,25 @@ struct SandboxTests {
         #expect(Set(pids) == [1, 2], "visible pids: \(ps)")
     }
 
+    /// Every sandbox of a runtime shares its rootfs directory; an inotify watch inside one must not
+    /// see another open and read files there (which modules another function imports, and when).
+    /// Each sandbox's root is an overlay of its own; a bind of the shared directory reported them.
+    @Test func aWatchInsideOneSandboxSeesNoOtherSandboxsAccesses() throws {
+        let watcher = try SpawnThread.shared.spawn(Fixture.probeSpec(["inotify", "/etc", "1000"]))
+        defer { watcher.signal(SIGKILL); _ = try? watcher.wait() }
+        var head = [UInt8](repeating: 0, count: 6)
+        #expect(read(watcher.stdout!, &head, 6) == 6 && head == Array("ready\n".utf8), "the watch was not set")
+        var reader = Fixture.probeSpec([])
+        reader.argv = ["/bin/sh", "-c", "cat /etc/os-release /etc/passwd > /dev/null"]
+        #expect(try Fixture.run(reader).0.status == .exited(0))
+        let out = Pipes.drain(watcher.stdout!, watcher.stderr!).0
+        #expect(try watcher.wait()?.status == .exited(0))
+        #expect(out.contains("seen 0\n"), "another sandbox's reads were seen: \(out)")
+        let own = out.split(separator: "\n").first { $0.hasPrefix("own ") }.flatMap { Int($0.dropFirst(4)) }
+        #expect((own ?? 0) > 0, "the sandbox's own read was not seen (inotify does not work here): \(out)")
+        #expect(Fixture.hostMounts().contains("/run/warren/empty-layer") == false)
+    }
+
     @Test func initReapsOrphansAndReportsThePayloadsStatus() throws {
         let (ended, out, _) = try Fixture.run(Fixture.probeSpec(["zombies"]))
         #expect(out.contains("zombies 0"), "\(out)")

@@ -39,7 +39,7 @@ enum wrn_step {
     WRN_STEP_SYNC = 0x42,         /* child: wait for the parent's go */
     WRN_STEP_SIGNALS = 0x43,      /* child: reset signal dispositions */
     WRN_STEP_MOUNT_PRIVATE = 0x44,/* mount --make-rprivate / */
-    WRN_STEP_BIND_ROOT = 0x45,    /* bind the rootfs onto itself */
+    WRN_STEP_BIND_ROOT = 0x45,    /* mount the rootfs (an overlay of it, or a bind) onto itself */
     WRN_STEP_MOUNT = 0x46,        /* one entry of the mount plan (index) */
     WRN_STEP_REMOUNT_ROOT = 0x47, /* rootfs read-only */
     WRN_STEP_PIVOT_ROOT = 0x48,
@@ -126,6 +126,11 @@ struct wrn_spawn_req {
 
     /* 3. root filesystem */
     const char *rootfs;             /* host path */
+    /* "lowerdir=ROOTFS:EMPTY": the root is an overlay of the rootfs of this
+     * sandbox's own (read-only, no upper layer), not a bind of the shared
+     * directory, so that no inotify watch inside sees another sandbox's
+     * accesses. NULL: a bind. */
+    const char *rootfs_overlay;
     const struct wrn_mount *mounts;
     int n_mounts;
     int rootfs_readonly;

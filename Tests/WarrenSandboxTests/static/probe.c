@@ -24,6 +24,7 @@
 #include <fcntl.h>
 #include <linux/keyctl.h>
 #include <net/if.h>
+#include <poll.h>
 #include <netinet/in.h>
 #include <sched.h>
 #include <signal.h>
@@ -32,6 +33,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/inotify.h>
 #include <sys/ioctl.h>
 #include <sys/personality.h>
 #include <sys/ptrace.h>
@@ -705,10 +707,54 @@ static int cmd_sched(void) {
     return policy < 0;
 }
 
+/* Events on an inotify descriptor within `ms` milliseconds. */
+static int inotify_events(int fd, int ms) {
+    struct timespec start, now;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    int events = 0;
+    for (;;) {
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        long left = ms - ((now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000);
+        if (left <= 0) return events;
+        struct pollfd p = { .fd = fd, .events = POLLIN };
+        if (poll(&p, 1, (int)left) <= 0) continue;
+        char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+        ssize_t n = read(fd, buf, sizeof buf);
+        for (char *e = buf; n > 0 && e < buf + n; e += sizeof(struct inotify_event) + ((struct inotify_event *)e)->len)
+            events++;
+    }
+}
+
+/* Watches DIR for opens and reads: prints "ready", then "seen N" for the events of the next MS
+ * milliseconds (another sandbox's accesses, if it could see them), then "own N" for its own
+ * read of a file there (the control: inotify works here). */
+static int cmd_inotify(const char *dir, int ms) {
+    int fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+    if (fd < 0 || inotify_add_watch(fd, dir, IN_OPEN | IN_ACCESS) < 0) {
+        printf("inotify=%s\n", errname(errno));
+        return 1;
+    }
+    puts("ready");
+    printf("seen %d\n", inotify_events(fd, ms));
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    char path[4096], byte;
+    while (d && (e = readdir(d))) {
+        if (e->d_type != DT_REG) continue;
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        int f = open(path, O_RDONLY | O_CLOEXEC);
+        if (f >= 0 && read(f, &byte, 1) >= 0) { close(f); break; }
+        if (f >= 0) close(f);
+    }
+    if (d) closedir(d);
+    printf("own %d\n", inotify_events(fd, 300));
+    return 0;
+}
+
 static int usage(void) {
     fputs("usage: probe confinement [--host-port N] [--hostname X] [--expect-errno E]\n"
           "       probe tmpfill | oom MB | sockfill MB | forkbomb | sleep S | exit N | signal SIG\n"
-          "       probe tmpwrite NAME | tmpread NAME | ps | zombies | env | sched\n"
+          "       probe tmpwrite NAME | tmpread NAME | ps | zombies | env | sched | inotify DIR MS\n"
           "       probe syscall NAME...\n",
           stderr);
     return 2;
@@ -735,6 +781,7 @@ int main(int argc, char **argv) {
     if (IS("signal")) return cmd_signal(arg);
     if (IS("tmpwrite")) return cmd_tmpfile(arg, true);
     if (IS("tmpread")) return cmd_tmpfile(arg, false);
+    if (IS("inotify") && argc > 3) return cmd_inotify(arg, atoi(argv[3]));
 #undef IS
     return usage();
 }
