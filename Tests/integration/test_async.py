@@ -255,20 +255,27 @@ def test_throttled_events_wait_and_run_after_a_crash(make_server, tmp_path):
     poll("the queue to drain", lambda: metric(second, "warren_async_queue_depth") == 0)
 
 
-def test_a_throttled_event_runs_once_a_synchronous_invoke_frees_its_slot(server, lam, functions):
-    """An event throttled while a synchronous invoke holds the function's only slot runs as that
-    invoke ends, not at the end of its back-off (1, 2, 4 s: here about 2.5 s later)."""
+def _hold_the_only_slot(server, lam, functions, seconds: float) -> tuple[str, threading.Thread, list]:
+    """A function with a reservation of 1, held by a synchronous invoke that sleeps `seconds`:
+    its name, the holder's thread, and the list the holder appends its end time to."""
     name = functions.create(Timeout=30)["FunctionName"]
     lam.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=1)
     ended = []
 
     def hold():
-        server.client().invoke(FunctionName=name, Payload=json.dumps({"action": "sleep", "seconds": 4.5}))
+        server.client().invoke(FunctionName=name, Payload=json.dumps({"action": "sleep", "seconds": seconds}))
         ended.append(time.monotonic())
     holder = threading.Thread(target=hold, daemon=True)
     holder.start()
     poll("the holder to run", lambda: [i for i in server.instances()
                                        if i["FunctionName"] == name and i["State"] == "busy"] or None)
+    return name, holder, ended
+
+
+def test_a_throttled_event_runs_once_a_synchronous_invoke_frees_its_slot(server, lam, functions):
+    """An event throttled while a synchronous invoke holds the function's only slot runs as that
+    invoke ends, not at the end of its back-off (1, 2, 4 s: here about 2.5 s later)."""
+    name, holder, ended = _hold_the_only_slot(server, lam, functions, 4.5)
     marker = f"freed-{unique_name()}"
     send_event(lam, name, {"action": "print", "text": marker})
     holder.join()
@@ -281,15 +288,7 @@ def test_a_throttled_event_runs_once_its_reservation_is_raised(server, lam, func
     """An event throttled because its function's reservation is busy runs as soon as the reservation
     is raised, not at the end of its back-off (1, 2, 4 s …: here 4 s after the raise), nor once the
     invoke holding the slot ends (9 s)."""
-    name = functions.create(Timeout=30)["FunctionName"]
-    lam.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=1)
-
-    def hold():
-        server.client().invoke(FunctionName=name, Payload=json.dumps({"action": "sleep", "seconds": 9}))
-    holder = threading.Thread(target=hold, daemon=True)
-    holder.start()
-    poll("the holder to run", lambda: [i for i in server.instances()
-                                       if i["FunctionName"] == name and i["State"] == "busy"] or None)
+    name, holder, _ = _hold_the_only_slot(server, lam, functions, 9)
     marker = f"raised-{unique_name()}"
     send_event(lam, name, {"action": "print", "text": marker})
     # Throttled at once, after 1 s and after 3 s: the next try would be 7 s in.
