@@ -110,7 +110,8 @@ def build_state(lam, functions):
     """Functions, versions, aliases and settings a restart must keep; returns what to compare."""
     name = functions.create(Environment={"Variables": {"MARKER": "p1"}})["FunctionName"]
     lam.publish_version(FunctionName=name)
-    lam.update_function_configuration(FunctionName=name, Environment={"Variables": {"MARKER": "p2"}})
+    lam.update_function_configuration(FunctionName=name, Environment={"Variables": {"MARKER": "p2"}},
+                                      TracingConfig={"Mode": "Active"})
     wait_active(lam, name)
     lam.publish_version(FunctionName=name)
     lam.create_alias(FunctionName=name, Name="live", FunctionVersion="1",
@@ -118,6 +119,16 @@ def build_state(lam, functions):
     lam.create_alias(FunctionName=name, Name="beta", FunctionVersion="2")
     lam.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=7)
     lam.put_function_event_invoke_config(FunctionName=name, MaximumRetryAttempts=2, MaximumEventAgeInSeconds=3600)
+    lam.add_permission(FunctionName=name, StatementId="s3", Action="lambda:InvokeFunction",
+                       Principal="s3.amazonaws.com")
+    lam.add_permission(FunctionName=name, Qualifier="beta", StatementId="sns", Action="lambda:InvokeFunction",
+                       Principal="sns.amazonaws.com")
+    lam.put_function_code_signing_config(
+        FunctionName=name,
+        CodeSigningConfigArn="arn:aws:lambda:us-east-1:000000000000:code-signing-config:csc-0123456789abcdefg")
+    lam.put_provisioned_concurrency_config(FunctionName=name, Qualifier="beta", ProvisionedConcurrentExecutions=1)
+    poll("provisioned concurrency on beta READY", lambda: lam.get_provisioned_concurrency_config(
+        FunctionName=name, Qualifier="beta")["Status"] == "READY")
     return name, snapshot(lam, name)
 
 
@@ -132,6 +143,10 @@ def snapshot(lam, name):
         "reserved": lam.get_function_concurrency(FunctionName=name).get("ReservedConcurrentExecutions"),
         "event": {k: v for k, v in clean(lam.get_function_event_invoke_config(FunctionName=name)).items()
                   if k != "LastModified"},
+        "policies": [clean(lam.get_policy(FunctionName=name)), clean(lam.get_policy(FunctionName=name, Qualifier="beta"))],
+        "code signing": clean(lam.get_function_code_signing_config(FunctionName=name)),
+        "provisioned": lam.get_provisioned_concurrency_config(
+            FunctionName=name, Qualifier="beta")["RequestedProvisionedConcurrentExecutions"],
     }
 
 
@@ -197,8 +212,13 @@ def test_state_and_queued_events_survive_sigkill(make_server, tmp_path):
     WarrenServer.assert_no_instances_left(old_prefix, deadline=30)
     lam2 = second.client()
     assert snapshot(lam2, name) == before
+    assert before["latest"]["TracingConfig"] == {"Mode": "Active"} and before["code signing"]["CodeSigningConfigArn"]
+    # The alias's provisioned concurrency is started again, and serves the alias.
+    poll("provisioned concurrency on beta READY after the restart", lambda: lam2.get_provisioned_concurrency_config(
+        FunctionName=name, Qualifier="beta")["Status"] == "READY")
     response, payload = invoke(lam2, name, {}, Qualifier="beta")
     assert (response["ExecutedVersion"], payload["env"]) == ("2", "p2")
+    assert payload["initType"] == "provisioned-concurrency", payload
     assert {invoke(lam2, name, {}, Qualifier="live")[0]["ExecutedVersion"] for _ in range(30)} == {"1", "2"}
     assert_waiting_run_and_in_flight_stay_queued(second, slow, long, short)
 
