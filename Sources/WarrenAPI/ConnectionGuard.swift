@@ -138,13 +138,20 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
             readingChecked = false
             readingBytes = 0
             progressMark = nil
-            if Self.closesAfterAnswer(&head) {
-                context.fireChannelRead(wrapInboundOut(.head(head)))
-                return
-            }
+            let rewritten = Self.closesAfterAnswer(&head)
             if Self.expectsContinue(head) {
+                // The body is asked for only when the head would pass the signature check (known
+                // key, scope, time): a client without a key gets its 403 now, not after its upload.
+                if let failure = unsigned(head) {
+                    answer(failure, context: context)
+                    return
+                }
                 let interim = HTTPResponseHead(version: .http1_1, status: .continue)
                 context.writeAndFlush(wrapOutboundOut(.head(interim)), promise: nil)
+            }
+            if rewritten {
+                context.fireChannelRead(wrapInboundOut(.head(head)))
+                return
             }
         case .body(let chunk):
             readingBytes += chunk.readableBytes

@@ -355,6 +355,15 @@ def test_http_edges_answered_as_the_rfcs_ask(server, lam, functions):
     head, _, body = answer.removeprefix(b"HTTP/1.1 100 Continue\r\n\r\n").partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 200 OK"), answer
     assert json.loads(body)["event"] == {"expect": "continue"}, answer
+    # `Connection: Close` spelt otherwise does not lose the 100 Continue.
+    headers = _signed(server, "POST", invoke_path, event, {"Expect": "100-continue", "Connection": "Close"})
+    answer, closed = _exchange(server, _head("POST", invoke_path, headers), body=event)
+    assert answer.removeprefix(b"HTTP/1.1 100 Continue\r\n\r\n").startswith(b"HTTP/1.1 200 OK") and closed, answer
+    # A head that fails the signature check gets its 403 instead of a 100, and the connection ends.
+    headers = _signed(server, "POST", invoke_path, event, {"Expect": "100-continue"})
+    headers["Authorization"] = headers["Authorization"].replace("Credential=", "Credential=AKIDUNKNOWN", 1)
+    answer, closed = _exchange(server, _head("POST", invoke_path, headers), seconds=2)
+    assert answer.startswith(b"HTTP/1.1 403") and b"100 Continue" not in answer and closed, answer
     # A body over its operation's limit gets its 413 without a 100 Continue.
     headers = _signed(server, "POST", invoke_path, b"", {"Expect": "100-continue"})
     headers["Content-Length"] = str(7 * 1024 * 1024)
