@@ -161,6 +161,8 @@ let package = Package(
         ),
 
         // Drives the built `warren` binary as a user would.
-        .testTarget(name: "WarrenCLITests", dependencies: ["WarrenSandbox"], swiftSettings: strict),
+        .testTarget(name: "WarrenCLITests", dependencies: [
+            "WarrenSandbox", .product(name: "ZIPFoundation", package: "ZIPFoundation"),
+        ], swiftSettings: strict),
     ]
 )

@@ -86,7 +86,8 @@ struct ZipExtractor {
         files.append((path, mode & 0o111 != 0))
     }
 
-    private func readLinkTarget(_ planned: PlannedEntry) throws -> String {
+    /// A symlink entry's target, checked to stay in the tree; reads the archive only.
+    func readLinkTarget(_ planned: PlannedEntry) throws -> String {
         var data = Data()
         _ = try readEntry(planned) { chunk in
             data.append(chunk)

@@ -17,6 +17,28 @@ public enum CodeLimits {
     public static let symlinkTarget: UInt64 = 4096
 }
 
+/// The checks of a deployment package that write nothing: its central directory (the count, the
+/// declared sizes and ratio, every path) and every symlink's target. What ``CodeStore/add(zip:)``
+/// refuses for these it refuses here first, for a client to check before it sends anything;
+/// extraction alone finds a size that lies or data that is corrupt.
+public enum ZipCheck {
+    /// - Throws: ``CodeError`` naming the first rule the package breaks.
+    public static func check(_ zip: [UInt8]) throws {
+        guard zip.count <= CodeLimits.zippedSize else {
+            throw CodeError(.zippedTooLarge, "Zipped size must be smaller than \(CodeLimits.zippedSize) bytes")
+        }
+        let archive: Archive
+        do {
+            archive = try Archive(data: Data(zip), accessMode: .read)
+        } catch {
+            throw CodeError(.notAZip, CodeError.unzipFailed)
+        }
+        let plan = try ZipPlan(archive: archive, zipSize: zip.count)
+        let reader = ZipExtractor(archive: archive, root: URL(fileURLWithPath: "/nonexistent"))
+        for planned in plan.entries where planned.kind == .symlink { _ = try reader.readLinkTarget(planned) }
+    }
+}
+
 /// One entry that passed validation, with its cleaned relative path.
 struct PlannedEntry {
     enum Kind { case file, directory, symlink }

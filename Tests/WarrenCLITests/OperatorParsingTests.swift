@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import Testing
+import ZIPFoundation
 
 /// The operator commands without a server: help, usage errors (exit 2),
 /// unreadable input (exit 2) and an unreachable server (exit 4).
@@ -149,5 +150,24 @@ import Testing
         let empty = try OperatorCLI.run(["function", "update", "f", "--timeout", "6", "--code-dir", emptyDir,
                                          "--endpoint", closed.endpoint])
         #expect(empty.status == 2 && empty.stderr == "warren: \(emptyDir) is empty\n", "\(empty.stderr)")
+
+        // What the server would refuse for its content is refused here first, with the server's reason.
+        let traversal = FileManager.default.temporaryDirectory.appendingPathComponent("warren-\(UUID().uuidString).zip")
+        defer { try? FileManager.default.removeItem(at: traversal) }
+        let archive = try Archive(url: traversal, accessMode: .create)
+        let evil = Data("x".utf8)
+        try archive.addEntry(with: "../evil", type: .file, uncompressedSize: Int64(evil.count)) { position, size in
+            evil.subdata(in: Int(position)..<Int(position) + size)
+        }
+        let escaping = try OperatorCLI.run(["function", "update", "f", "--timeout", "6", "--zip", traversal.path,
+                                            "--endpoint", closed.endpoint])
+        #expect(escaping.status == 2, "\(escaping.stderr)")
+        #expect(escaping.stderr.hasPrefix("warren: \(traversal.path) would be refused: Could not unzip"), "\(escaping.stderr)")
+        let linked = try OperatorCLI.temporaryDirectory("linked")
+        try FileManager.default.createSymbolicLink(atPath: linked + "/passwd", withDestinationPath: "/etc/passwd")
+        let outside = try OperatorCLI.run(["function", "update", "f", "--timeout", "6", "--code-dir", linked,
+                                           "--endpoint", closed.endpoint])
+        #expect(outside.status == 2 && outside.stderr.hasPrefix("warren: \(linked) would be refused: "),
+                "\(outside.stderr)")
     }
 }

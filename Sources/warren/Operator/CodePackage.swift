@@ -1,4 +1,5 @@
 import Foundation
+import WarrenStore
 import ZIPFoundation
 
 /// A deployment package: the zip bytes `CreateFunction` and `UpdateFunctionCode` send.
@@ -28,14 +29,26 @@ enum CodePackage {
         guard data.count <= maxZipBytes else {
             throw .input("\(path) is \(data.count) bytes; a deployment package is at most \(maxZipBytes) bytes")
         }
-        let archive: Archive
+        let bytes = Array(data)
+        try check(bytes, from: path)
+        return bytes
+    }
+
+    /// The server's checks of a package that need no extraction (paths that leave the tree,
+    /// symlinks, bombs by count, size or ratio), made before anything is sent: a package the server
+    /// would refuse must not leave the configuration sent with it applied.
+    private static func check(_ zip: [UInt8], from source: String) throws(OperatorError) {
         do {
-            archive = try Archive(data: data, accessMode: .read)
+            try ZipCheck.check(zip)
+        } catch let error as CodeError {
+            switch error.reason {
+            case .notAZip: throw .input("\(source) is not a zip file")
+            case .empty: throw .input("\(source) is an empty zip")
+            default: throw .input("\(source) would be refused: \(error.message)")
+            }
         } catch {
-            throw .input("\(path) is not a zip file")
+            throw .input("\(source): \(error)")
         }
-        guard archive.makeIterator().next() != nil else { throw .input("\(path) is an empty zip") }
-        return Array(data)
     }
 
     /// Zips `--code-dir DIR` in memory: every file, directory and symlink under
@@ -67,6 +80,7 @@ enum CodePackage {
                 throw OperatorError.input("\(directory) zips to \(bytes.count) bytes; a deployment package is at "
                                           + "most \(maxZipBytes) bytes")
             }
+            try check(bytes, from: directory)
             return bytes
         } catch let error as OperatorError {
             throw error
