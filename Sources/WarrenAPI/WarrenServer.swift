@@ -73,6 +73,7 @@ public final class WarrenServer {
         _ = (line + "\n").utf8CString.withUnsafeBufferPointer { write(STDERR_FILENO, $0.baseAddress, $0.count - 1) }
     }) async throws -> WarrenServer {
         let state = URL(fileURLWithPath: settings.stateDirectory, isDirectory: true)
+        let stateExisted = FileManager.default.fileExists(atPath: state.path)
         try FileManager.default.createDirectory(at: state, withIntermediateDirectories: true)
         let maxConnections = settings.maxConnections ?? ConnectionGuard.Limits.defaultMaxConnections
         let maxInstances = instanceSlots(apiConnections: maxConnections)
@@ -87,7 +88,15 @@ public final class WarrenServer {
         // The Runtime API shares the HTTP server's event loops (NIO's
         // singleton group, one thread per core): fewer threads to hand off between.
         configuration.eventLoopGroup = .singleton
-        let supervisor = try Supervisor(configuration)
+        let supervisor: Supervisor
+        do {
+            supervisor = try Supervisor(configuration)
+        } catch {
+            // A start that fails this early (a missing policy, every uid range held) leaves no state
+            // directory of its own making behind: it is still empty.
+            if !stateExisted { rmdir(state.path) }
+            throw error
+        }
         let service: LambdaService
         do {
             service = try LambdaService(stateDirectory: state, supervisor: supervisor)

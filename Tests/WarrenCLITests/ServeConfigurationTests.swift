@@ -55,6 +55,21 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: dir + "/state"), "nothing is created for a refused config")
     }
 
+    /// A start that fails before the store opens (here: a home without policies/default.json) leaves
+    /// no state directory of its own making; one that was there stays.
+    @Test func aStartThatFailsEarlyLeavesNoStateDirectoryItMade() throws {
+        let dir = try OperatorCLI.temporaryDirectory("warren-early")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try FileManager.default.createDirectory(atPath: dir + "/home", withIntermediateDirectories: true)
+        let result = try OperatorCLI.run(["serve", "--listen", "127.0.0.1:0", "--home", dir + "/home",
+                                          "--state-dir", dir + "/state"])
+        #expect(result.status == 1 && result.stderr.contains("policies/default.json"), "\(result.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: dir + "/state"), "the failed start left its state directory")
+        try FileManager.default.createDirectory(atPath: dir + "/kept", withIntermediateDirectories: true)
+        _ = try OperatorCLI.run(["serve", "--listen", "127.0.0.1:0", "--home", dir + "/home", "--state-dir", dir + "/kept"])
+        #expect(FileManager.default.fileExists(atPath: dir + "/kept"), "a state directory that was there was removed")
+    }
+
     @Test func aMalformedAccessKeyFlagIsAUsageError() throws {
         let result = try OperatorCLI.run(["serve", "--access-key", "no-secret-here", "--state-dir", "/nonexistent/x"])
         #expect(result.status == 2)
