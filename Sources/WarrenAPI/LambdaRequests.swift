@@ -31,7 +31,8 @@ struct CreateFunctionRequest: Decodable, Sendable {
     var architectures: [String]?
     var ephemeralStorage: EphemeralStorageShape?
     var tags: [String: String]?
-    /// Taken, typed, not applied; CreateFunction's alone (the rest are in ``unapplied``).
+    /// Kept and reported (GetFunctionCodeSigningConfig), not applied; CreateFunction's alone (the
+    /// rest are in ``unapplied``).
     var codeSigningConfigArn: String?
     /// Decoded beside the rest by ``WithUnapplied``.
     var unapplied = UnappliedSettings()
@@ -66,10 +67,10 @@ extension UpdateFunctionConfigurationRequest: CarriesUnappliedSettings {}
 /// Lambda settings Warren takes without applying them (X-Ray tracing, VPC, dead-letter queue, KMS,
 /// container images, SnapStart, log formats, file systems, code signing): decoded as the model
 /// types them and their enumerations and list limits checked, so a value Lambda refuses is
-/// refused here too rather than silently dropped. All but the image settings and code signing
-/// (Zip functions have neither) are kept with the function and reported back as Lambda reports
-/// them (``reported``): a deployment tool that compares what it set with what it reads (Terraform,
-/// CloudFormation's drift detection) then sees no difference.
+/// refused here too rather than silently dropped. All but the image settings (a Zip function has
+/// none) are kept with the function and reported back as Lambda reports them (``reported``; code
+/// signing by GetFunctionCodeSigningConfig): a deployment tool that compares what it set with what
+/// it reads (Terraform, CloudFormation's drift detection) then sees no difference.
 struct UnappliedSettings: Decodable, Sendable {
     struct Tracing: Codable, Sendable {
         var mode: String?

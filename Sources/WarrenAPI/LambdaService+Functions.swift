@@ -15,11 +15,7 @@ extension LambdaService {
             memorySize: request.memorySize ?? 128, timeout: Double(request.timeout ?? 3),
             ephemeralStorage: request.ephemeralStorage?.size ?? 512,
             environment: request.environment?.variables ?? [:], description: request.description ?? "",
-            codeSha256: artifact.sha256, codeSize: artifact.size,
-            reportedSettings: Self.kept(request.unapplied.reported.merging(
-                [Self.codeSigningMember: request.codeSigningConfigArn.flatMap {
-                    $0.isEmpty ? nil : UnappliedSettings.json($0)
-                }]) { $1 }))
+            codeSha256: artifact.sha256, codeSize: artifact.size, reportedSettings: Self.kept(request))
         return try await mutations.serialized {
             let created = try await store.createFunction(record, tags: request.tags ?? [:])
             do {
@@ -38,9 +34,11 @@ extension LambdaService {
         }
     }
 
-    /// The reported settings a new function keeps (what the request clears it has not).
-    private static func kept(_ members: [String: String?]) -> [String: String]? {
-        let kept = members.compactMapValues { $0 }
+    /// The reported settings a new function keeps: those the request sets, and its code signing
+    /// configuration (see ``getFunctionCodeSigningConfig(_:)``).
+    private static func kept(_ request: CreateFunctionRequest) -> [String: String]? {
+        var kept = request.unapplied.reported.compactMapValues { $0 }
+        if let arn = request.codeSigningConfigArn, !arn.isEmpty { kept[codeSigningMember] = UnappliedSettings.json(arn) }
         return kept.isEmpty ? nil : kept
     }
 
