@@ -89,6 +89,8 @@ static int wrn_mount_one(const struct wrn_mount *m)
         return mount("tmpfs", m->target, "tmpfs", m->flags, m->data);
     case WRN_MOUNT_PROC:
         return mount("proc", m->target, "proc", m->flags, NULL);
+    case WRN_MOUNT_OVERLAY:
+        return mount("overlay", m->target, "overlay", m->flags, m->data);
     case WRN_MOUNT_FILE: {
         long fd = syscall(SYS_openat, AT_FDCWD, m->target,
                           O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0444);

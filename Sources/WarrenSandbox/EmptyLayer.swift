@@ -1,6 +1,6 @@
 import Glibc
 
-/// The second, empty lower layer of the overlay each sandbox mounts as its root.
+/// The second, empty lower layer of the overlays each sandbox mounts as its root and its code.
 ///
 /// A sandbox's root used to be a bind of the runtime's shared rootfs directory: every sandbox of a
 /// runtime then saw the same inodes, and an inotify watch inside one (on `/var/lang/lib/python3.11`,
@@ -27,12 +27,12 @@ enum EmptyLayer {
         return true
     }()
 
-    /// The overlay's mount options for `rootfs`, or nil for a bind instead: when the directory
-    /// cannot be made, or the path has a character that mount(2)'s option string cannot carry
-    /// (`,` separates options, `:` layers, `\` escapes).
-    static func overlayOptions(rootfs: String) -> String? {
-        let root = rootfs.count > 1 && rootfs.hasSuffix("/") ? String(rootfs.dropLast()) : rootfs
-        guard ready, !root.contains(where: { $0 == "," || $0 == ":" || $0 == "\\" }) else { return nil }
-        return "lowerdir=\(root):\(path)"
+    /// The mount options of a read-only overlay of `lower`, or nil for a bind instead: when the
+    /// directory cannot be made, or the path has a character that mount(2)'s option string cannot
+    /// carry (`,` separates options, `:` layers, `\` escapes).
+    static func overlayOptions(lower: String) -> String? {
+        let lower = lower.count > 1 && lower.hasSuffix("/") ? String(lower.dropLast()) : lower
+        guard ready, !lower.contains(where: { $0 == "," || $0 == ":" || $0 == "\\" }) else { return nil }
+        return "lowerdir=\(lower):\(path)"
     }
 }

@@ -35,6 +35,14 @@ package struct MountPlan: Sendable {
             guard bind.destination.hasPrefix("/"), !bind.destination.split(separator: "/").contains("..") else {
                 throw SpawnError.invalidSpec("bind destination must be an absolute path without '..': \(bind.destination)")
             }
+            // A read-only directory (the code at /var/task) is an overlay of the sandbox's own, as
+            // the root is: the code directory is shared by every instance of a function and by
+            // functions with the same zip, and a bind of it let an inotify watch in one see
+            // another's accesses.
+            if bind.readOnly, bind.source.hasPrefix("/"), Self.isDirectory(bind.source), let overlay = EmptyLayer.overlayOptions(lower: bind.source) {
+                add(WRN_MOUNT_OVERLAY, flags: rdonly | nosuid | nodev, data: overlay, inside: bind.destination, root: root)
+                continue
+            }
             add(WRN_MOUNT_BIND, source: bind.source, inside: bind.destination, root: root)
             let ro = bind.readOnly ? rdonly : 0
             add(WRN_MOUNT_REMOUNT, flags: ro | nosuid | nodev, bind: true, inside: bind.destination, root: root)
@@ -51,6 +59,11 @@ package struct MountPlan: Sendable {
             add(WRN_MOUNT_SYMLINK, source: link, inside: "/dev/\(name)", root: root)
         }
         add(WRN_MOUNT_REMOUNT, flags: rdonly | nosuid | noexec, inside: "/dev", root: root)
+    }
+
+    private static func isDirectory(_ path: String) -> Bool {
+        var st = stat()
+        return stat(path, &st) == 0 && st.st_mode & S_IFMT == S_IFDIR
     }
 
     private mutating func add(

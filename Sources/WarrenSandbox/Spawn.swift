@@ -58,7 +58,7 @@ package enum Sandbox {
         req.cgroup_procs_fds = UnsafePointer(arena.array(fds.cgroupProcs))
         req.n_cgroup_procs = Int32(fds.cgroupProcs.count)
         req.rootfs = UnsafePointer(arena.string(spec.rootfs))
-        req.rootfs_overlay = arena.optionalString(EmptyLayer.overlayOptions(rootfs: spec.rootfs))
+        req.rootfs_overlay = arena.optionalString(EmptyLayer.overlayOptions(lower: spec.rootfs))
         req.mounts = UnsafePointer(arena.array(plan.entries.map { entry in
             wrn_mount(kind: entry.kind, options: entry.bindRemount ? WRN_MOUNT_F_BIND : 0,
                       source: arena.optionalString(entry.source), target: UnsafePointer(arena.string(entry.target)),

@@ -107,16 +107,19 @@ struct SandboxTests {
         #expect(Set(pids) == [1, 2], "visible pids: \(ps)")
     }
 
-    /// Every sandbox of a runtime shares its rootfs directory; an inotify watch inside one must not
+    /// Every sandbox of a runtime shares its rootfs directory, and every instance of a function (and
+    /// every function with the same zip) its code directory; an inotify watch inside one must not
     /// see another open and read files there (which modules another function imports, and when).
-    /// Each sandbox's root is an overlay of its own; a bind of the shared directory reported them.
-    @Test func aWatchInsideOneSandboxSeesNoOtherSandboxsAccesses() throws {
-        let watcher = try SpawnThread.shared.spawn(Fixture.probeSpec(["inotify", "/etc", "1000"]))
+    /// Each sandbox's root and code are overlays of its own; binds of the shared directories
+    /// reported them.
+    @Test(arguments: [("/etc", "/etc/os-release /etc/passwd"), ("/var/task", "/var/task/probe")])
+    func aWatchInsideOneSandboxSeesNoOtherSandboxsAccesses(directory: String, files: String) throws {
+        let watcher = try SpawnThread.shared.spawn(Fixture.probeSpec(["inotify", directory, "1000"]))
         defer { watcher.signal(SIGKILL); _ = try? watcher.wait() }
         var head = [UInt8](repeating: 0, count: 6)
         #expect(read(watcher.stdout!, &head, 6) == 6 && head == Array("ready\n".utf8), "the watch was not set")
         var reader = Fixture.probeSpec([])
-        reader.argv = ["/bin/sh", "-c", "cat /etc/os-release /etc/passwd > /dev/null"]
+        reader.argv = ["/bin/sh", "-c", "cat \(files) > /dev/null"]
         #expect(try Fixture.run(reader).0.status == .exited(0))
         let out = Pipes.drain(watcher.stdout!, watcher.stderr!).0
         #expect(try watcher.wait()?.status == .exited(0))

@@ -90,6 +90,7 @@ enum wrn_mount_kind {
     WRN_MOUNT_SYMLINK = 5,  /* symlink target -> source */
     WRN_MOUNT_REMOUNT = 6,  /* remount target with flags (bind remount when WRN_MOUNT_F_BIND) */
     WRN_MOUNT_MKNOD = 7,    /* character device 0666 at target, dev = makedev(flags >> 20, flags & 0xfffff) */
+    WRN_MOUNT_OVERLAY = 8,  /* overlay at target with flags and data ("lowerdir=…") */
 };
 
 #define WRN_MOUNT_F_BIND 1u
