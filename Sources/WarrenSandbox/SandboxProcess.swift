@@ -42,6 +42,9 @@ package final class SandboxProcess: Sendable {
     package let stdout: Int32?
     package let stderr: Int32?
     package let cgroup: (any Cgroup)?
+    /// When the sandbox's init was running (made on the spawning thread as the spawn returned): the
+    /// start of the payload's init phase, whatever the caller does before it looks.
+    package let started = ContinuousClock.now
     private let statusFD: Int32
     private let reaped = Mutex<Termination?>(nil)
 

@@ -90,7 +90,9 @@ actor Instance {
         // Provisioned instances initialise ahead of traffic, without Lambda's 10 s cap: up to the
         // longest a function may run.
         let limit = provisioned ? max(initTimeout, Self.provisionedInitLimit) : max(initTimeout, config.timeout)
-        let began = ContinuousClock.now
+        // Init began when the runtime did, not when this instance took it over (which a busy host
+        // can delay by tens of milliseconds: they were missing from Init Duration).
+        let began = parts.process.started
         state = .initializing
         // In the file, not in a log tail (collecting starts after it), as Lambda keeps it to CloudWatch.
         log.line(parts.initStart)
