@@ -178,7 +178,39 @@ struct UnappliedSettings: Decodable, Sendable {
             violations.add(String(groups.count), at: "vpcConfig.securityGroupIds",
                            "Member must have length less than or equal to 5")
         }
+        checkPatterns(into: &violations)
     }
+
+    /// The model's patterns and lengths of what is kept and reported: ARNs, the log group, the file
+    /// system (one at most, both members required).
+    private func checkPatterns(into violations: inout Violations) {
+        func pattern(_ value: String?, at field: String, _ pattern: String) {
+            violations.pattern(value, at: field, pattern) { (try? Regex(pattern).wholeMatch(in: $0)) != nil }
+        }
+        pattern(kmsKeyArn, at: "kMSKeyArn", Self.arnOrEmpty)
+        pattern(deadLetter?.targetArn, at: "deadLetterConfig.targetArn", Self.arnOrEmpty)
+        violations.length(logging?.logGroup, at: "loggingConfig.logGroup", max: 512, min: 1)
+        pattern(logging?.logGroup, at: "loggingConfig.logGroup", #"[\.\-_/#A-Za-z0-9]+"#)
+        guard let fileSystems else { return }
+        if fileSystems.count > 1 {
+            violations.add(String(fileSystems.count), at: "fileSystemConfigs",
+                           "Member must have length less than or equal to 1")
+        }
+        for (index, fileSystem) in fileSystems.enumerated() {
+            let at = "fileSystemConfigs.\(index + 1).member"
+            violations.required(fileSystem.arn != nil, at: "\(at).arn")
+            violations.required(fileSystem.localMountPath != nil, at: "\(at).localMountPath")
+            violations.length(fileSystem.arn, at: "\(at).arn", max: 256)
+            pattern(fileSystem.arn, at: "\(at).arn", Self.fileSystemArn)
+            violations.length(fileSystem.localMountPath, at: "\(at).localMountPath", max: 160)
+            pattern(fileSystem.localMountPath, at: "\(at).localMountPath", #"/mnt/[a-zA-Z0-9-_.]+"#)
+        }
+    }
+
+    static let arnOrEmpty = #"(arn:(aws[a-zA-Z-]*)?:[a-z0-9-.]+:.*)|()"#
+    static let fileSystemArn = #"arn:aws[a-zA-Z-]*:elasticfilesystem:[a-z]{2}((-gov)|(-iso(b?)))?-[a-z]+-\d{1}:\d{12}:"#
+        + #"access-point/fsap-[a-f0-9]{17}|arn:aws[-a-z]*:s3files:[0-9a-z-:]+:file-system/fs-[0-9a-f]{17,40}/"#
+        + #"access-point/fsap-[0-9a-f]{17,40}"#
 }
 
 /// TagResource's body.

@@ -49,7 +49,9 @@ extension LambdaService {
 struct FunctionCodeSigningShape: Codable, Sendable {
     var codeSigningConfigArn: String
     var functionName: String
-    enum CodingKeys: String, CodingKey { case codeSigningConfigArn = "CodeSigningConfigArn", functionName = "FunctionName" }
+    enum CodingKeys: String, CodingKey {
+        case codeSigningConfigArn = "CodeSigningConfigArn", functionName = "FunctionName"
+    }
 }
 
 /// PutFunctionCodeSigningConfig's body.

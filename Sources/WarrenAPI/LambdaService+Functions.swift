@@ -38,7 +38,9 @@ extension LambdaService {
     /// configuration (see ``getFunctionCodeSigningConfig(_:)``).
     private static func kept(_ request: CreateFunctionRequest) -> [String: String]? {
         var kept = request.unapplied.reported.compactMapValues { $0 }
-        if let arn = request.codeSigningConfigArn, !arn.isEmpty { kept[codeSigningMember] = UnappliedSettings.json(arn) }
+        if let arn = request.codeSigningConfigArn, !arn.isEmpty {
+            kept[codeSigningMember] = UnappliedSettings.json(arn)
+        }
         return kept.isEmpty ? nil : kept
     }
 
@@ -51,8 +53,8 @@ extension LambdaService {
         violations.oneOf(request.packageType, at: "packageType", ["Zip", "Image"])
         violations.length(request.codeSigningConfigArn, at: "codeSigningConfigArn", max: 200)
         if request.codeSigningConfigArn?.isEmpty == false {
-            violations.pattern(request.codeSigningConfigArn, at: "codeSigningConfigArn", LambdaPattern.codeSigningConfig,
-                               LambdaPattern.isCodeSigningConfig)
+            violations.pattern(request.codeSigningConfigArn, at: "codeSigningConfigArn",
+                               LambdaPattern.codeSigningConfig, LambdaPattern.isCodeSigningConfig)
         }
         try violations.check()
         let reference = try FunctionReference(text: request.functionName ?? "")

@@ -13,6 +13,9 @@ extension LambdaService {
     func addPermission(_ name: String, qualifier: String?, _ request: AddPermissionRequest) async throws
         -> AddPermissionResponse {
         try request.validate()
+        if qualifier == "$LATEST" {
+            throw LambdaError.invalidParameter("We currently do not support adding policies for $LATEST.")
+        }
         let statement = PolicyStatementShape(request, resource: arn.function(name, qualifier))
         let json = statement.json
         return try await mutations.serialized {
@@ -31,7 +34,7 @@ extension LambdaService {
     }
 
     func getPolicy(_ name: String, qualifier: String?) async throws -> GetPolicyResponse {
-        guard let policy = try await store.policy(of: name, qualifier: qualifier) else {
+        guard let policy = try await store.policy(of: name, qualifier: Self.policyQualifier(qualifier)) else {
             throw LambdaError.notFound("The resource you requested does not exist.")
         }
         return GetPolicyResponse(policy: Self.policyJSON(policy.statements.map(\.json)), revisionId: policy.revisionId)
@@ -45,8 +48,14 @@ extension LambdaService {
         }
         try violations.check()
         try await mutations.serialized {
-            try await store.removePolicyStatement(name, qualifier: qualifier, sid: sid, expectedRevisionId: revisionId)
+            try await store.removePolicyStatement(name, qualifier: Self.policyQualifier(qualifier), sid: sid,
+                                                  expectedRevisionId: revisionId)
         }
+    }
+
+    /// `$LATEST` names the unqualified function's policy (it cannot have one of its own).
+    private static func policyQualifier(_ qualifier: String?) -> String? {
+        qualifier == "$LATEST" ? nil : qualifier
     }
 
     /// `{"Version":"2012-10-17","Id":"default","Statement":[…]}`, the statements as kept.
@@ -86,7 +95,9 @@ struct AddPermissionRequest: Decodable, Sendable {
             $0 == "*" || $0 == "lambda:*"
                 || ($0.hasPrefix("lambda:") && $0.count > 7 && $0.dropFirst(7).allSatisfy { $0.isASCII && $0.isLetter })
         }
-        violations.pattern(principal, at: "principal", #"[^\s]+"#) { !$0.isEmpty && !$0.contains(where: \.isWhitespace) }
+        violations.pattern(principal, at: "principal", #"[^\s]+"#) {
+            !$0.isEmpty && !$0.contains(where: \.isWhitespace)
+        }
         violations.pattern(sourceArn, at: "sourceArn", Self.sourceArnPattern) {
             (try? Regex(Self.sourceArnPattern).wholeMatch(in: $0)) != nil
         }
@@ -106,7 +117,8 @@ struct AddPermissionRequest: Decodable, Sendable {
         try violations.check()
     }
 
-    static let sourceArnPattern = #"arn:(aws[a-zA-Z0-9-]*):([a-zA-Z0-9\-])+:([a-z]{2}(-gov)?-[a-z]+-\d{1})?:(\d{12})?:(.*)"#
+    static let sourceArnPattern =
+        #"arn:(aws[a-zA-Z0-9-]*):([a-zA-Z0-9\-])+:([a-z]{2}(-gov)?-[a-z]+-\d{1})?:(\d{12})?:(.*)"#
 }
 
 /// One statement as Lambda writes it, in its order: `Sid`, `Effect`, `Principal`, `Action`,
@@ -120,12 +132,15 @@ struct PolicyStatementShape {
         sid = request.statementId ?? ""
         var conditions: [(String, [(String, String)])] = []
         if let arn = request.sourceArn { conditions.append(("ArnLike", [("AWS:SourceArn", arn)])) }
-        let equals = [("AWS:SourceAccount", request.sourceAccount), ("lambda:EventSourceToken", request.eventSourceToken),
+        let equals = [("AWS:SourceAccount", request.sourceAccount),
+                      ("lambda:EventSourceToken", request.eventSourceToken),
                       ("aws:PrincipalOrgID", request.principalOrgID),
                       ("lambda:FunctionUrlAuthType", request.functionUrlAuthType)]
             .compactMap { key, value in value.map { (key, $0) } }
         if !equals.isEmpty { conditions.append(("StringEquals", equals)) }
-        if request.invokedViaFunctionUrl == true { conditions.append(("Bool", [("lambda:InvokedViaFunctionUrl", "true")])) }
+        if request.invokedViaFunctionUrl == true {
+            conditions.append(("Bool", [("lambda:InvokedViaFunctionUrl", "true")]))
+        }
         let q = Self.quoted
         var json = "{\"Sid\":\(q(sid)),\"Effect\":\"Allow\",\"Principal\":\(Self.principal(request.principal ?? "*")),"
             + "\"Action\":\(q(request.action ?? "")),\"Resource\":\(q(resource))"

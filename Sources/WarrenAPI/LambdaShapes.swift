@@ -100,7 +100,11 @@ struct FunctionConfiguration: Codable, Sendable, Equatable {
             deadLetterConfig = DeadLetterConfigShape(targetArn: target)
         }
         kmsKeyArn = value("KMSKeyArn", as: String.self)
-        if let applyOn = value("SnapStart", as: Given.Snap.self)?.applyOn { snapStart.applyOn = applyOn }
+        if let applyOn = value("SnapStart", as: Given.Snap.self)?.applyOn {
+            snapStart.applyOn = applyOn
+            // As Lambda reports a published version SnapStart applies to (none is taken here).
+            if applyOn == "PublishedVersions", version != "$LATEST" { snapStart.optimizationStatus = "On" }
+        }
         if let logging = value("LoggingConfig", as: Given.Logging.self) {
             // Lambda's defaults for what was left out; log levels are JSON's alone (INFO by default).
             let json = logging.logFormat == "JSON"

@@ -108,8 +108,8 @@ enum LambdaPattern {
 
     static let role = #"arn:(aws[a-zA-Z-]*)?:iam::\d{12}:role/?[a-zA-Z_0-9+=,.@\-_/]+"#
 
-    static let codeSigningConfig =
-        #"arn:(aws[a-zA-Z-]*)?:lambda:[a-z]{2}((-gov)|(-iso(b?)))?-[a-z]+-\d{1}:\d{12}:code-signing-config:csc-[a-z0-9]{17}"#
+    static let codeSigningConfig = #"arn:(aws[a-zA-Z-]*)?:lambda:[a-z]{2}((-gov)|(-iso(b?)))?-[a-z]+-\d{1}:\d{12}:"#
+        + #"code-signing-config:csc-[a-z0-9]{17}"#
 
     /// Code signing configuration ARN (``codeSigningConfig``), the whole string.
     static func isCodeSigningConfig(_ s: String) -> Bool {

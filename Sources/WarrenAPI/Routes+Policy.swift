@@ -1,3 +1,4 @@
+import Foundation
 import Hummingbird
 
 /// AddPermission, GetPolicy, RemovePermission.
@@ -19,7 +20,9 @@ extension LambdaRoutes {
         router.delete("\(path)/{sid}") { request, context in
             let fn = try function(context, maxLength: 256)
             let qualifier = try fn.qualifier(query: Self.query(request, "Qualifier"))
-            try await service.removePermission(fn.name, qualifier: qualifier, sid: context.parameters.get("sid") ?? "",
+            // The path segment as sent: percent-decoded here, as `{fn}` is.
+            let sid = context.parameters.get("sid").map { $0.removingPercentEncoding ?? $0 } ?? ""
+            try await service.removePermission(fn.name, qualifier: qualifier, sid: sid,
                                                revisionId: Self.query(request, "RevisionId"))
             return Self.empty()
         }

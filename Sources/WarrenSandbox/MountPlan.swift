@@ -39,8 +39,10 @@ package struct MountPlan: Sendable {
             // the root is: the code directory is shared by every instance of a function and by
             // functions with the same zip, and a bind of it let an inotify watch in one see
             // another's accesses.
-            if bind.readOnly, bind.source.hasPrefix("/"), Self.isDirectory(bind.source), let overlay = EmptyLayer.overlayOptions(lower: bind.source) {
-                add(WRN_MOUNT_OVERLAY, flags: rdonly | nosuid | nodev, data: overlay, inside: bind.destination, root: root)
+            if bind.readOnly, bind.source.hasPrefix("/"), Self.isDirectory(bind.source),
+               let overlay = EmptyLayer.overlayOptions(lower: bind.source) {
+                add(WRN_MOUNT_OVERLAY, flags: rdonly | nosuid | nodev, data: overlay, inside: bind.destination,
+                    root: root)
                 continue
             }
             add(WRN_MOUNT_BIND, source: bind.source, inside: bind.destination, root: root)

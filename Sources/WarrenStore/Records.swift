@@ -213,7 +213,7 @@ public struct PolicyStatement: Codable, Sendable, Equatable {
 }
 
 /// The resource-based policy of a function, or of one of its versions or aliases: its statements
-/// in the order they were added, and a RevisionId that changes with each of them.
+/// in the order they were added, and the RevisionId of what it is attached to.
 public struct PolicyRecord: Codable, Sendable, Equatable {
     public var function: String
     /// `""` for the unqualified function's policy.

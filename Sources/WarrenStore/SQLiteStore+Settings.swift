@@ -47,7 +47,8 @@ extension SQLiteStore {
             _ = try self.requireFunction(db, function)
             guard let record = try ProvisionedConcurrencyRecord.fetchOne(
                 db, key: ["function": function, "qualifier": qualifier]) else {
-                throw StoreError(.provisionedConfigNotFound, "No Provisioned Concurrency Config found for this function")
+                throw StoreError(.provisionedConfigNotFound,
+                                 "No Provisioned Concurrency Config found for this function")
             }
             return record
         }

@@ -34,12 +34,13 @@ public protocol StateStore: Sendable {
     func policy(of function: String, qualifier: String?) async throws -> PolicyRecord?
     /// Adds a statement to the policy, making the policy if need be.
     /// - Throws: `notFound` as ``policy(of:qualifier:)``; `conflict` when the policy has a statement
-    ///   with this id; `preconditionFailed` when `expectedRevisionId` is not the policy's.
+    ///   with this id; `preconditionFailed` when `expectedRevisionId` is not the RevisionId of what
+    ///   the policy is attached to (the function, the version or the alias), which this renews.
     func addPolicyStatement(_ function: String, qualifier: String?, _ statement: PolicyStatement,
                             expectedRevisionId: String?) async throws -> PolicyRecord
     /// Removes the statement with this id; the policy goes with its last statement.
     /// - Throws: `notFound` as ``policy(of:qualifier:)``, or when there is no such statement;
-    ///   `preconditionFailed` when `expectedRevisionId` is not the policy's.
+    ///   `preconditionFailed` as ``addPolicyStatement(_:qualifier:_:expectedRevisionId:)``.
     func removePolicyStatement(_ function: String, qualifier: String?, sid: String,
                                expectedRevisionId: String?) async throws
 

@@ -159,7 +159,8 @@ struct SigV4RejectionTests {
 
     @Test("x-amz-content-sha256 must match the body; UNSIGNED-PAYLOAD is refused (its signature covers no body)")
     func contentSHA256() throws {
-        let mismatch = SigV4Error.invalid("The provided 'x-amz-content-sha256' header does not match what was computed.")
+        let mismatch = SigV4Error.invalid(
+            "The provided 'x-amz-content-sha256' header does not match what was computed.")
         let wrong = Self.signed(extra: [("X-Amz-Content-Sha256", String(repeating: "0", count: 64))])
         #expect(throws: mismatch) { try Self.verifier().verify(wrong) }
         // Validly signed, with the body it was signed with or with another: neither passes.

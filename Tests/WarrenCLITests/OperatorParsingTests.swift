@@ -162,7 +162,8 @@ import ZIPFoundation
         let escaping = try OperatorCLI.run(["function", "update", "f", "--timeout", "6", "--zip", traversal.path,
                                             "--endpoint", closed.endpoint])
         #expect(escaping.status == 2, "\(escaping.stderr)")
-        #expect(escaping.stderr.hasPrefix("warren: \(traversal.path) would be refused: Could not unzip"), "\(escaping.stderr)")
+        #expect(escaping.stderr.hasPrefix("warren: \(traversal.path) would be refused: Could not unzip"),
+                "\(escaping.stderr)")
         let linked = try OperatorCLI.temporaryDirectory("linked")
         try FileManager.default.createSymbolicLink(atPath: linked + "/passwd", withDestinationPath: "/etc/passwd")
         let outside = try OperatorCLI.run(["function", "update", "f", "--timeout", "6", "--code-dir", linked,

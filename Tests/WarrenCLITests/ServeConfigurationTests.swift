@@ -66,7 +66,8 @@ import Testing
         #expect(result.status == 1 && result.stderr.contains("policies/default.json"), "\(result.stderr)")
         #expect(!FileManager.default.fileExists(atPath: dir + "/state"), "the failed start left its state directory")
         try FileManager.default.createDirectory(atPath: dir + "/kept", withIntermediateDirectories: true)
-        _ = try OperatorCLI.run(["serve", "--listen", "127.0.0.1:0", "--home", dir + "/home", "--state-dir", dir + "/kept"])
+        _ = try OperatorCLI.run(["serve", "--listen", "127.0.0.1:0", "--home", dir + "/home",
+                                 "--state-dir", dir + "/kept"])
         #expect(FileManager.default.fileExists(atPath: dir + "/kept"), "a state directory that was there was removed")
     }
 

@@ -133,7 +133,8 @@ import Testing
         try store.close()
         let reopened = try openStore(dir)
         #expect(try await reopened.getFunction("f").reportedSettings == nil)
-        #expect(try await reopened.getVersion("f", version: version.version).configuration.reportedSettings?["KMSKeyArn"] == #""arn:k""#)
+        let snapshot = try await reopened.getVersion("f", version: version.version).configuration
+        #expect(snapshot.reportedSettings?["KMSKeyArn"] == #""arn:k""#)
         #expect(!version.configuration.hasSameContent(as: try await reopened.getFunction("f")))
     }
 
@@ -163,8 +164,10 @@ import Testing
         let reopened = try openStore(dir)
         #expect(try await reopened.policy(of: "f", qualifier: nil)?.statements == [one, two])
         try await reopened.removePolicyStatement("f", qualifier: nil, sid: "a", expectedRevisionId: nil)
-        #expect(await storeError { try await reopened.removePolicyStatement("f", qualifier: nil, sid: "a",
-                                                                            expectedRevisionId: nil) }?.code == .notFound)
+        let gone = await storeError {
+            try await reopened.removePolicyStatement("f", qualifier: nil, sid: "a", expectedRevisionId: nil)
+        }
+        #expect(gone?.code == .notFound)
         try await reopened.removePolicyStatement("f", qualifier: nil, sid: "b", expectedRevisionId: nil)
         #expect(try await reopened.policy(of: "f", qualifier: nil) == nil)
         // A version's policy goes with the version; the rest with the function.

@@ -143,7 +143,8 @@ def snapshot(lam, name):
         "reserved": lam.get_function_concurrency(FunctionName=name).get("ReservedConcurrentExecutions"),
         "event": {k: v for k, v in clean(lam.get_function_event_invoke_config(FunctionName=name)).items()
                   if k != "LastModified"},
-        "policies": [clean(lam.get_policy(FunctionName=name)), clean(lam.get_policy(FunctionName=name, Qualifier="beta"))],
+        "policies": [clean(lam.get_policy(FunctionName=name)),
+                     clean(lam.get_policy(FunctionName=name, Qualifier="beta"))],
         "code signing": clean(lam.get_function_code_signing_config(FunctionName=name)),
         "provisioned": lam.get_provisioned_concurrency_config(
             FunctionName=name, Qualifier="beta")["RequestedProvisionedConcurrentExecutions"],

@@ -376,7 +376,11 @@ def test_settings_warren_does_not_apply_are_typed_and_checked(server, lam, funct
                          ({"TracingConfig": {"Mode": "Sometimes"}}, "ValidationException"),
                          ({"SnapStart": {"ApplyOn": "Always"}}, "ValidationException"),
                          ({"LoggingConfig": {"LogFormat": "XML"}}, "ValidationException"),
-                         ({"VpcConfig": {"SecurityGroupIds": ["sg"] * 6}}, "ValidationException")]:
+                         ({"VpcConfig": {"SecurityGroupIds": ["sg"] * 6}}, "ValidationException"),
+                         ({"KMSKeyArn": "notanarn"}, "ValidationException"),
+                         ({"DeadLetterConfig": {"TargetArn": "notanarn"}}, "ValidationException"),
+                         ({"LoggingConfig": {"LogGroup": "bad group!"}}, "ValidationException"),
+                         ({"FileSystemConfigs": [{"Arn": "x", "LocalMountPath": "/tmp/x"}]}, "ValidationException")]:
         response = server.request("POST", "/2015-03-31/functions", body=json.dumps({**base, **extra}).encode())
         assert response.status == 400 and response.error_type == error, (extra, response)
     expect_error("ResourceNotFoundException", 404, lam.get_function, FunctionName=name)
@@ -428,6 +432,8 @@ def test_settings_warren_does_not_apply_are_reported_back(lam, functions):
     assert lam.publish_version(FunctionName=name)["Version"] != version
     published = lam.get_function_configuration(FunctionName=name, Qualifier=version)
     assert published["TracingConfig"] == {"Mode": "Active"} and published["VpcConfig"]["SubnetIds"] == ["subnet-1"]
+    # As Lambda reports a version SnapStart applies to.
+    assert published["SnapStart"] == {"ApplyOn": "PublishedVersions", "OptimizationStatus": "On"}
     # A function created without them reports Lambda's defaults and nothing more.
     plain = functions.create()
     assert plain["TracingConfig"] == {"Mode": "PassThrough"} and plain["SnapStart"]["ApplyOn"] == "None"
