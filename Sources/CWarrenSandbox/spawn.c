@@ -90,7 +90,13 @@ static int wrn_mount_one(const struct wrn_mount *m)
     case WRN_MOUNT_PROC:
         return mount("proc", m->target, "proc", m->flags, NULL);
     case WRN_MOUNT_OVERLAY:
-        return mount("overlay", m->target, "overlay", m->flags, m->data);
+        /* A read-only overlay of source; where the kernel refuses one (a filesystem it cannot
+         * stack on), the read-only bind of source it replaces. */
+        if (mount("overlay", m->target, "overlay", m->flags, m->data) == 0)
+            return 0;
+        if (mount(m->source, m->target, NULL, MS_BIND | MS_REC, NULL) < 0)
+            return -1;
+        return mount(NULL, m->target, NULL, MS_REMOUNT | MS_BIND | m->flags, NULL);
     case WRN_MOUNT_FILE: {
         long fd = syscall(SYS_openat, AT_FDCWD, m->target,
                           O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0444);
@@ -236,10 +242,10 @@ static int wrn_child(void *arg)
     /* 3. Root filesystem. Private propagation first, so that nothing we
      *    mount leaks to the host and no host mount event reaches us. */
     STEP(WRN_STEP_MOUNT_PRIVATE, -1, mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL));
-    if (r->rootfs_overlay)
-        STEP(WRN_STEP_BIND_ROOT, -1,
-             mount("overlay", r->rootfs, "overlay", MS_RDONLY | MS_NOSUID | MS_NODEV, r->rootfs_overlay));
-    else
+    /* An overlay of the rootfs of this sandbox's own; where there is none or the kernel refuses it
+     * (a filesystem it cannot stack on), a bind, made read-only below. */
+    if (!r->rootfs_overlay
+        || mount("overlay", r->rootfs, "overlay", MS_RDONLY | MS_NOSUID | MS_NODEV, r->rootfs_overlay) < 0)
         STEP(WRN_STEP_BIND_ROOT, -1, mount(r->rootfs, r->rootfs, NULL, MS_BIND | MS_REC, NULL));
     /* Nodes and links get exactly the modes asked for; the payload gets
      * the usual 022 back below. */

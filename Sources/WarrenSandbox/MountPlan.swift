@@ -41,8 +41,8 @@ package struct MountPlan: Sendable {
             // another's accesses.
             if bind.readOnly, bind.source.hasPrefix("/"), Self.isDirectory(bind.source),
                let overlay = EmptyLayer.overlayOptions(lower: bind.source) {
-                add(WRN_MOUNT_OVERLAY, flags: rdonly | nosuid | nodev, data: overlay, inside: bind.destination,
-                    root: root)
+                add(WRN_MOUNT_OVERLAY, flags: rdonly | nosuid | nodev, source: bind.source, data: overlay,
+                    inside: bind.destination, root: root)
                 continue
             }
             add(WRN_MOUNT_BIND, source: bind.source, inside: bind.destination, root: root)

@@ -129,6 +129,17 @@ struct SandboxTests {
         #expect(Fixture.hostMounts().contains("/run/warren/empty-layer") == false)
     }
 
+    /// Where the kernel refuses an overlay of a directory (here one it cannot stack on: procfs'
+    /// `/proc/sys`), the read-only bind it replaces is made instead: the sandbox still starts.
+    @Test func aDirectoryTheKernelWillNotOverlayIsBound() throws {
+        var spec = Fixture.probeSpec([])
+        spec.binds = [BindMount(source: "/proc/sys", destination: "/var/task")]
+        spec.argv = ["/bin/sh", "-c", "test -d /var/task/kernel && grep ' /var/task ' /proc/self/mountinfo"]
+        let (ended, out, err) = try Fixture.run(spec)
+        #expect(ended.status == .exited(0), "\(out)\(err)")
+        #expect(out.contains(" ro,") && !out.contains("overlay"), "\(out)")
+    }
+
     @Test func initReapsOrphansAndReportsThePayloadsStatus() throws {
         let (ended, out, _) = try Fixture.run(Fixture.probeSpec(["zombies"]))
         #expect(out.contains("zombies 0"), "\(out)")

@@ -90,7 +90,8 @@ enum wrn_mount_kind {
     WRN_MOUNT_SYMLINK = 5,  /* symlink target -> source */
     WRN_MOUNT_REMOUNT = 6,  /* remount target with flags (bind remount when WRN_MOUNT_F_BIND) */
     WRN_MOUNT_MKNOD = 7,    /* character device 0666 at target, dev = makedev(flags >> 20, flags & 0xfffff) */
-    WRN_MOUNT_OVERLAY = 8,  /* overlay at target with flags and data ("lowerdir=…") */
+    WRN_MOUNT_OVERLAY = 8,  /* overlay at target with flags and data ("lowerdir=…"); where the kernel
+                               refuses it, a bind of source remounted with flags */
 };
 
 #define WRN_MOUNT_F_BIND 1u
@@ -130,7 +131,7 @@ struct wrn_spawn_req {
     /* "lowerdir=ROOTFS:EMPTY": the root is an overlay of the rootfs of this
      * sandbox's own (read-only, no upper layer), not a bind of the shared
      * directory, so that no inotify watch inside sees another sandbox's
-     * accesses. NULL: a bind. */
+     * accesses. NULL, or an overlay the kernel refuses: a bind. */
     const char *rootfs_overlay;
     const struct wrn_mount *mounts;
     int n_mounts;
