@@ -254,9 +254,11 @@ struct InstanceFailureTests {
             let before = Date().timeIntervalSince1970 * 1000
             let r = try await supervisor.invoke("slow", payload: Array(#"{"deadline":1}"#.utf8), logTail: true)
             #expect(r.functionError == nil, "\(F.text(r.payload))")
-            // The init is part of the invocation, as on Lambda: in Duration, no Init Duration.
+            // The init is part of the invocation, as on Lambda: in Duration (about 300 ms, against about
+            // 1 without it), no Init Duration. Init is timed from the spawn's return, which the runtime
+            // may beat into its sleep by the few milliseconds the spawning thread waits to run again.
             let tail = String(decoding: Data(base64Encoded: r.logTail ?? "") ?? Data(), as: UTF8.self)
-            #expect(!tail.contains("Init Duration") && r.durationMs >= 300, "\(tail)")
+            #expect(!tail.contains("Init Duration") && r.durationMs >= 250, "\(tail)")
             let deadline = try #require(F.json(r.payload)["deadline"] as? Double, "\(F.text(r.payload))")
             #expect(deadline - before < 5_200, "the deadline is 5 s after the end of init, not of the request")
             try await supervisor.createFunction(F.function("hang", code: code, handler: "init-hang", timeout: 1))
