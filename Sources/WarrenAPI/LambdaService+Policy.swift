@@ -34,7 +34,7 @@ extension LambdaService {
     }
 
     func getPolicy(_ name: String, qualifier: String?) async throws -> GetPolicyResponse {
-        guard let policy = try await store.policy(of: name, qualifier: Self.policyQualifier(qualifier)) else {
+        guard let policy = try await store.policy(of: name, qualifier: qualifier) else {
             throw LambdaError.notFound("The resource you requested does not exist.")
         }
         return GetPolicyResponse(policy: Self.policyJSON(policy.statements.map(\.json)), revisionId: policy.revisionId)
@@ -48,14 +48,8 @@ extension LambdaService {
         }
         try violations.check()
         try await mutations.serialized {
-            try await store.removePolicyStatement(name, qualifier: Self.policyQualifier(qualifier), sid: sid,
-                                                  expectedRevisionId: revisionId)
+            try await store.removePolicyStatement(name, qualifier: qualifier, sid: sid, expectedRevisionId: revisionId)
         }
-    }
-
-    /// `$LATEST` names the unqualified function's policy (it cannot have one of its own).
-    private static func policyQualifier(_ qualifier: String?) -> String? {
-        qualifier == "$LATEST" ? nil : qualifier
     }
 
     /// `{"Version":"2012-10-17","Id":"default","Statement":[…]}`, the statements as kept.

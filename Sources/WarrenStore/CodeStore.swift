@@ -51,9 +51,7 @@ public struct CodeStore: Sendable {
     /// - Returns: The artifact; its directory exists and is durable on return.
     /// - Throws: ``CodeError`` for a refused package, ``SystemError`` for a disk failure.
     public func add(zip: [UInt8]) throws -> CodeArtifact {
-        if zip.count > CodeLimits.zippedSize {
-            throw CodeError(.zippedTooLarge, "Zipped size must be smaller than \(CodeLimits.zippedSize) bytes")
-        }
+        try ZipCheck.checkZippedSize(zip)
         let digest = SHA256.hash(data: zip)
         let hex = digest.map { String(format: "%02x", $0) }.joined()
         let artifact = CodeArtifact(sha256: hex, sha256Base64: Data(digest).base64EncodedString(), size: zip.count,
@@ -63,13 +61,7 @@ public struct CodeStore: Sendable {
             if !FileManager.default.fileExists(atPath: zipFile(for: hex).path) { try keep(zip, as: hex) }
             return artifact
         }
-        let archive: Archive
-        do {
-            archive = try Archive(data: Data(zip), accessMode: .read)
-        } catch {
-            throw CodeError(.notAZip, CodeError.unzipFailed)
-        }
-        let plan = try ZipPlan(archive: archive, zipSize: zip.count)
+        let (archive, plan) = try ZipPlan.open(zip)
         // The package first: a code directory never lacks its zip after a crash (an orphan zip is
         // garbage-collected like an orphan directory).
         try keep(zip, as: hex)

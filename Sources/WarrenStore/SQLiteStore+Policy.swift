@@ -92,9 +92,10 @@ extension SQLiteStore {
 
     private func policyTarget(_ db: Database, _ function: String, _ qualifier: String?) throws -> PolicyTarget {
         let record = try requireFunction(db, function)
-        let qualifier = qualifier ?? ""
+        // `$LATEST` has no policy of its own: it names the function's.
+        let qualifier = qualifier == "$LATEST" ? "" : qualifier ?? ""
         let key = ["function": function, "qualifier": qualifier]
-        if qualifier.isEmpty || qualifier == "$LATEST" {
+        if qualifier.isEmpty {
             return PolicyTarget(kind: .function(record), qualifier: qualifier, key: key)
         }
         if let number = Self.versionNumber(qualifier),

@@ -28,8 +28,8 @@ public protocol StateStore: Sendable {
 
     // MARK: Resource-based policies
 
-    /// The resource-based policy of a function (`qualifier` nil) or of one of its versions or
-    /// aliases; nil when it has no statement.
+    /// The resource-based policy of a function (`qualifier` nil or `$LATEST`) or of one of its
+    /// versions or aliases; nil when it has no statement.
     /// - Throws: `notFound` for the function, or a qualifier that names no version or alias.
     func policy(of function: String, qualifier: String?) async throws -> PolicyRecord?
     /// Adds a statement to the policy, making the policy if need be.

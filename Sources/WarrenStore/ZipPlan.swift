@@ -24,18 +24,32 @@ public enum CodeLimits {
 public enum ZipCheck {
     /// - Throws: ``CodeError`` naming the first rule the package breaks.
     public static func check(_ zip: [UInt8]) throws {
+        try checkZippedSize(zip)
+        let (archive, plan) = try ZipPlan.open(zip)
+        let reader = ZipExtractor(archive: archive, root: URL(fileURLWithPath: "/nonexistent"))
+        for planned in plan.entries where planned.kind == .symlink { _ = try reader.readLinkTarget(planned) }
+    }
+}
+
+extension ZipCheck {
+    /// Lambda's limit on a package sent in the request.
+    static func checkZippedSize(_ zip: [UInt8]) throws {
         guard zip.count <= CodeLimits.zippedSize else {
             throw CodeError(.zippedTooLarge, "Zipped size must be smaller than \(CodeLimits.zippedSize) bytes")
         }
+    }
+}
+
+extension ZipPlan {
+    /// Opens a package and plans it: the checks of its central directory.
+    static func open(_ zip: [UInt8]) throws -> (Archive, ZipPlan) {
         let archive: Archive
         do {
             archive = try Archive(data: Data(zip), accessMode: .read)
         } catch {
             throw CodeError(.notAZip, CodeError.unzipFailed)
         }
-        let plan = try ZipPlan(archive: archive, zipSize: zip.count)
-        let reader = ZipExtractor(archive: archive, root: URL(fileURLWithPath: "/nonexistent"))
-        for planned in plan.entries where planned.kind == .symlink { _ = try reader.readLinkTarget(planned) }
+        return (archive, try ZipPlan(archive: archive, zipSize: zip.count))
     }
 }
 
