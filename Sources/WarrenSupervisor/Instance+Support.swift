@@ -42,11 +42,19 @@ struct StartFailure: Error {
     var failure: InvocationFailure
     var initOutput: [UInt8] = []
     /// How long the init ran and the most memory it used, when it ran at all.
-    var initRun: (durationMs: Double, peakBytes: UInt64?)?
+    var initRun: FailedInit?
 
     static func platform(_ type: String, _ message: String) -> StartFailure {
         StartFailure(failure: .platform(type, message))
     }
+}
+
+/// An init that failed: how long it ran, the most memory it used, and whether it ran on past
+/// Lambda's init phase into the invocation's (where Lambda runs an init again: its phase `invoke`).
+struct FailedInit: Sendable {
+    var durationMs: Double
+    var peakBytes: UInt64?
+    var inInvokePhase: Bool
 }
 
 /// One invocation as the instance ran it.
@@ -134,7 +142,8 @@ extension Instance {
         line += " ms\tMemory Size: "
         line += String(memory)
         line += " MB\tMax Memory Used: "
-        line += String((peakBytes ?? 0) >> 20)
+        // Whole MB, a part counted as one: a small runtime (a C one, say) used some, not none.
+        line += String(((peakBytes ?? 0) + (1 << 20) - 1) >> 20)
         line += " MB\t"
         if let initDuration {
             line += "Init Duration: "

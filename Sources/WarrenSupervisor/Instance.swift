@@ -33,8 +33,8 @@ actor Instance {
     /// The end of what the runtime printed during an init that failed (the last 4 KB), for the
     /// log tail of the invocation that waited for it.
     private(set) var initOutput: [UInt8] = []
-    /// How long a failed init ran, in ms, and the most memory it used (for its REPORT line).
-    private(set) var failedInit: (durationMs: Double, peakBytes: UInt64?)?
+    /// How long a failed init ran, the most memory it used and its phase (for INIT_REPORT and REPORT).
+    private(set) var failedInit: FailedInit?
 
     let session = RuntimeSession()
     let log: InstanceLog
@@ -90,6 +90,8 @@ actor Instance {
         // Provisioned instances initialise ahead of traffic, without Lambda's 10 s cap: up to the
         // longest a function may run.
         let limit = provisioned ? max(initTimeout, Self.provisionedInitLimit) : max(initTimeout, config.timeout)
+        // Past Lambda's init phase, an on-demand init runs within its invocation's time.
+        let initPhase = !provisioned && limit > initTimeout ? initTimeout : nil
         // Init began when the runtime did, not when this instance took it over (which a busy host
         // can delay by tens of milliseconds: they were missing from Init Duration).
         let began = parts.process.started
@@ -133,18 +135,18 @@ actor Instance {
             return nil
         case .value(.initError(let errorType, let body)):
             // A runtime exits after its init error (awslambdaric does, flushing what it printed).
-            await keepInitOutput(grace: .milliseconds(200), began: began)
+            await keepInitOutput(grace: .milliseconds(200), began: began, initPhase: initPhase)
             await destroy(reason: "init error")
             return .function(errorType: errorType, body: body)
         case .timedOut:
-            await keepInitOutput(began: began)
+            await keepInitOutput(began: began, initPhase: initPhase)
             await destroy(reason: "init timeout")
-            return .platform("Sandbox.Timedout", !provisioned && limit > initTimeout
+            return .platform("Sandbox.Timedout", initPhase != nil
                              ? "Task timed out after \(Self.twoDecimals(limit)) seconds"
                              : "Init timed out after \(Self.twoDecimals(limit)) seconds")
         case .failed:
             let failure = await failureAfterClose()
-            await keepInitOutput(began: began)
+            await keepInitOutput(began: began, initPhase: initPhase)
             await destroy(reason: "runtime exited during init")
             return failure
         }
@@ -399,14 +401,17 @@ actor Instance {
 
     /// Keeps what the runtime printed during a failed init, once the pipe has given it up; waits
     /// up to `grace` first for the runtime to exit on its own, and so to flush its output.
-    private func keepInitOutput(grace: Duration = .zero, began: ContinuousClock.Instant) async {
+    /// `initPhase`: the seconds of Lambda's init phase, when the init could run on beyond it.
+    private func keepInitOutput(grace: Duration = .zero, began: ContinuousClock.Instant, initPhase: Double?) async {
         let end = ContinuousClock.now + grace
         while !exited.isSet, ContinuousClock.now < end { try? await Task.sleep(for: .milliseconds(5)) }
         drainLog()
         log.endPartialLine()
         initOutput = log.end()
-        failedInit = (Self.milliseconds(ContinuousClock.now - began),
-                      peakMemory.read() ?? ((try? cgroup?.peakMemoryBytes()) ?? nil))
+        let durationMs = Self.milliseconds(ContinuousClock.now - began)
+        failedInit = FailedInit(durationMs: durationMs,
+                                peakBytes: peakMemory.read() ?? ((try? cgroup?.peakMemoryBytes()) ?? nil),
+                                inInvokePhase: initPhase.map { durationMs > $0 * 1000 } ?? false)
     }
 
     /// Reads what the runtime's pipe still holds into the log, here and now: what a handler

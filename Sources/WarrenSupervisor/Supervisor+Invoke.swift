@@ -169,17 +169,24 @@ extension Supervisor {
 
     /// A cold start that failed before the invocation reached the runtime. The log tail holds what
     /// the runtime printed during its init (a traceback, say), as the file does before START.
-    /// With `initRun`, REPORT has Lambda's fields for the init that failed: its duration (billed
+    /// With `initRun`, Lambda's `INIT_REPORT` line comes first (the init's duration, its phase,
+    /// its status), and REPORT has Lambda's fields for the init that failed: its duration (billed
     /// as such), the memory size and the most it used.
     private func failed(_ failure: InvocationFailure, requestId: String, version: String, log: FunctionLog,
                         logTail: Bool, initOutput: [UInt8] = [],
-                        initRun: (durationMs: Double, peakBytes: UInt64?)? = nil, memory: Int = 0) -> InvokeResult {
-        let status = "Status: error\tError Type: \(failure.errorType)\t"
+                        initRun: FailedInit? = nil, memory: Int = 0) -> InvokeResult {
+        let timedOut = failure.errorType == "Sandbox.Timedout"
+        let status = timedOut ? "Status: timeout" : "Status: error\tError Type: \(failure.errorType)"
         let report = initRun.map {
             Instance.report(requestId, duration: $0.durationMs, memory: memory, peakBytes: $0.peakBytes,
-                            initDuration: nil, status: status)
-        } ?? "REPORT RequestId: \(requestId)\t\(status)"
-        let line = "START RequestId: \(requestId) Version: \(version)\nEND RequestId: \(requestId)\n\(report)\n"
+                            initDuration: nil, status: status + "\t")
+        } ?? "REPORT RequestId: \(requestId)\t\(status)\t"
+        let initReport = initRun.map {
+            "INIT_REPORT Init Duration: \(Instance.twoDecimals($0.durationMs)) ms\t"
+                + "Phase: \($0.inInvokePhase ? "invoke" : "init")\t\(status)\n"
+        } ?? ""
+        let line = initReport
+            + "START RequestId: \(requestId) Version: \(version)\nEND RequestId: \(requestId)\n\(report)\n"
         log.append(Array(line.utf8))
         let tail = logTail ? Data((initOutput + line.utf8).suffix(4096)).base64EncodedString() : nil
         var result = InvokeResult(statusCode: 200, payload: failure.payload(requestId: requestId),

@@ -138,10 +138,17 @@ struct InstanceFailureTests {
 
     /// What the runtime printed during a failed init leads the log tail, before START, as in the
     /// function's log: the traceback of a handler that cannot load is where its user looks.
-    static func expectInitOutput(_ r: InvokeResult, _ printed: String) {
+    /// Lambda's INIT_REPORT line comes between them, with the init's phase (`init` unless it ran on
+    /// within the invocation) and its status, which REPORT repeats.
+    static func expectInitOutput(_ r: InvokeResult, _ printed: String, phase: String = "init") {
         let tail = String(decoding: Data(base64Encoded: r.logTail ?? "") ?? Data(), as: UTF8.self)
-        #expect(tail.hasPrefix(printed + "\nSTART RequestId: \(r.requestId) "), "\(tail)")
-        #expect(tail.hasSuffix("\tStatus: error\tError Type: \(r.errorType ?? "")\t\n"), "\(tail)")
+        let status = r.errorType == "Sandbox.Timedout" ? "Status: timeout" : "Status: error\tError Type: \(r.errorType ?? "")"
+        let initReport = #/INIT_REPORT Init Duration: \d+\.\d\d ms\tPhase: (\w+)\t([^\n]*)\n/#
+        let match = tail.firstMatch(of: initReport)
+        #expect(match.map { String($0.1) } == phase && match.map { String($0.2) } == status, "\(tail)")
+        #expect(tail.hasPrefix(printed + "\n" + (match.map { String($0.0) } ?? "INIT_REPORT")
+                               + "START RequestId: \(r.requestId) "), "\(tail)")
+        #expect(tail.hasSuffix("\t\(status)\t\n"), "\(tail)")
         // Lambda's fields for the init that failed.
         let report = tail.split(separator: "\n").last { $0.hasPrefix("REPORT RequestId: \(r.requestId)\tDuration: ") }
         #expect(report?.contains("\tMemory Size: 128 MB\tMax Memory Used: ") == true, "\(tail)")
@@ -228,7 +235,8 @@ struct InstanceFailureTests {
             Self.expectInitOutput(p, "echo-runtime: init-partial\na line left without its newline")
             let path = supervisor.fixedConfiguration.stateDirectory + "/logs/initpartial.log"
             let file = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
-            #expect(file.contains("a line left without its newline\nSTART RequestId: \(p.requestId)"), "\(file)")
+            #expect(file.contains("a line left without its newline\nINIT_REPORT Init Duration: "), "\(file)")
+            #expect(file.contains("\nSTART RequestId: \(p.requestId)"), "\(file)")
         }
         #expect(F.instanceCgroups(prefix: prefix).isEmpty)
     }
@@ -262,9 +270,10 @@ struct InstanceFailureTests {
             let deadline = try #require(F.json(r.payload)["deadline"] as? Double, "\(F.text(r.payload))")
             #expect(deadline - before < 5_200, "the deadline is 5 s after the end of init, not of the request")
             try await supervisor.createFunction(F.function("hang", code: code, handler: "init-hang", timeout: 1))
-            let h = try await supervisor.invoke("hang", payload: Array("{}".utf8))
+            let h = try await supervisor.invoke("hang", payload: Array("{}".utf8), logTail: true)
             #expect(F.json(h.payload)["errorType"] as? String == "Sandbox.Timedout", "\(F.text(h.payload))")
             #expect((F.json(h.payload)["errorMessage"] as? String)?.hasSuffix("Task timed out after 1.00 seconds") == true)
+            Self.expectInitOutput(h, "echo-runtime: init-hang", phase: "invoke")
         }
     }
 

@@ -59,6 +59,11 @@ struct InvocationTextTests {
         #expect(Instance.report("r-2", duration: 100, memory: 1769, peakBytes: nil, initDuration: 12.006)
             == "REPORT RequestId: r-2\tDuration: 100.00 ms\tBilled Duration: 100 ms\tMemory Size: 1769 MB\t"
             + "Max Memory Used: 0 MB\tInit Duration: 12.01 ms\t")
+        // A part of a MB counts as one: 300 KiB is 1 MB, not 0.
+        #expect(Instance.report("r-3", duration: 1, memory: 128, peakBytes: 300 << 10, initDuration: nil)
+            .contains("\tMax Memory Used: 1 MB\t"))
+        #expect(Instance.report("r-4", duration: 1, memory: 128, peakBytes: 35 << 20 + 1, initDuration: nil)
+            .contains("\tMax Memory Used: 36 MB\t"))
         #expect(Instance.twoDecimals(0.05) == "0.05")
         #expect(Instance.twoDecimals(7) == "7.00")
         #expect(Instance.twoDecimals(-1) == "0.00")

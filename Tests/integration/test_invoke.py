@@ -142,6 +142,9 @@ def test_a_handler_that_cannot_load_shows_why_in_the_log_tail(lam, functions):
     assert tail.startswith("loading the module\n"), tail
     assert "[ERROR] Runtime.ImportModuleError: Unable to import module 'lambda_function'" in tail, tail
     assert tail.index("No module named 'no_such_module'") < tail.index(f"START RequestId: {request_id}"), tail
+    # Lambda's INIT_REPORT for the init that failed, between its output and START.
+    assert re.search(rf"^INIT_REPORT Init Duration: \d+\.\d\d ms\tPhase: init\tStatus: error\t"
+                     rf"Error Type: Runtime.ImportModuleError\nSTART RequestId: {request_id} ", tail, re.M), tail
     assert re.search(rf"^REPORT RequestId: {request_id}\tDuration: .*\tMax Memory Used: \d+ MB\t"
                      rf"Status: error\tError Type: Runtime.ImportModuleError\t$", tail, re.M), tail
 
