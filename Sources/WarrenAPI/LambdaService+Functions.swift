@@ -26,10 +26,10 @@ extension LambdaService {
                 throw error
             }
             guard request.publish == true else {
-                return FunctionConfiguration(created, version: FunctionVersion.latest, arn: arn.function(name))
+                return shape(created, version: FunctionVersion.latest, arn: arn.function(name))
             }
             let version = try await publishMirrored(name, description: nil, codeSha256: nil, revisionId: nil)
-            return FunctionConfiguration(version.configuration, version: version.version, arn: arn.function(name),
+            return shape(version.configuration, version: version.version, arn: arn.function(name),
                                          description: version.description)
         }
     }
@@ -87,17 +87,17 @@ extension LambdaService {
             var current = try await store.getFunction(name)
             current.codeSha256 = artifact.sha256
             current.codeSize = artifact.size
-            return FunctionConfiguration(current, version: FunctionVersion.latest, arn: arn.function(name))
+            return shape(current, version: FunctionVersion.latest, arn: arn.function(name))
         }
         return try await mutations.serialized {
             let updated = try await store.updateFunctionCode(name, codeSha256: artifact.sha256, codeSize: artifact.size,
                                                              expectedRevisionId: request.revisionId)
             try await supervisor.updateFunction(functionConfig(updated))
             guard request.publish == true else {
-                return FunctionConfiguration(updated, version: FunctionVersion.latest, arn: arn.function(name))
+                return shape(updated, version: FunctionVersion.latest, arn: arn.function(name))
             }
             let version = try await publishMirrored(name, description: nil, codeSha256: nil, revisionId: nil)
-            return FunctionConfiguration(version.configuration, version: version.version, arn: arn.function(name),
+            return shape(version.configuration, version: version.version, arn: arn.function(name),
                                          description: version.description)
         }
     }
@@ -111,7 +111,7 @@ extension LambdaService {
             let updated = try await store.updateFunctionConfiguration(name, settings.update,
                                                                       expectedRevisionId: request.revisionId)
             try await supervisor.updateFunction(functionConfig(updated))
-            return FunctionConfiguration(updated, version: FunctionVersion.latest, arn: arn.function(name))
+            return shape(updated, version: FunctionVersion.latest, arn: arn.function(name))
         }
     }
 
@@ -139,7 +139,7 @@ extension LambdaService {
             try await publishMirrored(name, description: request.description, codeSha256: request.codeSha256,
                                       revisionId: request.revisionId)
         }
-        return FunctionConfiguration(version.configuration, version: version.version,
+        return shape(version.configuration, version: version.version,
                                      arn: arn.function(name, version.version), description: version.description)
     }
 

@@ -12,13 +12,13 @@ extension LambdaService {
         do {
             switch qualifier {
             case nil:
-                return (FunctionConfiguration(latest, version: FunctionVersion.latest, arn: arn.function(name)), latest)
+                return (shape(latest, version: FunctionVersion.latest, arn: arn.function(name)), latest)
             case FunctionVersion.latest?:
-                return (FunctionConfiguration(latest, version: FunctionVersion.latest,
+                return (shape(latest, version: FunctionVersion.latest,
                                               arn: arn.function(name, FunctionVersion.latest)), latest)
             case let qualifier? where LambdaPattern.isVersionNumber(qualifier):
                 let version = try await store.getVersion(name, version: qualifier)
-                return (FunctionConfiguration(version.configuration, version: version.version,
+                return (shape(version.configuration, version: version.version,
                                               arn: arn.function(name, qualifier), description: version.description),
                         version.configuration)
             case let qualifier?:
@@ -52,7 +52,7 @@ extension LambdaService {
         guard !all else { return try await listAllVersions(marker: marker, limit: limit) }
         let page = try await store.listFunctions(marker: marker, maxItems: limit)
         let functions = page.items.map {
-            FunctionConfiguration($0, version: FunctionVersion.latest, arn: arn.function($0.name), listing: true)
+            shape($0, version: FunctionVersion.latest, arn: arn.function($0.name), listing: true)
         }
         return ListFunctionsResponse(functions: functions, nextMarker: page.nextMarker)
     }
@@ -96,10 +96,10 @@ extension LambdaService {
 
     private func versions(of latest: FunctionRecord, listing: Bool) async throws -> [FunctionConfiguration] {
         let name = latest.name
-        var result = [FunctionConfiguration(latest, version: FunctionVersion.latest,
+        var result = [shape(latest, version: FunctionVersion.latest,
                                             arn: arn.function(name, FunctionVersion.latest), listing: listing)]
         for version in try await store.listVersions(name) {
-            result.append(FunctionConfiguration(version.configuration, version: version.version,
+            result.append(shape(version.configuration, version: version.version,
                                                 arn: arn.function(name, version.version),
                                                 description: version.description, listing: listing))
         }

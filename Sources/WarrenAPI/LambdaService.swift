@@ -198,6 +198,20 @@ public final class LambdaService: Sendable {
                        codeDirectory: code.directory(for: record.codeSha256).path)
     }
 
+    /// Lambda's `FunctionConfiguration` of a stored function or version snapshot, with the runtime
+    /// version an instance of it would start on now (left out of listings, and where the runtime
+    /// is not built).
+    func shape(_ record: FunctionRecord, version: String, arn: String, description: String? = nil,
+               listing: Bool = false) -> FunctionConfiguration {
+        var shape = FunctionConfiguration(record, version: version, arn: arn, description: description,
+                                          listing: listing)
+        if !listing, let runtime = try? catalog.runtime(record.runtime) {
+            shape.runtimeVersionConfig = RuntimeVersionConfigShape(
+                runtimeVersionArn: runtime.versionArn(region: self.arn.region))
+        }
+        return shape
+    }
+
     func supervisorAlias(_ alias: AliasRecord) -> Alias {
         Alias(name: alias.name, functionVersion: alias.functionVersion,
               additionalVersionWeights: alias.additionalVersionWeights)

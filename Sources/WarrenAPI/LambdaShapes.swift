@@ -43,6 +43,8 @@ struct FunctionConfiguration: Codable, Sendable, Equatable {
     var deadLetterConfig: DeadLetterConfigShape?
     var kmsKeyArn: String?
     var fileSystemConfigs: [FileSystemConfigShape]?
+    /// The runtime version an instance would start on now (GetFunction and the like, not listings).
+    var runtimeVersionConfig: RuntimeVersionConfigShape?
 
     enum CodingKeys: String, CodingKey {
         case functionName = "FunctionName", functionArn = "FunctionArn", runtime = "Runtime", role = "Role"
@@ -53,6 +55,7 @@ struct FunctionConfiguration: Codable, Sendable, Equatable {
         case packageType = "PackageType", architectures = "Architectures", ephemeralStorage = "EphemeralStorage"
         case snapStart = "SnapStart", loggingConfig = "LoggingConfig", vpcConfig = "VpcConfig"
         case deadLetterConfig = "DeadLetterConfig", kmsKeyArn = "KMSKeyArn", fileSystemConfigs = "FileSystemConfigs"
+        case runtimeVersionConfig = "RuntimeVersionConfig"
     }
 
     /// One mapping from the store's record to Lambda's shape.
@@ -128,6 +131,12 @@ struct VpcConfigShape: Codable, Sendable, Equatable {
         case subnetIds = "SubnetIds", securityGroupIds = "SecurityGroupIds"
         case ipv6AllowedForDualStack = "Ipv6AllowedForDualStack"
     }
+}
+
+/// `{"RuntimeVersionArn": "arn:aws:lambda:REGION::runtime:BUILD"}`
+struct RuntimeVersionConfigShape: Codable, Sendable, Equatable {
+    var runtimeVersionArn: String
+    enum CodingKeys: String, CodingKey { case runtimeVersionArn = "RuntimeVersionArn" }
 }
 
 struct DeadLetterConfigShape: Codable, Sendable, Equatable {

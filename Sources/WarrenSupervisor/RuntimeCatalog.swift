@@ -18,10 +18,17 @@ public struct RuntimeInfo: Sendable, Equatable {
         let split = name.firstIndex { $0.isNumber || $0 == "." } ?? name.endIndex
         var rest = name[split...]
         if rest.first == "." { rest = rest.dropFirst() }
-        let build = buildId.isEmpty ? "unknown" : buildId
         return "INIT_START Runtime Version: \(name[..<split]):\(rest).\(build)\t"
-            + "Runtime Version ARN: arn:aws:lambda:\(region)::runtime:\(build)"
+            + "Runtime Version ARN: \(versionArn(region: region))"
     }
+
+    /// The ARN of the runtime version: `arn:aws:lambda:<region>::runtime:<build>`, as Lambda's
+    /// `RuntimeVersionConfig` and `INIT_START` name it.
+    public func versionArn(region: String) -> String {
+        "arn:aws:lambda:\(region)::runtime:\(build)"
+    }
+
+    private var build: String { buildId.isEmpty ? "unknown" : buildId }
 }
 
 /// The runtimes a Warren installation has.

@@ -107,6 +107,13 @@ def test_log_type_tail(server, lam, functions):
                             r"Runtime Version ARN: arn:aws:lambda:[a-z0-9-]+::runtime:([0-9a-f]{16})$", log, re.M)
     assert len(init_start) == 1 and init_start[0][0] == init_start[0][1], log
     assert log.startswith("INIT_START ") and "INIT_START" not in tail, log
+    # The function's configuration names the same runtime version (not ListFunctions, as Lambda).
+    arn = lam.get_function_configuration(FunctionName=name)["RuntimeVersionConfig"]["RuntimeVersionArn"]
+    assert arn == f"arn:aws:lambda:{lam.meta.region_name}::runtime:{init_start[0][1]}", arn
+    assert lam.get_function(FunctionName=name)["Configuration"]["RuntimeVersionConfig"]["RuntimeVersionArn"] == arn
+    listed = [f for page in lam.get_paginator("list_functions").paginate() for f in page["Functions"]
+              if f["FunctionName"] == name]
+    assert listed and "RuntimeVersionConfig" not in listed[0], listed
 
 
 def test_everything_printed_before_the_response_is_in_the_tail_before_end(lam, functions):
