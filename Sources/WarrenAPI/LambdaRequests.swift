@@ -65,7 +65,8 @@ extension CreateFunctionRequest: CarriesUnappliedSettings {}
 extension UpdateFunctionConfigurationRequest: CarriesUnappliedSettings {}
 
 /// Lambda settings Warren takes without applying them (X-Ray tracing, VPC, dead-letter queue, KMS,
-/// container images, SnapStart, log formats, file systems, code signing): decoded as the model
+/// container images, SnapStart, file systems, code signing), and the log settings, which the
+/// supervisor applies (``LambdaService/functionConfig(_:)``): decoded as the model
 /// types them and their enumerations and list limits checked, so a value Lambda refuses is
 /// refused here too rather than silently dropped. All but the image settings (a Zip function has
 /// none) are kept with the function and reported back as Lambda reports them (``reported``; code

@@ -192,10 +192,18 @@ public final class LambdaService: Sendable {
 
     /// The supervisor's view of a stored function or version snapshot.
     func functionConfig(_ record: FunctionRecord) -> FunctionConfig {
-        FunctionConfig(functionName: record.name, runtime: record.runtime, handler: record.handler,
-                       memorySize: record.memorySize, timeout: record.timeout,
-                       ephemeralStorage: record.ephemeralStorage, environment: record.environment,
-                       codeDirectory: code.directory(for: record.codeSha256).path)
+        var config = FunctionConfig(functionName: record.name, runtime: record.runtime, handler: record.handler,
+                                    memorySize: record.memorySize, timeout: record.timeout,
+                                    ephemeralStorage: record.ephemeralStorage, environment: record.environment,
+                                    codeDirectory: code.directory(for: record.codeSha256).path)
+        if let text = record.reportedSettings?["LoggingConfig"],
+           let given = try? JSONDecoder().decode(UnappliedSettings.Logging.self, from: Data(text.utf8)) {
+            let json = given.logFormat == "JSON"
+            config.logging = LoggingSettings(json: json, applicationLogLevel: json ? given.applicationLogLevel : nil,
+                                             systemLogLevel: json ? given.systemLogLevel : nil,
+                                             logGroup: given.logGroup)
+        }
+        return config
     }
 
     /// Lambda's `FunctionConfiguration` of a stored function or version snapshot, with the runtime

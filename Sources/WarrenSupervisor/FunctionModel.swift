@@ -14,6 +14,8 @@ public struct FunctionConfig: Sendable, Equatable {
     public var environment: [String: String]
     /// Host directory with the extracted code, mounted read-only at /var/task.
     public var codeDirectory: String
+    /// `LoggingConfig`: the format of the platform lines, and what the runtime is told.
+    public var logging = LoggingSettings()
 
     public init(functionName: String, runtime: String, handler: String, memorySize: Int = 128, timeout: Double = 3,
                 ephemeralStorage: Int = 512, environment: [String: String] = [:], codeDirectory: String) {

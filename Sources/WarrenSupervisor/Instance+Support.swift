@@ -142,8 +142,7 @@ extension Instance {
         line += " ms\tMemory Size: "
         line += String(memory)
         line += " MB\tMax Memory Used: "
-        // Whole MB, a part counted as one: a small runtime (a C one, say) used some, not none.
-        line += String(((peakBytes ?? 0) + (1 << 20) - 1) >> 20)
+        line += String(megabytes(peakBytes))
         line += " MB\t"
         if let initDuration {
             line += "Init Duration: "
@@ -152,6 +151,11 @@ extension Instance {
         }
         line += status
         return line
+    }
+
+    /// Whole MB, a part counted as one: a small runtime (a C one, say) used some, not none.
+    static func megabytes(_ bytes: UInt64?) -> UInt64 {
+        ((bytes ?? 0) + (1 << 20) - 1) >> 20
     }
 
     /// `2026-11-28T10:43:58.123Z`, as Lambda stamps the lines it writes into a function's log.

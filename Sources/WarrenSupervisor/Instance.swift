@@ -76,8 +76,9 @@ actor Instance {
         var cgroup: any Cgroup
         var netns: PreparedNetns
         var logPipe: Int32
-        /// Lambda's `INIT_START` line, written to the log before anything the runtime prints.
-        var initStart: String
+        /// Lambda's `INIT_START` line, written to the log before anything the runtime prints
+        /// (none where the system log level leaves it out).
+        var initStart: String?
     }
 
     /// Adopts a spawned sandbox, serves its Runtime API and waits for the
@@ -97,7 +98,7 @@ actor Instance {
         let began = parts.process.started
         state = .initializing
         // In the file, not in a log tail (collecting starts after it), as Lambda keeps it to CloudWatch.
-        log.line(parts.initStart)
+        if let initStart = parts.initStart { log.line(initStart) }
         log.begin()
         process = parts.process
         cgroup = parts.cgroup
@@ -170,8 +171,9 @@ actor Instance {
         let initDuration = remaining != nil ? nil : pendingInitDuration
         pendingInitDuration = nil
         if tail { log.begin() }
-        let start = "START RequestId: \(invocation.requestId) Version: \(version.version)"
-        log.lineWithNext(start)
+        let platform = PlatformLog(settings: config.logging)
+        let start = platform.start(requestId: invocation.requestId, version: version.version)
+        if let start { log.lineWithNext(start) }
         // The session keeps the deadline on the loop that serves it: nothing to schedule or cancel
         // per invocation, and no other thread to wake.
         let deadline = NIODeadline.now() + .nanoseconds(Int64(max(0, remaining ?? timeout) * 1e9))
@@ -185,7 +187,7 @@ actor Instance {
             // The runtime ended before any `/next` took the event (it answered the one before and
             // exited), or did not ask for it within the last invocation's timeout: the event never
             // reached it. No START for it here; the caller runs it on another instance.
-            log.withdraw(start)
+            if let start { log.withdraw(start) }
             if reason == RuntimeSession.overstayReason, let previous = session.lastAnswered {
                 logOverstay(previous.requestId)
             }
@@ -211,9 +213,10 @@ actor Instance {
         drainLog()
         let status = failureLine(result, requestId: invocation.requestId)
         let peak = peakMemory.read() ?? ((try? cgroup?.peakMemoryBytes()) ?? nil)
-        log.line("END RequestId: \(invocation.requestId)\n" + Self.report(
-            invocation.requestId, duration: duration, memory: config.memorySize, peakBytes: peak,
-            initDuration: initDuration, status: status))
+        if let end = platform.end(requestId: invocation.requestId, duration: duration, memory: config.memorySize,
+                                  peakBytes: peak, initDuration: initDuration, status: status) {
+            log.line(end)
+        }
         let tail = log.end()
         lastUsed = .now
         if case .failure = result {
@@ -226,16 +229,16 @@ actor Instance {
 
     /// Logs Warren's own failure of an invocation as Lambda does, before END: `Task timed out
     /// after …` (with the time and request id), or `RequestId: … Error: …` and the error type.
-    /// - Returns: What the REPORT line adds: `Status: timeout`, or `Status: error` and the type;
-    ///   nothing for a success or an error the function reported itself.
-    private func failureLine(_ result: Result<InvocationOutcome, InvocationFailure>, requestId: String) -> String {
-        guard case .failure(.platform(let type, let message)) = result else { return "" }
+    /// - Returns: What REPORT says: a timeout, or an error and its type; a success for a success
+    ///   or an error the function reported itself.
+    private func failureLine(_ result: Result<InvocationOutcome, InvocationFailure>, requestId: String) -> RunStatus {
+        guard case .failure(.platform(let type, let message)) = result else { return .success }
         if type == "Sandbox.Timedout" {
             log.line("\(Self.logTimestamp()) \(requestId) \(message)")
-            return "Status: timeout\t"
+            return .timeout
         }
         log.line("RequestId: \(requestId) Error: \(message)\n\(type)")
-        return "Status: error\tError Type: \(type)\t"
+        return .error(type)
     }
 
     /// Freezes the instance once it has been idle for `delay`, its runtime

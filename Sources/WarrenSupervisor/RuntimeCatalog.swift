@@ -15,11 +15,15 @@ public struct RuntimeInfo: Sendable, Equatable {
     /// Lambda's `INIT_START` line for an instance of this runtime: `python:3.11.<build>` and an ARN
     /// naming the build, as Lambda names the runtime version an execution environment runs.
     public func initStartLine(region: String) -> String {
+        "INIT_START Runtime Version: \(versionName)\tRuntime Version ARN: \(versionArn(region: region))"
+    }
+
+    /// `python:3.11.<build>`, `provided:al2023.<build>`.
+    var versionName: String {
         let split = name.firstIndex { $0.isNumber || $0 == "." } ?? name.endIndex
         var rest = name[split...]
         if rest.first == "." { rest = rest.dropFirst() }
-        return "INIT_START Runtime Version: \(name[..<split]):\(rest).\(build)\t"
-            + "Runtime Version ARN: \(versionArn(region: region))"
+        return "\(name[..<split]):\(rest).\(build)"
     }
 
     /// The ARN of the runtime version: `arn:aws:lambda:<region>::runtime:<build>`, as Lambda's
@@ -102,13 +106,19 @@ enum InstanceEnvironment {
             "AWS_LAMBDA_FUNCTION_NAME": config.functionName,
             "AWS_LAMBDA_FUNCTION_VERSION": version,
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": String(config.memorySize),
-            "AWS_LAMBDA_LOG_GROUP_NAME": "/aws/lambda/\(config.functionName)",
+            "AWS_LAMBDA_LOG_GROUP_NAME": config.logging.logGroup ?? "/aws/lambda/\(config.functionName)",
             "AWS_LAMBDA_LOG_STREAM_NAME": stream,
             "AWS_LAMBDA_INITIALIZATION_TYPE": provisioned ? "provisioned-concurrency" : "on-demand",
             "AWS_REGION": region,
             "AWS_DEFAULT_REGION": region,
         ]
         for (key, value) in reserved { env[key] = value }
+        // JSON logging, as Lambda tells the runtime (awslambdaric 2.0.6 and later log JSON then, at
+        // the application log level).
+        if config.logging.json {
+            env["AWS_LAMBDA_LOG_FORMAT"] = "JSON"
+            env["AWS_LAMBDA_LOG_LEVEL"] = config.logging.applicationLogLevel ?? "INFO"
+        }
         if runtime.name.hasPrefix("provided") { env["AWS_EXECUTION_ENV"] = nil }
         return env.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
     }

@@ -107,7 +107,7 @@ extension Supervisor {
                 case .failure(let failure):
                     return failed(failure.failure, requestId: requestId, version: version, log: record.log,
                                   logTail: logTail, initOutput: failure.initOutput, initRun: failure.initRun,
-                                  memory: config.memorySize)
+                                  config: config)
                 }
             }
             let invocation = Invocation(
@@ -121,7 +121,7 @@ extension Supervisor {
             if let ran { return result(ran, requestId: requestId, version: version, logTail: logTail) }
         }
         return failed(.platform("Sandbox.Failure", "every instance ended before the invocation reached it"),
-                      requestId: requestId, version: version, log: record.log, logTail: logTail)
+                      requestId: requestId, version: version, log: record.log, logTail: logTail, config: config)
     }
 
     /// A warm instance for an invocation whose request was read on `loop`: one served by that
@@ -174,19 +174,19 @@ extension Supervisor {
     /// as such), the memory size and the most it used.
     private func failed(_ failure: InvocationFailure, requestId: String, version: String, log: FunctionLog,
                         logTail: Bool, initOutput: [UInt8] = [],
-                        initRun: FailedInit? = nil, memory: Int = 0) -> InvokeResult {
-        let timedOut = failure.errorType == "Sandbox.Timedout"
-        let status = timedOut ? "Status: timeout" : "Status: error\tError Type: \(failure.errorType)"
-        let report = initRun.map {
-            Instance.report(requestId, duration: $0.durationMs, memory: memory, peakBytes: $0.peakBytes,
-                            initDuration: nil, status: status + "\t")
-        } ?? "REPORT RequestId: \(requestId)\t\(status)\t"
-        let initReport = initRun.map {
-            "INIT_REPORT Init Duration: \(Instance.twoDecimals($0.durationMs)) ms\t"
-                + "Phase: \($0.inInvokePhase ? "invoke" : "init")\t\(status)\n"
-        } ?? ""
-        let line = initReport
-            + "START RequestId: \(requestId) Version: \(version)\nEND RequestId: \(requestId)\n\(report)\n"
+                        initRun: FailedInit? = nil, config: FunctionConfig) -> InvokeResult {
+        let status = RunStatus(failure)
+        let platform = PlatformLog(settings: config.logging)
+        let lines = [
+            initRun.flatMap {
+                platform.initReport(durationMs: $0.durationMs, phase: $0.inInvokePhase ? "invoke" : "init",
+                                    status: status, provisioned: false)
+            },
+            platform.start(requestId: requestId, version: version),
+            platform.end(requestId: requestId, duration: initRun?.durationMs, memory: config.memorySize,
+                         peakBytes: initRun?.peakBytes, initDuration: nil, status: status),
+        ].compactMap { $0 }
+        let line = lines.map { $0 + "\n" }.joined()
         log.append(Array(line.utf8))
         let tail = logTail ? Data((initOutput + line.utf8).suffix(4096)).base64EncodedString() : nil
         var result = InvokeResult(statusCode: 200, payload: failure.payload(requestId: requestId),
@@ -341,8 +341,11 @@ extension Supervisor {
                 close(prepared.fd); close(prepared.listener); close(logRead)
                 throw error
             }
+            let initStart = PlatformLog(settings: config.logging).initStart(
+                runtime: runtime, region: configuration.region, function: config.functionName, version: version,
+                provisioned: provisioned, memoryMB: config.memorySize)
             return Instance.Parts(process: process, cgroup: cgroup, netns: prepared, logPipe: logRead,
-                                  initStart: runtime.initStartLine(region: configuration.region))
+                                  initStart: initStart)
         } catch {
             try? cgroup.remove()
             throw error

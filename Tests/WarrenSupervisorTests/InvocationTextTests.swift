@@ -68,4 +68,51 @@ struct InvocationTextTests {
         #expect(Instance.twoDecimals(7) == "7.00")
         #expect(Instance.twoDecimals(-1) == "0.00")
     }
+
+    /// Lambda's platform lines as text and, with `LogFormat` JSON, as its telemetry events: valid
+    /// JSON whatever a runtime gave as its error type, no END, and none at all under the system
+    /// log level WARN.
+    @Test func platformLinesAsTextAndAsJSONEvents() throws {
+        let text = PlatformLog(settings: LoggingSettings())
+        #expect(text.start(requestId: "r-1", version: "$LATEST") == "START RequestId: r-1 Version: $LATEST")
+        #expect(text.end(requestId: "r-1", duration: 1.5, memory: 128, peakBytes: 1 << 20, initDuration: nil,
+                         status: .timeout)
+            == "END RequestId: r-1\nREPORT RequestId: r-1\tDuration: 1.50 ms\tBilled Duration: 2 ms\t"
+            + "Memory Size: 128 MB\tMax Memory Used: 1 MB\tStatus: timeout\t")
+        #expect(text.end(requestId: "r-2", duration: nil, memory: 128, peakBytes: nil, initDuration: nil,
+                         status: .error("Sandbox.Failure"))
+            == "END RequestId: r-2\nREPORT RequestId: r-2\tStatus: error\tError Type: Sandbox.Failure\t")
+        #expect(text.initReport(durationMs: 10.004, phase: "init", status: .error("Runtime.ExitError"),
+                                provisioned: false)
+            == "INIT_REPORT Init Duration: 10.00 ms\tPhase: init\tStatus: error\tError Type: Runtime.ExitError")
+
+        let json = PlatformLog(settings: LoggingSettings(json: true))
+        func object(_ line: String?) throws -> [String: Any] {
+            let line = try #require(line)
+            #expect(!line.contains("\n"), "one line: \(line)")
+            return try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], "\(line)")
+        }
+        let hostile = "Bad\"Type\\\n\u{1}\u{7f}é"
+        let initReport = try object(json.initReport(durationMs: 3.25, phase: "invoke", status: .error(hostile),
+                                                    provisioned: false))
+        #expect(initReport["type"] as? String == "platform.initReport")
+        let record = try #require(initReport["record"] as? [String: Any])
+        #expect(record["errorType"] as? String == hostile && record["status"] as? String == "error", "\(record)")
+        #expect(record["phase"] as? String == "invoke" && record["initializationType"] as? String == "on-demand")
+        #expect((record["metrics"] as? [String: Any])?["durationMs"] as? Double == 3.25, "\(record)")
+        let report = try object(json.end(requestId: "r-3", duration: 2, memory: 256, peakBytes: 5 << 20,
+                                         initDuration: 40, status: .success))
+        #expect(report["type"] as? String == "platform.report")
+        let metrics = try #require((report["record"] as? [String: Any])?["metrics"] as? [String: Any])
+        #expect(metrics["memorySizeMB"] as? Int == 256 && metrics["maxMemoryUsedMB"] as? Int == 5, "\(metrics)")
+        #expect(metrics["initDurationMs"] as? Double == 40 && metrics["billedDurationMs"] as? Int == 2, "\(metrics)")
+        let start = try object(json.start(requestId: "r-3", version: "7"))
+        #expect(start["record"] as? [String: String] == ["requestId": "r-3", "version": "7"], "\(start)")
+
+        let quiet = PlatformLog(settings: LoggingSettings(json: true, systemLogLevel: "WARN"))
+        #expect(quiet.start(requestId: "r", version: "1") == nil)
+        #expect(quiet.end(requestId: "r", duration: 1, memory: 128, peakBytes: nil, initDuration: nil,
+                          status: .timeout) == nil)
+        #expect(quiet.initReport(durationMs: 1, phase: "init", status: .timeout, provisioned: false) == nil)
+    }
 }

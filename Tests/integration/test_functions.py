@@ -364,7 +364,8 @@ def test_a_body_that_is_not_strict_json_is_400_and_changes_nothing(server, lam, 
 
 
 def test_settings_warren_does_not_apply_are_typed_and_checked(server, lam, functions):
-    """TracingConfig, VpcConfig, SnapStart, LoggingConfig and the like are taken without effect, but a
+    """TracingConfig, VpcConfig, SnapStart and the like are taken without effect (LoggingConfig is
+    applied: test_invoke's JSON logging test), but a
     value of the wrong type or off the model's enumeration is refused as Lambda refuses it."""
     name = unique_name("unapplied")
     base = {"FunctionName": name, "Runtime": "python3.11", "Role": ROLE, "Handler": "lambda_function.handler",

@@ -371,3 +371,59 @@ def test_provided_al2023_bootstrap_that_exits_is_an_error(lam, functions):
     assert response["StatusCode"] == 200
     assert response["FunctionError"] == "Unhandled"
     assert payload["errorType"].startswith("Runtime."), payload
+
+
+JSON_LOGGING_SOURCE = '''import logging, os
+logging.getLogger().info("init info")
+
+def handler(event, context):
+    logging.getLogger().info("an info line")
+    logging.getLogger().warning("a warning line")
+    print("a plain print")
+    return {k: os.environ.get(k) for k in ("AWS_LAMBDA_LOG_FORMAT", "AWS_LAMBDA_LOG_LEVEL",
+                                             "AWS_LAMBDA_LOG_GROUP_NAME")}
+'''
+
+
+def test_json_logging_config_is_applied(server, lam, functions):
+    """LoggingConfig LogFormat JSON: the runtime is told (awslambdaric then logs JSON records at the
+    application log level; print stays text), and Lambda's platform lines are JSON events, with no
+    END. A custom log group is the runtime's AWS_LAMBDA_LOG_GROUP_NAME. SystemLogLevel WARN leaves
+    the platform events (INFO's) out."""
+    name = functions.create(zip_file=python_zip(source=JSON_LOGGING_SOURCE), LoggingConfig={
+        "LogFormat": "JSON", "ApplicationLogLevel": "WARN", "LogGroup": "/custom/group"})["FunctionName"]
+    response, payload = invoke(lam, name, {}, LogType="Tail")
+    assert payload == {"AWS_LAMBDA_LOG_FORMAT": "JSON", "AWS_LAMBDA_LOG_LEVEL": "WARN",
+                       "AWS_LAMBDA_LOG_GROUP_NAME": "/custom/group"}, payload
+    request_id = response["ResponseMetadata"]["RequestId"]
+    lines = base64.b64decode(response["LogResult"]).decode().splitlines()
+    assert "a plain print" in lines and not any("info line" in line or "END" in line for line in lines), lines
+    events = [json.loads(line) for line in lines if line.startswith("{")]
+    assert [e.get("type", e.get("level")) for e in events] == ["platform.start", "WARNING", "platform.report"], lines
+    start, warning, report = events
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", start["time"]), start
+    assert start["record"] == {"requestId": request_id, "version": "$LATEST"}, start
+    assert warning["message"] == "a warning line" and warning["requestId"] == request_id, warning
+    assert report["record"]["requestId"] == request_id and report["record"]["status"] == "success", report
+    metrics = report["record"]["metrics"]
+    assert set(metrics) == {"durationMs", "billedDurationMs", "memorySizeMB", "maxMemoryUsedMB",
+                            "initDurationMs"}, metrics
+    assert metrics["memorySizeMB"] == 128 and metrics["billedDurationMs"] >= metrics["durationMs"] > 0, metrics
+    # The file begins with platform.initStart, and the init's INFO record was left out.
+    log = poll("the invocation in the log", lambda: (lambda text: text if request_id in text and "report" in text
+                                                     else None)(server.logs(name)[0].decode()))
+    init_start = json.loads(log.splitlines()[0])
+    assert init_start["type"] == "platform.initStart", log
+    assert init_start["record"]["initializationType"] == "on-demand" and init_start["record"]["phase"] == "init"
+    assert init_start["record"]["functionName"] == name and init_start["record"]["functionVersion"] == "$LATEST"
+    arn = lam.get_function_configuration(FunctionName=name)["RuntimeVersionConfig"]["RuntimeVersionArn"]
+    assert init_start["record"]["runtimeVersionArn"] == arn, init_start
+    assert "init info" not in log, log
+
+    # SystemLogLevel WARN: no platform events; the runtime's own lines stay.
+    lam.update_function_configuration(FunctionName=name, LoggingConfig={
+        "LogFormat": "JSON", "ApplicationLogLevel": "WARN", "SystemLogLevel": "WARN"})
+    response, payload = invoke(lam, name, {}, LogType="Tail")
+    assert payload["AWS_LAMBDA_LOG_GROUP_NAME"] == f"/aws/lambda/{name}", payload
+    tail = base64.b64decode(response["LogResult"]).decode()
+    assert "a warning line" in tail and "a plain print" in tail and "platform." not in tail, tail
