@@ -164,6 +164,12 @@ extension Supervisor {
                functions[fv.functionName]?.provisioned[fv.version] != nil {
                 provisionedInitFailures[fv, default: 0] += 1
             }
+            // Lambda's INIT_REPORT ends what the failed init printed, as for an init on demand.
+            if case .failure(let failed) = started, let run = failed.initRun,
+               let line = PlatformLog(settings: config.logging).initReport(
+                   durationMs: run.durationMs, phase: "init", status: RunStatus(failed.failure), provisioned: true) {
+                current.log.append(Array((line + "\n").utf8))
+            }
             return false
         }
         provisionedInitFailures[fv] = nil

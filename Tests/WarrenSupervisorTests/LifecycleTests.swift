@@ -76,6 +76,14 @@ struct LifecycleTests {
             let countBefore = await supervisor.instanceCounter
             await supervisor.replenishProvisioned()
             #expect(await supervisor.instanceCounter == countBefore, "an instance was started after FAILED")
+            // Each failed init ends with Lambda's INIT_REPORT in the function's log.
+            let path = supervisor.fixedConfiguration.stateDirectory + "/logs/broken.log"
+            let log = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
+            let reports = log.split(separator: "\n").filter {
+                $0.hasPrefix("INIT_REPORT Init Duration: ")
+                    && $0.hasSuffix(" ms\tPhase: init\tStatus: error\tError Type: Runtime.InitError")
+            }
+            #expect(reports.count == Supervisor.provisionedInitAttempts, "\(log)")
             // Invocations still run on demand (and fail in init themselves).
             let r = try await supervisor.invoke("broken", qualifier: version, payload: Array("{}".utf8))
             #expect(F.json(r.payload)["errorType"] as? String == "InitError", "\(F.text(r.payload))")
