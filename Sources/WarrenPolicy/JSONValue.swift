@@ -238,3 +238,23 @@ struct JSONParser {
         return JSONSyntaxError(line: line, column: position - lineStart + 1, message: message)
     }
 }
+
+/// `text` as a JSON string literal: quotes, backslashes and control characters escaped, the rest as
+/// it is (for JSON written by hand, member order kept: learned policies, Lambda's log events).
+package func jsonQuoted(_ text: String) -> String {
+    var out = "\""
+    for scalar in text.unicodeScalars {
+        switch scalar {
+        case "\"": out += "\\\""
+        case "\\": out += "\\\\"
+        case "\n": out += "\\n"
+        case "\t": out += "\\t"
+        case "\r": out += "\\r"
+        case _ where scalar.value < 0x20:
+            let hex = String(scalar.value, radix: 16)
+            out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+        default: out.unicodeScalars.append(scalar)
+        }
+    }
+    return out + "\""
+}

@@ -1,4 +1,5 @@
 import Glibc
+import WarrenPolicy
 
 /// A function's `LoggingConfig` as its instances apply it.
 public struct LoggingSettings: Sendable, Equatable {
@@ -128,23 +129,6 @@ struct PlatformLog: Sendable {
         "{" + members.map { "\"\($0.0)\":\($0.1)" }.joined(separator: ",") + "}"
     }
 
-    /// `text` as a JSON string: quotes, backslashes and control characters escaped (an error
-    /// type comes from the runtime).
-    static func quoted(_ text: String) -> String {
-        var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20:
-                let hex = String(scalar.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out + "\""
-    }
+    /// `text` as a JSON string (an error type comes from the runtime).
+    static func quoted(_ text: String) -> String { jsonQuoted(text) }
 }
