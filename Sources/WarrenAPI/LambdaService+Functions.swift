@@ -30,7 +30,7 @@ extension LambdaService {
             }
             let version = try await publishMirrored(name, description: nil, codeSha256: nil, revisionId: nil)
             return shape(version.configuration, version: version.version, arn: arn.function(name),
-                                         description: version.description)
+                         description: version.description)
         }
     }
 
@@ -98,7 +98,7 @@ extension LambdaService {
             }
             let version = try await publishMirrored(name, description: nil, codeSha256: nil, revisionId: nil)
             return shape(version.configuration, version: version.version, arn: arn.function(name),
-                                         description: version.description)
+                         description: version.description)
         }
     }
 
@@ -140,7 +140,7 @@ extension LambdaService {
                                       revisionId: request.revisionId)
         }
         return shape(version.configuration, version: version.version,
-                                     arn: arn.function(name, version.version), description: version.description)
+                     arn: arn.function(name, version.version), description: version.description)
     }
 
     /// Publishes in the store, then installs the version in the supervisor.

@@ -15,11 +15,11 @@ extension LambdaService {
                 return (shape(latest, version: FunctionVersion.latest, arn: arn.function(name)), latest)
             case FunctionVersion.latest?:
                 return (shape(latest, version: FunctionVersion.latest,
-                                              arn: arn.function(name, FunctionVersion.latest)), latest)
+                              arn: arn.function(name, FunctionVersion.latest)), latest)
             case let qualifier? where LambdaPattern.isVersionNumber(qualifier):
                 let version = try await store.getVersion(name, version: qualifier)
                 return (shape(version.configuration, version: version.version,
-                                              arn: arn.function(name, qualifier), description: version.description),
+                              arn: arn.function(name, qualifier), description: version.description),
                         version.configuration)
             case let qualifier?:
                 let alias = try await store.getAlias(name, name: qualifier)
@@ -97,11 +97,11 @@ extension LambdaService {
     private func versions(of latest: FunctionRecord, listing: Bool) async throws -> [FunctionConfiguration] {
         let name = latest.name
         var result = [shape(latest, version: FunctionVersion.latest,
-                                            arn: arn.function(name, FunctionVersion.latest), listing: listing)]
+                            arn: arn.function(name, FunctionVersion.latest), listing: listing)]
         for version in try await store.listVersions(name) {
             result.append(shape(version.configuration, version: version.version,
-                                                arn: arn.function(name, version.version),
-                                                description: version.description, listing: listing))
+                                arn: arn.function(name, version.version),
+                                description: version.description, listing: listing))
         }
         return result
     }
