@@ -122,6 +122,13 @@ struct OperatorEndToEndTests {
             let oneLine = try s.warren(["function", "get", "a\nb"])
             #expect(oneLine.status != 0 && oneLine.stderr.split(separator: "\n").count == 1, "\(oneLine.stderr)")
 
+            // JSON logging: Lambda's lines become JSON events, the runtime logs at the level given.
+            let json = try s.warren(["function", "update", "hello", "--log-format", "json", "--log-level", "warn"])
+            #expect(json.status == 0, "\(json.stderr)")
+            let jsonInvoked = try s.warren(["invoke", "hello", "{}", "--tail"])
+            #expect(jsonInvoked.stderr.contains(#""type":"platform.start""#) && !jsonInvoked.stderr.contains("END "),
+                    "\(jsonInvoked.stderr)")
+
             #expect(try s.warren(["function", "delete", "hello"]).status == 0)
             let gone = try s.warren(["function", "get", "hello"])
             #expect(gone.status == 3)

@@ -60,7 +60,7 @@ import ZIPFoundation
     @Test func createHelpNamesEveryFlag() throws {
         let r = try OperatorCLI.run(["function", "create", "--help"])
         for flag in ["--runtime", "--handler", "--zip", "--code-dir", "--memory", "--timeout", "--env", "--role",
-                     "--description", "--publish"] {
+                     "--description", "--publish", "--log-format", "--log-level"] {
             #expect(r.stdout.contains(flag), "create help lacks \(flag)")
         }
     }
@@ -81,6 +81,8 @@ import ZIPFoundation
         (["function", "create", "f", "--runtime", "r", "--handler", "h", "--zip", "a", "--code-dir", "d"], "not both"),
         (["function", "create", "f", "--runtime", "r", "--handler", "h", "--zip", "a", "--env", "NOEQUALS"], "--env wants K=V"),
         (["function", "update", "f"], "nothing to update"),
+        (["function", "update", "f", "--log-format", "xml"], "--log-format wants text or json"),
+        (["function", "update", "f", "--log-level", "info"], "--log-level goes with --log-format json"),
         (["invoke", "f", "{}", "--payload-file", "p.json"], "give PAYLOAD or --payload-file, not both"),
         (["invoke", "f", "--type", "Sometimes"], "Sometimes"),
         (["alias", "create", "f", "live"], "--version"),

@@ -62,13 +62,32 @@ struct FunctionSettings: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("Description.", valueName: "text"))
     var description: String?
 
+    @Option(name: .customLong("log-format"), help: ArgumentHelp(
+        "Log format: text, or json (the runtime logs JSON records, Lambda's lines are JSON events).",
+        valueName: "format"))
+    var logFormat: String?
+
+    @Option(name: .customLong("log-level"), help: ArgumentHelp(
+        "With --log-format json: the application log level (TRACE, DEBUG, INFO, WARN, ERROR, FATAL).",
+        valueName: "level"))
+    var logLevel: String?
+
     func validate() throws {
         for e in env where !e.contains("=") || e.hasPrefix("=") { throw ValidationError("--env wants K=V, got '\(e)'") }
+        if let logFormat, Self.logFormats[logFormat.lowercased()] == nil {
+            throw ValidationError("--log-format wants text or json, got '\(logFormat)'")
+        }
+        if logLevel != nil, logFormat?.lowercased() != "json" {
+            throw ValidationError("--log-level goes with --log-format json (Lambda's levels are JSON's)")
+        }
     }
+
+    /// `--log-format` values as Lambda spells them.
+    static let logFormats = ["text": "Text", "json": "JSON"]
 
     var given: Bool {
         runtime != nil || handler != nil || memory != nil || timeout != nil || !env.isEmpty || role != nil
-            || description != nil
+            || description != nil || logFormat != nil
     }
 
     /// The `FunctionConfiguration` keys these flags set.
@@ -81,6 +100,11 @@ struct FunctionSettings: ParsableArguments {
         if let role { fields["Role"] = role }
         if let description { fields["Description"] = description }
         if !env.isEmpty { fields["Environment"] = ["Variables": Self.pairs(env)] }
+        if let format = logFormat.flatMap({ Self.logFormats[$0.lowercased()] }) {
+            var logging = ["LogFormat": format]
+            if let logLevel { logging["ApplicationLogLevel"] = logLevel.uppercased() }
+            fields["LoggingConfig"] = logging
+        }
         return fields
     }
 
