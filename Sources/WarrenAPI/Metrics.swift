@@ -34,6 +34,11 @@ public final class WarrenMetrics: Sendable {
         let duration: DurationHistogram
     }
     private let perFunction = Mutex<[String: FunctionSeries]>([:])
+    /// The error types each function's `errors_total` is labelled with so far. A runtime names its
+    /// own (any name, each a series of its own held for the server's life), so a function has at
+    /// most ``maxErrorTypes``; the errors of any other type count as `other`.
+    private let errorTypes = Mutex<[String: Set<String>]>([:])
+    static let maxErrorTypes = 16
 
     public init() {}
 
@@ -50,6 +55,16 @@ public final class WarrenMetrics: Sendable {
                     labels: fn, buckets: Self.durationBuckets))
             cache[function] = made
             return made
+        }
+    }
+
+    /// `type`, or `other` once `function` has ``maxErrorTypes`` types of its own.
+    private func errorLabel(_ function: String, _ type: String) -> String {
+        errorTypes.withLock { seen in
+            if seen[function]?.contains(type) == true { return type }
+            guard seen[function, default: []].count < Self.maxErrorTypes else { return "other" }
+            seen[function, default: []].insert(type)
+            return type
         }
     }
 
@@ -76,7 +91,7 @@ public final class WarrenMetrics: Sendable {
         series.duration.record(.nanoseconds(Int64(result.durationMs * 1e6)))
         if let type = result.errorType {
             registry.makeCounter(descriptor: descriptor("errors", "total", "Invocations that ended in a function or runtime error."),
-                                 labels: fn + [("type", type)]).increment()
+                                 labels: fn + [("type", errorLabel(function, type))]).increment()
         }
         if let initMs = result.initDurationMs {
             registry.makeCounter(descriptor: descriptor("cold_starts", "total", "Invocations that started a new instance."),

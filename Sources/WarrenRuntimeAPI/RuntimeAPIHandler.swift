@@ -148,7 +148,7 @@ final class RuntimeAPIHandler: ChannelDuplexHandler, RemovableChannelHandler {
             keepAlive: head.isKeepAlive
         )
         if req.route.keepsBody {
-            req.errorType = head.headers.first(name: "Lambda-Runtime-Function-Error-Type").flatMap(nonEmpty)
+            req.errorType = head.headers.first(name: "Lambda-Runtime-Function-Error-Type").flatMap(errorType)
             req.contentType = head.headers.first(name: "Content-Type").flatMap(nonEmpty)
             req.declaredLength = head.headers.first(name: "Content-Length").flatMap { Int($0) }
             if case .response = req.route,
@@ -316,7 +316,7 @@ final class RuntimeAPIHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// The error a streamed response's trailers carry: `Lambda-Runtime-Function-Error-Type` and
     /// `Lambda-Runtime-Function-Error-Body` (base64 of the error JSON; taken as is when not base64).
     static func streamFailure(_ trailers: HTTPHeaders) -> InvocationOutcome? {
-        guard let type = trailers.first(name: "Lambda-Runtime-Function-Error-Type").flatMap(nonEmpty) else {
+        guard let type = trailers.first(name: "Lambda-Runtime-Function-Error-Type").flatMap(errorType) else {
             return nil
         }
         let raw = trailers.first(name: "Lambda-Runtime-Function-Error-Body") ?? ""
@@ -482,6 +482,17 @@ private struct ResponseEncoder {
 
 private func nonEmpty(_ value: String) -> String? {
     value.isEmpty ? nil : value
+}
+
+/// The error type a runtime names (`Lambda-Runtime-Function-Error-Type`): nil when empty; as given
+/// when it is a name (1 to 256 printable ASCII characters, no space); else `Runtime.Unknown`, as
+/// Lambda replaces an invalid one. It goes into the log's REPORT and INIT_REPORT lines, where a
+/// TAB would add a field of its own, and into the metrics' labels.
+func errorType(_ value: String) -> String? {
+    guard !value.isEmpty else { return nil }
+    let utf8 = value.utf8
+    guard utf8.count <= 256, utf8.allSatisfy({ (0x21...0x7E).contains($0) }) else { return "Runtime.Unknown" }
+    return value
 }
 
 /// A header value that can't split the response: control characters become spaces.

@@ -106,6 +106,17 @@ struct RuntimeAPIInvocationTests {
             _ = try await runtime.request("GET", nextPath)
             #expect(try await runtime.request("POST", errorPath("e2")).status == 202)
             #expect(try await second == .error(errorType: nil, body: []))
+
+            // A type that is not a name (a TAB would add a field to REPORT; 300 bytes) is Lambda's
+            // Runtime.Unknown; the body is still verbatim.
+            for (id, type) in [("e3", "Tab\there"), ("e4", String(repeating: "A", count: 300)), ("e5", "two words")] {
+                async let third = h.session.invoke(invocation(id))
+                _ = try await runtime.request("GET", nextPath)
+                let posted = try await runtime.request(
+                    "POST", errorPath(id), headers: [("Lambda-Runtime-Function-Error-Type", type)], body: body)
+                #expect(posted.status == 202)
+                #expect(try await third == .error(errorType: "Runtime.Unknown", body: body), "\(type)")
+            }
         }
     }
 
