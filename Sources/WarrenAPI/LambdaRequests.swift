@@ -111,6 +111,27 @@ struct UnappliedSettings: Decodable, Sendable {
             case logFormat = "LogFormat", applicationLogLevel = "ApplicationLogLevel"
             case systemLogLevel = "SystemLogLevel", logGroup = "LogGroup"
         }
+
+        /// `given` over the function's `current` configuration (nil on create), as Lambda merges an
+        /// update: each member given replaces the function's, the others stay. Log levels are JSON's:
+        /// given with Text (the default format) they are refused as Lambda refuses them; a function
+        /// whose format is set to Text drops the levels it had.
+        /// - Throws: ``LambdaError`` `InvalidParameterValueException`.
+        static func merged(_ given: Logging, over current: Logging?) throws(LambdaError) -> Logging {
+            var merged = current ?? Logging()
+            merged.logFormat = given.logFormat ?? merged.logFormat
+            merged.logGroup = given.logGroup ?? merged.logGroup
+            merged.applicationLogLevel = given.applicationLogLevel ?? merged.applicationLogLevel
+            merged.systemLogLevel = given.systemLogLevel ?? merged.systemLogLevel
+            guard merged.logFormat != "JSON" else { return merged }
+            if given.applicationLogLevel != nil || given.systemLogLevel != nil {
+                throw .invalidParameter("LogLevel is not supported when LogFormat is set to \"Text\". Remove "
+                    + "LogLevel from your request or change the LogFormat to \"JSON\" and try again.")
+            }
+            merged.applicationLogLevel = nil
+            merged.systemLogLevel = nil
+            return merged
+        }
     }
     struct FileSystem: Codable, Sendable {
         var arn: String?

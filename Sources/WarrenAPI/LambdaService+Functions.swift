@@ -70,6 +70,7 @@ extension LambdaService {
                 + "deployment packages.")
         }
         try FunctionSettings(request).validate(catalog: catalog)
+        if let logging = request.unapplied.logging { _ = try UnappliedSettings.Logging.merged(logging, over: nil) }
         try FunctionSettings.checkArchitectures(request.architectures)
         try TagRules.check(request.tags ?? [:])
         return name
@@ -105,9 +106,16 @@ extension LambdaService {
     /// UpdateFunctionConfiguration; `Environment` replaces the variables wholesale.
     func updateFunctionConfiguration(_ name: String, _ request: UpdateFunctionConfigurationRequest) async throws
         -> FunctionConfiguration {
-        let settings = FunctionSettings(request)
+        var settings = FunctionSettings(request)
         try settings.validate(catalog: catalog)
         return try await mutations.serialized {
+            if let given = settings.unapplied.logging {
+                // The members given replace the function's; the others stay, as Lambda merges them.
+                let current = try await store.getFunction(name).reportedSettings?["LoggingConfig"].flatMap {
+                    try? JSONDecoder().decode(UnappliedSettings.Logging.self, from: Data($0.utf8))
+                }
+                settings.unapplied.logging = try UnappliedSettings.Logging.merged(given, over: current)
+            }
             let updated = try await store.updateFunctionConfiguration(name, settings.update,
                                                                       expectedRevisionId: request.revisionId)
             try await supervisor.updateFunction(functionConfig(updated))

@@ -526,3 +526,28 @@ def test_recreate_after_delete_starts_fresh(lam, functions):
     assert versions == ["$LATEST"]
     _, payload = invoke(lam, name, {})
     assert payload["marker"] == "second"
+
+
+def test_logging_config_updates_merge_and_levels_are_json_only(lam, functions):
+    """An update's LoggingConfig members replace the function's and the others stay, as Lambda
+    merges them (one member alone switched the format back to Text and the log group to its
+    default). Log levels go with JSON: given with Text they are Lambda's InvalidParameterValue,
+    and setting Text drops them."""
+    for logging in ({"ApplicationLogLevel": "DEBUG"}, {"LogFormat": "Text", "SystemLogLevel": "WARN"}):
+        expect_error("InvalidParameterValueException", 400, functions.create, LoggingConfig=logging)
+    name = functions.create(LoggingConfig={"LogFormat": "JSON", "ApplicationLogLevel": "ERROR",
+                                           "LogGroup": "custom/g"})["FunctionName"]
+
+    def logging_after(**given):
+        lam.update_function_configuration(FunctionName=name, LoggingConfig=given)
+        return lam.get_function_configuration(FunctionName=name)["LoggingConfig"]
+
+    assert logging_after(SystemLogLevel="WARN") == {"LogFormat": "JSON", "ApplicationLogLevel": "ERROR",
+                                                    "SystemLogLevel": "WARN", "LogGroup": "custom/g"}
+    assert logging_after() == {"LogFormat": "JSON", "ApplicationLogLevel": "ERROR", "SystemLogLevel": "WARN",
+                               "LogGroup": "custom/g"}
+    assert logging_after(LogFormat="Text") == {"LogFormat": "Text", "LogGroup": "custom/g"}
+    expect_error("InvalidParameterValueException", 400, lam.update_function_configuration, FunctionName=name,
+                 LoggingConfig={"ApplicationLogLevel": "DEBUG"})
+    assert logging_after(LogFormat="JSON", ApplicationLogLevel="DEBUG") == {
+        "LogFormat": "JSON", "ApplicationLogLevel": "DEBUG", "SystemLogLevel": "INFO", "LogGroup": "custom/g"}
