@@ -89,16 +89,20 @@ final class InstanceLog: Sendable {
     private let log: FunctionLog
     private let current = Mutex<[UInt8]?>(nil)
     private let held = Mutex(Held())
+    /// With JSON logging: the application log level, below which the runtime's lines are left out.
+    private let minimumLevel: ApplicationLogLevel?
     static let maxPartialLine = 64 * 1024
 
-    init(_ log: FunctionLog) {
+    init(_ log: FunctionLog, logging: LoggingSettings = LoggingSettings()) {
         self.log = log
+        minimumLevel = logging.json ? ApplicationLogLevel(logging.applicationLogLevel) : nil
     }
 
     /// The runtime's output, as the pipe delivers it.
     func write(_ bytes: [UInt8]) {
+        if let minimumLevel { return writeFiltered(bytes, minimumLevel) }
         // Appended under the lock, so the file keeps the order of write() and line().
-        let ended = held.withLock { held -> Bool in
+        let ended = held.withLock { held -> [UInt8] in
             held.partial.append(contentsOf: bytes)
             if let last = held.partial.lastIndex(of: UInt8(ascii: "\n")) {
                 held.line.append(contentsOf: held.partial[...last])
@@ -106,13 +110,41 @@ final class InstanceLog: Sendable {
                 held.emptyLine()
                 held.partial.removeSubrange(...last)
             } else if held.partial.count > Self.maxPartialLine {
-                flush(&held)
-                return true
+                return flush(&held)
             }
-            return false
+            return []
         }
         collect(bytes)
-        if ended { collect(Self.newline) }
+        collect(ended)
+    }
+
+    /// With JSON logging, as Lambda filters a function's output by its application log level:
+    /// each whole line goes to the file and the tail only at that level or above (a JSON object's
+    /// `"level"`; INFO for any other line). A partial line waits for its end, or for Warren's next
+    /// line, to be judged.
+    private func writeFiltered(_ bytes: [UInt8], _ minimum: ApplicationLogLevel) {
+        let kept = held.withLock { held -> [UInt8] in
+            held.partial.append(contentsOf: bytes)
+            if let last = held.partial.lastIndex(of: UInt8(ascii: "\n")) {
+                var kept: [UInt8] = []
+                for line in held.partial[...last].split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
+                    .dropLast() where ApplicationLogLevel(line: line) >= minimum {
+                    kept.append(contentsOf: line)
+                    kept.append(UInt8(ascii: "\n"))
+                }
+                held.partial.removeSubrange(...last)
+                if !kept.isEmpty {
+                    held.line.append(contentsOf: kept)
+                    log.append(held.line)
+                    held.emptyLine()
+                }
+                return kept
+            } else if held.partial.count > Self.maxPartialLine {
+                return flush(&held)
+            }
+            return []
+        }
+        collect(kept)
     }
 
     /// One of Warren's lines (START, END, REPORT): after what the runtime
@@ -120,7 +152,7 @@ final class InstanceLog: Sendable {
     func line(_ text: String) {
         let line = Self.bytes(text)
         // The tail gets the newline that ends the runtime's partial line too, as the file does.
-        if held.withLock({ flush(&$0, then: line) }) { collect(Self.newline) }
+        collect(held.withLock { flush(&$0, then: line) })
         collect(line)
     }
 
@@ -129,20 +161,19 @@ final class InstanceLog: Sendable {
     /// END and REPORT are one write instead of two.
     func lineWithNext(_ text: String) {
         let line = Self.bytes(text)
-        let ended = held.withLock { held -> Bool in
-            let ended = !held.partial.isEmpty && flush(&held)
+        let ended = held.withLock { held -> [UInt8] in
+            let ended = held.partial.isEmpty ? [] : flush(&held)
             held.line += line
             return ended
         }
-        if ended { collect(Self.newline) }
+        collect(ended)
         collect(line)
     }
 
     /// Ends the runtime's partial line, if any, with a newline, in the file and in the tail (what
     /// a runtime printed without one before it failed its init).
     func endPartialLine() {
-        let ended = held.withLock { held in !held.partial.isEmpty && flush(&held) }
-        if ended { collect(Self.newline) }
+        collect(held.withLock { held in held.partial.isEmpty ? [] : flush(&held) })
     }
 
     /// Takes back a line given to ``lineWithNext(_:)`` that has not reached the file yet (START of
@@ -157,21 +188,27 @@ final class InstanceLog: Sendable {
         }
     }
 
-    /// Writes everything held, the runtime's partial line ended with a newline, then `more`,
-    /// gathered in the held line's buffer (kept from one invocation to the next).
-    /// - Returns: Whether a partial line was ended.
+    /// Writes everything held, the runtime's partial line ended with a newline (unless the log
+    /// level leaves it out), then `more`, gathered in the held line's buffer (kept from one
+    /// invocation to the next).
+    /// - Returns: What the tail still lacks of the partial line: its newline (the tail has the rest
+    ///   already), or with a log level the whole line, which the tail got none of; nothing if none.
     @discardableResult
-    private func flush(_ held: inout Held, then more: [UInt8] = []) -> Bool {
-        let ended = !held.partial.isEmpty
-        if ended {
-            held.line.append(contentsOf: held.partial)
-            held.line.append(UInt8(ascii: "\n"))
+    private func flush(_ held: inout Held, then more: [UInt8] = []) -> [UInt8] {
+        var lacking: [UInt8] = []
+        if !held.partial.isEmpty {
+            let kept = minimumLevel.map { ApplicationLogLevel(line: held.partial[...]) >= $0 } ?? true
+            if kept {
+                held.line.append(contentsOf: held.partial)
+                held.line.append(UInt8(ascii: "\n"))
+                lacking = minimumLevel == nil ? Self.newline : held.partial + Self.newline
+            }
             held.partial.removeAll()
         }
         held.line.append(contentsOf: more)
-        log.append(held.line)
+        if !held.line.isEmpty { log.append(held.line) }
         held.emptyLine()
-        return ended
+        return lacking
     }
 
     private static let newline: [UInt8] = [UInt8(ascii: "\n")]
@@ -187,6 +224,7 @@ final class InstanceLog: Sendable {
 
     /// Adds to the tail of the invocation in progress.
     private func collect(_ bytes: [UInt8]) {
+        guard !bytes.isEmpty else { return }
         current.withLock { buffer in
             guard buffer != nil else { return }
             buffer!.append(contentsOf: bytes)
@@ -230,4 +268,35 @@ private final class LogReader: ChannelInboundHandler, Sendable {
         var buffer = unwrapInboundIn(data)
         if let bytes = buffer.readBytes(length: buffer.readableBytes) { log.write(bytes) }
     }
+}
+
+/// Lambda's application log levels, in order; Python's `WARNING` and `CRITICAL` are WARN and FATAL.
+enum ApplicationLogLevel: Int, Comparable {
+    case trace, debug, info, warn, error, fatal
+
+    /// The configured level; INFO, Lambda's default, for none or one it does not know.
+    init(_ name: String?) {
+        switch name?.uppercased() {
+        case "TRACE": self = .trace
+        case "DEBUG": self = .debug
+        case "WARN", "WARNING": self = .warn
+        case "ERROR": self = .error
+        case "FATAL", "CRITICAL": self = .fatal
+        default: self = .info
+        }
+    }
+
+    /// The level of one line of output: a JSON object's `"level"`, INFO for any other line or level.
+    init(line: ArraySlice<UInt8>) {
+        let start = line.firstIndex { $0 != UInt8(ascii: " ") && $0 != UInt8(ascii: "\t") } ?? line.endIndex
+        guard start < line.endIndex, line[start] == UInt8(ascii: "{"),
+              let object = try? JSONSerialization.jsonObject(with: Data(line[start...])) as? [String: Any],
+              let level = object["level"] as? String else {
+            self = .info
+            return
+        }
+        self.init(level)
+    }
+
+    static func < (lhs: Self, rhs: Self) -> Bool { lhs.rawValue < rhs.rawValue }
 }

@@ -247,7 +247,7 @@ extension Supervisor {
         starting += 1
         defer { starting -= 1 }
         let id = "\(instancePrefix)\(instanceCounter)"
-        let log = InstanceLog(record.log)
+        let log = InstanceLog(record.log, logging: config.logging)
         let instance = Instance(id: id, version: fv, config: config, provisioned: provisioned, log: log,
                                 loop: loop ?? group.next())
         pool.add(instance)

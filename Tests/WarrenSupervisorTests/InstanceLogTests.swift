@@ -5,11 +5,41 @@ import Testing
 /// The order of lines in a function's log file, and what the tail of an invocation holds.
 struct InstanceLogTests {
     /// A fresh log file and the instance log writing into it.
-    func withLog(_ body: (InstanceLog, () -> String) throws -> Void) throws {
+    func withLog(logging: LoggingSettings = LoggingSettings(),
+                 _ body: (InstanceLog, () -> String) throws -> Void) throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("warren-log-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: dir) }
         let file = try FunctionLog(path: dir.appendingPathComponent("f.log").path)
-        try body(InstanceLog(file)) { (try? String(contentsOfFile: file.path, encoding: .utf8)) ?? "" }
+        try body(InstanceLog(file, logging: logging)) { (try? String(contentsOfFile: file.path, encoding: .utf8)) ?? "" }
+    }
+
+    /// With JSON logging, Lambda filters the runtime's output by the application log level: a JSON
+    /// object's `"level"` (Python's WARNING and CRITICAL too), INFO for any other line. What is left
+    /// out is in neither the file nor the tail; a partial line is judged when it ends.
+    @Test func jsonLoggingLeavesOutLinesUnderTheApplicationLevel() throws {
+        try withLog(logging: LoggingSettings(json: true, applicationLogLevel: "WARN")) { log, contents in
+            log.begin()
+            log.lineWithNext("START 1")
+            log.write(Array(#"{"level":"debug","m":1}"#.utf8) + [0x0A] + Array("plain print\n".utf8))
+            #expect(contents() == "", "nothing kept yet: START still waits")
+            log.write(Array(#"{"level": "WARNING", "m": 2}"#.utf8) + Array("\n  {\"level\":\"error\"}\n{\"level\":".utf8))
+            log.write(Array(#""fatal"}"#.utf8))
+            log.write(Array("\n[not json\n{\"level\":\"info\"}\n{\"level\":\"DEBUG\"".utf8))
+            log.line("END 1")
+            let kept = "START 1\n" + #"{"level": "WARNING", "m": 2}"# + "\n" + #"  {"level":"error"}"# + "\n"
+                + #"{"level":"fatal"}"# + "\nEND 1\n"
+            #expect(contents() == kept, "\(contents())")
+            #expect(String(decoding: log.end(), as: UTF8.self) == kept)
+        }
+        // At INFO (JSON's default) plain lines stay and DEBUG goes; without JSON nothing is filtered.
+        try withLog(logging: LoggingSettings(json: true)) { log, contents in
+            log.write(Array("plain\n{\"level\":\"debug\"}\n{\"level\":\"INFO\"}\n".utf8))
+            #expect(contents() == "plain\n{\"level\":\"INFO\"}\n", "\(contents())")
+        }
+        try withLog { log, contents in
+            log.write(Array("{\"level\":\"debug\"}\n".utf8))
+            #expect(contents() == "{\"level\":\"debug\"}\n")
+        }
     }
 
     @Test func aStartLineWaitsForTheNextWriteAndKeepsItsPlace() throws {

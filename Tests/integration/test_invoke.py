@@ -387,9 +387,9 @@ def handler(event, context):
 
 def test_json_logging_config_is_applied(server, lam, functions):
     """LoggingConfig LogFormat JSON: the runtime is told (awslambdaric then logs JSON records at the
-    application log level; print stays text), and Lambda's platform lines are JSON events, with no
-    END. A custom log group is the runtime's AWS_LAMBDA_LOG_GROUP_NAME. SystemLogLevel WARN leaves
-    the platform events (INFO's) out."""
+    application log level; print stays text, which Lambda counts as INFO and so leaves out at WARN),
+    and Lambda's platform lines are JSON events, with no END. A custom log group is the runtime's
+    AWS_LAMBDA_LOG_GROUP_NAME. SystemLogLevel WARN leaves the platform events (INFO's) out."""
     name = functions.create(zip_file=python_zip(source=JSON_LOGGING_SOURCE), LoggingConfig={
         "LogFormat": "JSON", "ApplicationLogLevel": "WARN", "LogGroup": "/custom/group"})["FunctionName"]
     response, payload = invoke(lam, name, {}, LogType="Tail")
@@ -397,7 +397,7 @@ def test_json_logging_config_is_applied(server, lam, functions):
                        "AWS_LAMBDA_LOG_GROUP_NAME": "/custom/group"}, payload
     request_id = response["ResponseMetadata"]["RequestId"]
     lines = base64.b64decode(response["LogResult"]).decode().splitlines()
-    assert "a plain print" in lines and not any("info line" in line or "END" in line for line in lines), lines
+    assert not any("info line" in line or "END" in line or "plain print" in line for line in lines), lines
     events = [json.loads(line) for line in lines if line.startswith("{")]
     assert [e.get("type", e.get("level")) for e in events] == ["platform.start", "WARNING", "platform.report"], lines
     start, warning, report = events
@@ -425,4 +425,9 @@ def test_json_logging_config_is_applied(server, lam, functions):
     response, payload = invoke(lam, name, {}, LogType="Tail")
     assert payload["AWS_LAMBDA_LOG_GROUP_NAME"] == "/custom/group" and payload["AWS_LAMBDA_LOG_LEVEL"] == "WARN"
     tail = base64.b64decode(response["LogResult"]).decode()
-    assert "a warning line" in tail and "a plain print" in tail and "platform." not in tail, tail
+    assert "a warning line" in tail and "platform." not in tail, tail
+    # At INFO, what the function prints is kept.
+    lam.update_function_configuration(FunctionName=name, LoggingConfig={"ApplicationLogLevel": "INFO"})
+    response, _ = invoke(lam, name, {}, LogType="Tail")
+    tail = base64.b64decode(response["LogResult"]).decode()
+    assert "a plain print" in tail and "an info line" in tail, tail
