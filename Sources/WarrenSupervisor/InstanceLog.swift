@@ -152,7 +152,7 @@ final class InstanceLog: Sendable {
     func line(_ text: String) {
         let line = Self.bytes(text)
         // The tail gets the newline that ends the runtime's partial line too, as the file does.
-        collect(held.withLock { flush(&$0, then: line) })
+        collect(held.withLock { flush(&$0, then: line) }, ending: true)
         collect(line)
     }
 
@@ -166,14 +166,14 @@ final class InstanceLog: Sendable {
             held.line += line
             return ended
         }
-        collect(ended)
+        collect(ended, ending: true)
         collect(line)
     }
 
     /// Ends the runtime's partial line, if any, with a newline, in the file and in the tail (what
     /// a runtime printed without one before it failed its init).
     func endPartialLine() {
-        collect(held.withLock { held in held.partial.isEmpty ? [] : flush(&held) })
+        collect(held.withLock { held in held.partial.isEmpty ? [] : flush(&held) }, ending: true)
     }
 
     /// Takes back a line given to ``lineWithNext(_:)`` that has not reached the file yet (START of
@@ -222,11 +222,14 @@ final class InstanceLog: Sendable {
         return bytes
     }
 
-    /// Adds to the tail of the invocation in progress.
-    private func collect(_ bytes: [UInt8]) {
+    /// Adds to the tail of the invocation in progress. `ending`: `bytes` end a line of the
+    /// runtime's, whose newline alone has no place at the head of a tail that has none of the line
+    /// (printed before the invocation began).
+    private func collect(_ bytes: [UInt8], ending: Bool = false) {
         guard !bytes.isEmpty else { return }
         current.withLock { buffer in
             guard buffer != nil else { return }
+            if ending, buffer!.isEmpty, bytes == Self.newline { return }
             buffer!.append(contentsOf: bytes)
             // Only the tail is ever returned; keep memory bounded.
             if buffer!.count > 64 * 1024 { buffer!.removeFirst(buffer!.count - 8 * 1024) }

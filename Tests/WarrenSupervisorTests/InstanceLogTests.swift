@@ -67,10 +67,13 @@ struct InstanceLogTests {
     @Test func outputLeftWithoutANewlineBeforeAStartIsEndedFirst() throws {
         try withLog { log, contents in
             log.write(Array("dangling".utf8))
+            log.begin()
             log.lineWithNext("START 1")
             #expect(contents() == "dangling\n")
             log.line("END 1")
             #expect(contents() == "dangling\nSTART 1\nEND 1\n")
+            // The tail has none of that line, and so not its newline either (it began with one).
+            #expect(String(decoding: log.end(), as: UTF8.self) == "START 1\nEND 1\n")
         }
     }
 }
