@@ -5,7 +5,8 @@ import WarrenPolicy
 public struct LoggingSettings: Sendable, Equatable {
     /// `LogFormat` `JSON`: Lambda's platform lines are JSON events, and the runtime is told to log JSON.
     public var json: Bool
-    /// `ApplicationLogLevel` (JSON only): the runtime's `AWS_LAMBDA_LOG_LEVEL`.
+    /// `ApplicationLogLevel` (JSON only; INFO when nil): the runtime's `AWS_LAMBDA_LOG_LEVEL`, and the
+    /// level under which the function's output is left out of its log (``InstanceLog``).
     public var applicationLogLevel: String?
     /// `SystemLogLevel` (JSON only): `WARN` leaves out the platform events, which are `INFO`'s.
     public var systemLogLevel: String?
