@@ -258,3 +258,11 @@ package func jsonQuoted(_ text: String) -> String {
     }
     return out + "\""
 }
+
+/// The string member `key` of `bytes` when they are one JSON object (strict RFC 8259: no trailing
+/// comma, no duplicate key); nil for anything else.
+package func jsonObjectString(_ bytes: [UInt8], key: String) -> String? {
+    guard case .object(let members)? = try? JSONParser.parse(bytes),
+          case .string(let value)? = members.first(where: { $0.key == key })?.value else { return nil }
+    return value
+}

@@ -489,6 +489,7 @@ private func nonEmpty(_ value: String) -> String? {
 /// Lambda replaces an invalid one. It goes into the log's REPORT and INIT_REPORT lines, where a
 /// TAB would add a field of its own, and into the metrics' labels.
 func errorType(_ value: String) -> String? {
+    let value = value.trimmingCharacters(in: [" ", "\t"])
     guard !value.isEmpty else { return nil }
     let utf8 = value.utf8
     guard utf8.count <= 256, utf8.allSatisfy({ (0x21...0x7E).contains($0) }) else { return "Runtime.Unknown" }

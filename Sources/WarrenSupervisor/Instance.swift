@@ -371,6 +371,9 @@ actor Instance {
         }
         if awaitExit { _ = await exitTask?.value }
         await server?.shutdown()
+        // What the runtime printed last, up to its end: a line without a newline was held back.
+        drainLog()
+        log.endPartialLine()
         try? await logChannel?.close()
         logFD = -1
         peakMemory.close()

@@ -3,6 +3,7 @@ import Glibc
 import NIOCore
 import NIOPosix
 import Synchronization
+import WarrenPolicy
 
 /// A function's log file (`logs/<function>.log`), appended by every
 /// instance of every version: CloudWatch's log group, on disk.
@@ -79,6 +80,11 @@ final class InstanceLog: Sendable {
         /// A line of Warren's that goes out with the next write (see ``lineWithNext(_:)``); its
         /// buffer also gathers each write to the file.
         var line: [UInt8] = []
+        /// The partial line began before the tail being collected (it belongs before its START).
+        var partialPredatesTail = false
+        /// With a log level: the level of a line longer than ``maxPartialLine``, judged from its
+        /// start when its first part was written, for the parts still to come.
+        var longLineLevel: ApplicationLogLevel?
 
         /// Empties ``line``, keeping its buffer unless a long runtime line grew it.
         mutating func emptyLine() {
@@ -126,21 +132,35 @@ final class InstanceLog: Sendable {
         let kept = held.withLock { held -> [UInt8] in
             held.partial.append(contentsOf: bytes)
             if let last = held.partial.lastIndex(of: UInt8(ascii: "\n")) {
-                var kept: [UInt8] = []
-                for line in held.partial[...last].split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
-                    .dropLast() where ApplicationLogLevel(line: line) >= minimum {
-                    kept.append(contentsOf: line)
-                    kept.append(UInt8(ascii: "\n"))
+                var written: [UInt8] = []
+                var tail: [UInt8] = []
+                let lines = held.partial[...last].split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
+                for (index, line) in lines.dropLast().enumerated() {
+                    let level = index == 0 ? held.longLineLevel ?? ApplicationLogLevel(line: line)
+                        : ApplicationLogLevel(line: line)
+                    guard level >= minimum else { continue }
+                    written.append(contentsOf: line)
+                    written.append(UInt8(ascii: "\n"))
+                    // A line begun before the tail is the previous invocation's, as in the file.
+                    if index > 0 || !held.partialPredatesTail {
+                        tail.append(contentsOf: line)
+                        tail.append(UInt8(ascii: "\n"))
+                    }
                 }
                 held.partial.removeSubrange(...last)
-                if !kept.isEmpty {
-                    held.line.append(contentsOf: kept)
+                held.partialPredatesTail = false
+                held.longLineLevel = nil
+                if !written.isEmpty {
+                    held.line.append(contentsOf: written)
                     log.append(held.line)
                     held.emptyLine()
                 }
-                return kept
+                return tail
             } else if held.partial.count > Self.maxPartialLine {
-                return flush(&held)
+                // Cut as in Text, the parts judged alike: by the level the line's start names.
+                let level = held.longLineLevel ?? ApplicationLogLevel(start: held.partial[...])
+                held.longLineLevel = level
+                return flush(&held, level: level)
             }
             return []
         }
@@ -194,16 +214,24 @@ final class InstanceLog: Sendable {
     /// - Returns: What the tail still lacks of the partial line: its newline (the tail has the rest
     ///   already), or with a log level the whole line, which the tail got none of; nothing if none.
     @discardableResult
-    private func flush(_ held: inout Held, then more: [UInt8] = []) -> [UInt8] {
+    private func flush(_ held: inout Held, then more: [UInt8] = [], level: ApplicationLogLevel? = nil) -> [UInt8] {
         var lacking: [UInt8] = []
         if !held.partial.isEmpty {
-            let kept = minimumLevel.map { ApplicationLogLevel(line: held.partial[...]) >= $0 } ?? true
+            let kept = minimumLevel.map {
+                (level ?? held.longLineLevel ?? ApplicationLogLevel(line: held.partial[...])) >= $0
+            } ?? true
             if kept {
                 held.line.append(contentsOf: held.partial)
                 held.line.append(UInt8(ascii: "\n"))
-                lacking = minimumLevel == nil ? Self.newline : held.partial + Self.newline
+                if minimumLevel == nil {
+                    lacking = Self.newline
+                } else if !held.partialPredatesTail {
+                    lacking = held.partial + Self.newline
+                }
             }
             held.partial.removeAll()
+            held.partialPredatesTail = false
+            if level == nil { held.longLineLevel = nil }
         }
         held.line.append(contentsOf: more)
         if !held.line.isEmpty { log.append(held.line) }
@@ -237,7 +265,10 @@ final class InstanceLog: Sendable {
     }
 
     /// Starts collecting this invocation's output.
-    func begin() { current.withLock { $0 = [] } }
+    func begin() {
+        held.withLock { $0.partialPredatesTail = !$0.partial.isEmpty }
+        current.withLock { $0 = [] }
+    }
 
     /// Stops collecting; returns the last 4 KB (`X-Amz-Log-Result` is its base64).
     func end() -> [UInt8] {
@@ -289,16 +320,42 @@ enum ApplicationLogLevel: Int, Comparable {
         }
     }
 
-    /// The level of one line of output: a JSON object's `"level"`, INFO for any other line or level.
+    /// The level of one line of output: a JSON object's `"level"`, INFO for any other line or level
+    /// (strict JSON: Foundation's parser takes a trailing comma).
     init(line: ArraySlice<UInt8>) {
-        let start = line.firstIndex { $0 != UInt8(ascii: " ") && $0 != UInt8(ascii: "\t") } ?? line.endIndex
-        guard start < line.endIndex, line[start] == UInt8(ascii: "{"),
-              let object = try? JSONSerialization.jsonObject(with: Data(line[start...])) as? [String: Any],
-              let level = object["level"] as? String else {
+        var text = line
+        if text.last == UInt8(ascii: "\r") { text.removeLast() }
+        let start = text.firstIndex { $0 != UInt8(ascii: " ") && $0 != UInt8(ascii: "\t") } ?? text.endIndex
+        guard start < text.endIndex, text[start] == UInt8(ascii: "{"),
+              let level = jsonObjectString(Array(text[start...]), key: "level") else {
             self = .info
             return
         }
         self.init(level)
+    }
+
+    /// The level the start of a line too long to hold names: the first `"level": "…"` of a line
+    /// that begins as a JSON object; INFO otherwise.
+    init(start: ArraySlice<UInt8>) {
+        let bytes = Array(start)
+        let key = Array(#""level""#.utf8)
+        guard bytes.first(where: { $0 != UInt8(ascii: " ") && $0 != UInt8(ascii: "\t") }) == UInt8(ascii: "{"),
+              let found = bytes.firstRange(of: key) else {
+            self = .info
+            return
+        }
+        var at = found.upperBound
+        func skipSpace() {
+            while at < bytes.count, bytes[at] == UInt8(ascii: " ") || bytes[at] == UInt8(ascii: "\t") { at += 1 }
+        }
+        skipSpace()
+        guard at < bytes.count, bytes[at] == UInt8(ascii: ":") else { self = .info; return }
+        at += 1
+        skipSpace()
+        guard at < bytes.count, bytes[at] == UInt8(ascii: "\"") else { self = .info; return }
+        let valueStart = at + 1
+        guard let end = bytes[valueStart...].firstIndex(of: UInt8(ascii: "\"")) else { self = .info; return }
+        self.init(String(decoding: bytes[valueStart..<end], as: UTF8.self))
     }
 
     static func < (lhs: Self, rhs: Self) -> Bool { lhs.rawValue < rhs.rawValue }

@@ -193,6 +193,7 @@ extension Supervisor {
                                   functionError: "Unhandled", executedVersion: version, requestId: requestId,
                                   logTail: tail)
         result.errorType = failure.errorType
+        result.durationMs = initRun?.durationMs ?? 0
         return result
     }
 

@@ -109,13 +109,15 @@ struct RuntimeAPIInvocationTests {
 
             // A type that is not a name (a TAB would add a field to REPORT; 300 bytes) is Lambda's
             // Runtime.Unknown; the body is still verbatim.
-            for (id, type) in [("e3", "Tab\there"), ("e4", String(repeating: "A", count: 300)), ("e5", "two words")] {
+            for (id, type) in [("e3", "Tab\there"), ("e4", String(repeating: "A", count: 300)), ("e5", "two words"),
+                               ("e6", " Runtime.Spaced ")] {
                 async let third = h.session.invoke(invocation(id))
                 _ = try await runtime.request("GET", nextPath)
                 let posted = try await runtime.request(
                     "POST", errorPath(id), headers: [("Lambda-Runtime-Function-Error-Type", type)], body: body)
                 #expect(posted.status == 202)
-                #expect(try await third == .error(errorType: "Runtime.Unknown", body: body), "\(type)")
+                let expected = type == " Runtime.Spaced " ? "Runtime.Spaced" : "Runtime.Unknown"
+                #expect(try await third == .error(errorType: expected, body: body), "\(type)")
             }
         }
     }

@@ -149,6 +149,8 @@ struct InstanceFailureTests {
         #expect(tail.hasPrefix(printed + "\n" + (match.map { String($0.0) } ?? "INIT_REPORT")
                                + "START RequestId: \(r.requestId) "), "\(tail)")
         #expect(tail.hasSuffix("\t\(status)\t\n"), "\(tail)")
+        // The init's time is the invocation's (REPORT's Duration, the metrics' duration).
+        #expect(r.durationMs > 0, "\(r.durationMs)")
         // Lambda's fields for the init that failed.
         let report = tail.split(separator: "\n").last { $0.hasPrefix("REPORT RequestId: \(r.requestId)\tDuration: ") }
         #expect(report?.contains("\tMemory Size: 128 MB\tMax Memory Used: ") == true, "\(tail)")

@@ -42,6 +42,38 @@ struct InstanceLogTests {
         }
     }
 
+    /// Filtered lines keep Text's rules for the tail and for long lines: a line begun before the
+    /// invocation is not in its tail; a line longer than 64 KiB is cut as in Text, every part
+    /// judged by the level its start names (a DEBUG line passed as two INFO ones); JSON is strict
+    /// (a trailing comma is not JSON: INFO).
+    @Test func filteredLinesKeepTheTailAndLongLineRules() throws {
+        try withLog(logging: LoggingSettings(json: true)) { log, contents in
+            log.write(Array(#"{"level":"ERROR","m":"before"#.utf8))
+            log.begin()
+            log.lineWithNext("START 2")
+            log.write(Array("\"}\nmine\n".utf8))
+            log.line("END 2")
+            // START ends the line left without its newline (INFO: not JSON), which is not in the tail.
+            #expect(contents() == #"{"level":"ERROR","m":"before"# + "\nSTART 2\n\"}\nmine\nEND 2\n", "\(contents())")
+            #expect(String(decoding: log.end(), as: UTF8.self) == "START 2\n\"}\nmine\nEND 2\n")
+        }
+        let big = String(repeating: "x", count: 80_000)
+        try withLog(logging: LoggingSettings(json: true)) { log, contents in
+            for level in ["DEBUG", "ERROR"] {
+                let line = Array(#"{"level":"\#(level)","m":"\#(big)"}"#.utf8) + [0x0A]
+                for start in stride(from: 0, to: line.count, by: 70_000) {
+                    log.write(Array(line[start..<min(line.count, start + 70_000)]))
+                }
+            }
+            log.write(Array(#"{"level":"DEBUG",}"#.utf8) + [0x0A])
+            let text = contents()
+            #expect(!text.contains("DEBUG\",\"m") && text.contains(#"{"level":"ERROR","m":"xxx"#),
+                    "\(text.prefix(200))")
+            #expect(text.utf8.count == 80_000 + #"{"level":"ERROR","m":""}"#.utf8.count + 2
+                    + #"{"level":"DEBUG",}"#.utf8.count + 1, "the ERROR line in two parts and the invalid one")
+        }
+    }
+
     @Test func aStartLineWaitsForTheNextWriteAndKeepsItsPlace() throws {
         try withLog { log, contents in
             log.begin()

@@ -431,3 +431,24 @@ def test_json_logging_config_is_applied(server, lam, functions):
     response, _ = invoke(lam, name, {}, LogType="Tail")
     tail = base64.b64decode(response["LogResult"]).decode()
     assert "a plain print" in tail and "an info line" in tail, tail
+
+
+PARTIAL_AFTER_RESPONSE_BOOTSTRAP = r'''#!/bin/sh
+api="http://${AWS_LAMBDA_RUNTIME_API}/2018-06-01/runtime"
+while true; do
+  wget -q -S -O /tmp/event "$api/invocation/next" 2>/tmp/headers || { sleep 0.1; continue; }
+  id=$(sed -n 's/^ *[Ll]ambda-[Rr]untime-[Aa]ws-[Rr]equest-[Ii]d: *//p' /tmp/headers | tr -d '\r')
+  echo '{}' >/tmp/response
+  wget -q -O /dev/null --post-file /tmp/response "$api/invocation/$id/response"
+  printf 'printed-after-the-response'
+done
+'''
+
+
+def test_a_line_left_without_its_newline_reaches_the_log_when_the_instance_ends(server, lam, functions):
+    """What a runtime printed last without a newline is written when its instance ends (an update
+    retires it): it was held back for the rest of its line and lost with the instance."""
+    name = functions.provided(zip_file=bootstrap_zip(PARTIAL_AFTER_RESPONSE_BOOTSTRAP))["FunctionName"]
+    invoke(lam, name, {})
+    lam.update_function_configuration(FunctionName=name, Timeout=5)
+    poll("the last partial line in the log", lambda: "printed-after-the-response" in server.logs(name)[0].decode())
