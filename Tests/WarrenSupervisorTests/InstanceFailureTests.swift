@@ -142,7 +142,8 @@ struct InstanceFailureTests {
     /// within the invocation) and its status, which REPORT repeats.
     static func expectInitOutput(_ r: InvokeResult, _ printed: String, phase: String = "init") {
         let tail = String(decoding: Data(base64Encoded: r.logTail ?? "") ?? Data(), as: UTF8.self)
-        let status = r.errorType == "Sandbox.Timedout" ? "Status: timeout" : "Status: error\tError Type: \(r.errorType ?? "")"
+        let status = r.errorType == "Sandbox.Timedout"
+            ? "Status: timeout" : "Status: error\tError Type: \(r.errorType ?? "")"
         let initReport = #/INIT_REPORT Init Duration: \d+\.\d\d ms\tPhase: (\w+)\t([^\n]*)\n/#
         let match = tail.firstMatch(of: initReport)
         #expect(match.map { String($0.1) } == phase && match.map { String($0.2) } == status, "\(tail)")

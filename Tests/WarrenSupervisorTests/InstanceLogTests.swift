@@ -10,7 +10,9 @@ struct InstanceLogTests {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("warren-log-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: dir) }
         let file = try FunctionLog(path: dir.appendingPathComponent("f.log").path)
-        try body(InstanceLog(file, logging: logging)) { (try? String(contentsOfFile: file.path, encoding: .utf8)) ?? "" }
+        try body(InstanceLog(file, logging: logging)) {
+            (try? String(contentsOfFile: file.path, encoding: .utf8)) ?? ""
+        }
     }
 
     /// With JSON logging, Lambda filters the runtime's output by the application log level: a JSON
@@ -22,7 +24,8 @@ struct InstanceLogTests {
             log.lineWithNext("START 1")
             log.write(Array(#"{"level":"debug","m":1}"#.utf8) + [0x0A] + Array("plain print\n".utf8))
             #expect(contents() == "", "nothing kept yet: START still waits")
-            log.write(Array(#"{"level": "WARNING", "m": 2}"#.utf8) + Array("\n  {\"level\":\"error\"}\n{\"level\":".utf8))
+            log.write(Array(#"{"level": "WARNING", "m": 2}"#.utf8)
+                      + Array("\n  {\"level\":\"error\"}\n{\"level\":".utf8))
             log.write(Array(#""fatal"}"#.utf8))
             log.write(Array("\n[not json\n{\"level\":\"info\"}\n{\"level\":\"DEBUG\"".utf8))
             log.line("END 1")
