@@ -27,7 +27,7 @@ enum InvocationFailure: Error, Sendable, Equatable {
 
     var errorType: String {
         switch self {
-        case .function(let type, _): return type ?? "Unhandled"
+        case .function(let type, _): return type ?? "Runtime.Unknown"
         case .platform(let type, _): return type
         }
     }

@@ -151,7 +151,7 @@ extension Supervisor {
         case .success(.error(let errorType, let body)):
             result.payload = InvocationFailure.function(errorType: errorType, body: body).payload(requestId: requestId)
             result.functionError = "Unhandled"
-            result.errorType = errorType ?? "Unhandled"
+            result.errorType = errorType ?? "Runtime.Unknown"
         case .success(.responseTooLarge):
             result.payload = InvocationFailure.json([
                 "errorType": "Function.ResponseSizeTooLarge",

@@ -452,3 +452,17 @@ def test_a_line_left_without_its_newline_reaches_the_log_when_the_instance_ends(
     invoke(lam, name, {})
     lam.update_function_configuration(FunctionName=name, Timeout=5)
     poll("the last partial line in the log", lambda: "printed-after-the-response" in server.logs(name)[0].decode())
+
+
+def test_an_init_error_without_a_type_is_runtime_unknown(lam, functions):
+    """A runtime that reports its init error without Lambda-Runtime-Function-Error-Type: Lambda's
+    Runtime.Unknown in INIT_REPORT, REPORT and the payload (it read Unhandled in the log)."""
+    script = ('#!/bin/sh\nwget -q -O /dev/null --post-data "" '
+              '"http://${AWS_LAMBDA_RUNTIME_API}/2018-06-01/runtime/init/error"\nexit 1\n')
+    name = functions.provided(zip_file=bootstrap_zip(script))["FunctionName"]
+    response, payload = invoke(lam, name, {}, LogType="Tail")
+    assert response["FunctionError"] == "Unhandled" and payload["errorType"] == "Runtime.Unknown", payload
+    tail = base64.b64decode(response["LogResult"]).decode()
+    assert re.search(r"^INIT_REPORT Init Duration: [\d.]+ ms\tPhase: init\tStatus: error\t"
+                     r"Error Type: Runtime.Unknown$", tail, re.M), tail
+    assert re.search(r"^REPORT RequestId: .*\tStatus: error\tError Type: Runtime.Unknown\t$", tail, re.M), tail
