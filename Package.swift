@@ -82,7 +82,7 @@ let package = Package(
         .target(
             name: "WarrenAPI",
             dependencies: [
-                "WarrenSupervisor", "WarrenStore", "WarrenRuntimeAPI", "CWarrenSandbox",
+                "WarrenSupervisor", "WarrenStore", "WarrenRuntimeAPI", "WarrenPolicy", "CWarrenSandbox",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Prometheus", package: "swift-prometheus"),

@@ -1,4 +1,5 @@
 import Foundation
+import WarrenPolicy
 import WarrenSupervisor
 
 extension EventQueue {
@@ -36,10 +37,10 @@ extension EventQueue {
         func json() -> [UInt8] {
             let stamp = timestamp.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
             var parts: [String] = [
-                #"{"version":"1.0","timestamp":"#, Self.quoted(stamp),
-                #","requestContext":{"requestId":"#, Self.quoted(requestId),
-                #","functionArn":"#, Self.quoted(functionArn),
-                #","condition":"#, Self.quoted(condition.rawValue),
+                #"{"version":"1.0","timestamp":"#, jsonQuoted(stamp),
+                #","requestContext":{"requestId":"#, jsonQuoted(requestId),
+                #","functionArn":"#, jsonQuoted(functionArn),
+                #","condition":"#, jsonQuoted(condition.rawValue),
                 #","approximateInvokeCount":"#, String(approximateInvokeCount),
                 #"},"requestPayload":"#,
             ]
@@ -47,8 +48,8 @@ extension EventQueue {
             if let response {
                 parts = [
                     #","responseContext":{"statusCode":"#, String(response.statusCode),
-                    #","executedVersion":"#, Self.quoted(response.executedVersion),
-                    response.functionError.map { #","functionError":"# + Self.quoted($0) } ?? "",
+                    #","executedVersion":"#, jsonQuoted(response.executedVersion),
+                    response.functionError.map { #","functionError":"# + jsonQuoted($0) } ?? "",
                     #"},"responsePayload":"#,
                 ]
                 bytes += Array(parts.joined().utf8) + Self.embedded(response.payload)
@@ -62,15 +63,7 @@ extension EventQueue {
             if (try? JSONSerialization.jsonObject(with: Data(payload), options: .fragmentsAllowed)) != nil {
                 return payload
             }
-            return Array(quoted(String(decoding: payload, as: UTF8.self)).utf8)
-        }
-
-        /// A JSON string literal.
-        static func quoted(_ text: String) -> String {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = .withoutEscapingSlashes
-            // Encoding a String cannot fail.
-            return String(decoding: (try? encoder.encode(text)) ?? Data("\"\"".utf8), as: UTF8.self)
+            return Array(jsonQuoted(String(decoding: payload, as: UTF8.self)).utf8)
         }
     }
 

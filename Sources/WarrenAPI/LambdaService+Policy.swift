@@ -1,4 +1,5 @@
 import Foundation
+import WarrenPolicy
 import WarrenStore
 
 /// AddPermission, GetPolicy, RemovePermission: a function's resource-based policy (or a version's
@@ -135,7 +136,7 @@ struct PolicyStatementShape {
         if request.invokedViaFunctionUrl == true {
             conditions.append(("Bool", [("lambda:InvokedViaFunctionUrl", "true")]))
         }
-        let q = Self.quoted
+        let q = jsonQuoted
         var json = "{\"Sid\":\(q(sid)),\"Effect\":\"Allow\",\"Principal\":\(Self.principal(request.principal ?? "*")),"
             + "\"Action\":\(q(request.action ?? "")),\"Resource\":\(q(resource))"
         if !conditions.isEmpty {
@@ -150,18 +151,11 @@ struct PolicyStatementShape {
     /// `"*"`; an account id as its root ARN; an ARN as an AWS principal; anything else (a
     /// service's domain) as a service.
     static func principal(_ text: String) -> String {
-        if text == "*" { return quoted("*") }
+        if text == "*" { return jsonQuoted("*") }
         if text.count == 12, text.allSatisfy({ $0.isASCII && $0.isNumber }) {
-            return "{\"AWS\":\(quoted("arn:aws:iam::\(text):root"))}"
+            return "{\"AWS\":\(jsonQuoted("arn:aws:iam::\(text):root"))}"
         }
-        return text.hasPrefix("arn:") ? "{\"AWS\":\(quoted(text))}" : "{\"Service\":\(quoted(text))}"
-    }
-
-    /// `text` as a JSON string.
-    static func quoted(_ text: String) -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = .withoutEscapingSlashes
-        return (try? encoder.encode(text)).map { String(decoding: $0, as: UTF8.self) } ?? "\"\""
+        return text.hasPrefix("arn:") ? "{\"AWS\":\(jsonQuoted(text))}" : "{\"Service\":\(jsonQuoted(text))}"
     }
 }
 

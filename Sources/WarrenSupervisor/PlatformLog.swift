@@ -56,12 +56,12 @@ struct PlatformLog: Sendable {
         guard !quiet else { return nil }
         guard settings.json else { return runtime.initStartLine(region: region) }
         return Self.event("platform.initStart", [
-            ("initializationType", Self.quoted(provisioned ? "provisioned-concurrency" : "on-demand")),
-            ("phase", Self.quoted("init")),
-            ("runtimeVersion", Self.quoted(runtime.versionName)),
-            ("runtimeVersionArn", Self.quoted(runtime.versionArn(region: region))),
-            ("functionName", Self.quoted(function)),
-            ("functionVersion", Self.quoted(version)),
+            ("initializationType", jsonQuoted(provisioned ? "provisioned-concurrency" : "on-demand")),
+            ("phase", jsonQuoted("init")),
+            ("runtimeVersion", jsonQuoted(runtime.versionName)),
+            ("runtimeVersionArn", jsonQuoted(runtime.versionArn(region: region))),
+            ("functionName", jsonQuoted(function)),
+            ("functionVersion", jsonQuoted(version)),
             ("instanceMaxMemory", String(memoryMB << 20)),
         ])
     }
@@ -69,7 +69,7 @@ struct PlatformLog: Sendable {
     func start(requestId: String, version: String) -> String? {
         guard !quiet else { return nil }
         guard settings.json else { return "START RequestId: \(requestId) Version: \(version)" }
-        return Self.event("platform.start", [("requestId", Self.quoted(requestId)), ("version", Self.quoted(version))])
+        return Self.event("platform.start", [("requestId", jsonQuoted(requestId)), ("version", jsonQuoted(version))])
     }
 
     /// END and REPORT, one line each (REPORT alone in JSON). Without a `duration` (nothing ran:
@@ -86,7 +86,7 @@ struct PlatformLog: Sendable {
                 status: statusText)
         }
         guard let duration else {
-            return Self.event("platform.report", [("requestId", Self.quoted(requestId))] + Self.status(status))
+            return Self.event("platform.report", [("requestId", jsonQuoted(requestId))] + Self.status(status))
         }
         var metrics = [
             ("durationMs", Instance.twoDecimals(duration)),
@@ -95,7 +95,7 @@ struct PlatformLog: Sendable {
             ("maxMemoryUsedMB", String(Instance.megabytes(peakBytes))),
         ]
         if let initDuration { metrics.append(("initDurationMs", Instance.twoDecimals(initDuration))) }
-        return Self.event("platform.report", [("requestId", Self.quoted(requestId)), ("metrics", Self.object(metrics))]
+        return Self.event("platform.report", [("requestId", jsonQuoted(requestId)), ("metrics", Self.object(metrics))]
                           + Self.status(status))
     }
 
@@ -107,29 +107,26 @@ struct PlatformLog: Sendable {
             return "INIT_REPORT Init Duration: \(Instance.twoDecimals(durationMs)) ms\tPhase: \(phase)\t\(status.text)"
         }
         return Self.event("platform.initReport", [
-            ("initializationType", Self.quoted(provisioned ? "provisioned-concurrency" : "on-demand")),
-            ("phase", Self.quoted(phase)),
+            ("initializationType", jsonQuoted(provisioned ? "provisioned-concurrency" : "on-demand")),
+            ("phase", jsonQuoted(phase)),
         ] + Self.status(status) + [("metrics", Self.object([("durationMs", Instance.twoDecimals(durationMs))]))])
     }
 
     private static func status(_ status: RunStatus) -> [(String, String)] {
         switch status {
-        case .success: return [("status", quoted("success"))]
-        case .timeout: return [("status", quoted("timeout"))]
-        case .error(let type): return [("status", quoted("error")), ("errorType", quoted(type))]
+        case .success: return [("status", jsonQuoted("success"))]
+        case .timeout: return [("status", jsonQuoted("timeout"))]
+        case .error(let type): return [("status", jsonQuoted("error")), ("errorType", jsonQuoted(type))]
         }
     }
 
     /// `{"time":"2026-11-28T10:43:58.123Z","type":…,"record":{…}}` (members in the given order).
     private static func event(_ type: String, _ record: [(String, String)]) -> String {
-        object([("time", quoted(Instance.logTimestamp())), ("type", quoted(type)), ("record", object(record))])
+        object([("time", jsonQuoted(Instance.logTimestamp())), ("type", jsonQuoted(type)), ("record", object(record))])
     }
 
     /// A JSON object of members whose values are JSON already.
     private static func object(_ members: [(String, String)]) -> String {
         "{" + members.map { "\"\($0.0)\":\($0.1)" }.joined(separator: ",") + "}"
     }
-
-    /// `text` as a JSON string (an error type comes from the runtime).
-    static func quoted(_ text: String) -> String { jsonQuoted(text) }
 }
